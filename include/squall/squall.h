@@ -1,0 +1,304 @@
+/*
+ * squall.h - the handler module API of squall.
+ *
+ * A module is a shared object (.so) that squalld loads in every worker after
+ * fork. It exports one descriptor, declared with SQ_MODULE(), that names the
+ * module, its optional per-worker init/fini, and its handlers. A route in the
+ * YAML config names a handler as "module:function".
+ *
+ *     #include <squall/squall.h>
+ *
+ *     static int hello(sq_req *r)
+ *     {
+ *         sq_set_header(r, "Content-Type", "text/plain");
+ *         sq_write(r, "Hello, world!", 13);
+ *         return SQ_DONE;
+ *     }
+ *
+ *     SQ_MODULE(.name = "hello", .handlers = SQ_HANDLERS(hello));
+ *
+ * Build it with: cc -shared -fPIC $(pkg-config --cflags squall) -o hello.so hello.c
+ *
+ * Threading: every function here is called on, and may only be called from,
+ * the worker's event-loop thread. A handler must not block: it either answers
+ * at once (SQ_DONE) or returns SQ_ASYNC and answers later with sq_finish(),
+ * from a timer (sq_call_later) or any other event on the worker's loop.
+ *
+ * Errors: functions that can fail return 0 on success and a negative value on
+ * failure (SQ_ERROR); nothing here aborts on a client's mistake.
+ */
+#ifndef SQUALL_H
+#define SQUALL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever the module ABI (this header's structs or semantics)
+ * changes; squalld refuses a module built against another ABI version. */
+#define SQ_ABI_VERSION 1
+
+/* Handler results, and the return convention of the API. */
+#define SQ_DONE 0      /* the response is complete now */
+#define SQ_ASYNC 1     /* the handler will call sq_finish() later */
+#define SQ_DECLINED -2 /* the handler does not serve this: 404 */
+#define SQ_ERROR -1    /* failure: 500 if nothing was sent yet */
+
+typedef struct sq_req sq_req;   /* one HTTP request and its response */
+typedef struct sq_pool sq_pool; /* memory freed all at once */
+typedef struct sq_conf sq_conf; /* a plain tree of the module's YAML block */
+typedef struct sq_timer sq_timer;
+
+/* A request handler: returns SQ_DONE, SQ_ASYNC, SQ_DECLINED or SQ_ERROR. */
+typedef int (*sq_handler_fn)(sq_req *r);
+
+/* ---------------------------------------------------------------------
+ * Modules
+ * ------------------------------------------------------------------- */
+
+typedef struct sq_handler_def {
+    const char *name; /* the "function" part of "module:function" */
+    sq_handler_fn fn;
+} sq_handler_def;
+
+#define SQ_MODULE_MAGIC 0x5351554cu /* "SQUL" */
+
+typedef struct sq_module {
+    uint32_t magic; /* SQ_MODULE_MAGIC, set by SQ_MODULE */
+    uint32_t abi;   /* SQ_ABI_VERSION the module was built against */
+    const char *name;
+    /* Per worker, after fork, before the first request. config is the
+     * module's `modules.<name>.config` block (NULL when absent); it lives
+     * until fini. Return 0, or a negative value to stop the worker. */
+    int (*init)(const sq_conf *config);
+    /* Per worker, after the last request, before exit. May be NULL. */
+    void (*fini)(void);
+    /* The handlers, ended by an entry whose name is NULL. */
+    const sq_handler_def *handlers;
+} sq_module;
+
+/* The symbol squalld looks up in every module. */
+#define SQ_MODULE_SYMBOL "sq_module_descriptor"
+
+/* Declares the module descriptor; takes designated initialisers. */
+#define SQ_MODULE(...)                                                        \
+    __attribute__((visibility("default"))) const sq_module                  \
+        sq_module_descriptor = {.magic = SQ_MODULE_MAGIC,                     \
+                                .abi = SQ_ABI_VERSION,                        \
+                                __VA_ARGS__}
+
+/* SQ_HANDLERS(f, g, ...) lists up to 32 handler functions under their own
+ * names. For other names, point .handlers at your own sq_handler_def array
+ * ended by {NULL, NULL}. */
+#define SQ_HANDLERS(...)                                                      \
+    ((const sq_handler_def[]){SQ__EACH(SQ__DEF, __VA_ARGS__){NULL, NULL}})
+
+/* ---------------------------------------------------------------------
+ * The request
+ * ------------------------------------------------------------------- */
+
+/* The method as sent ("GET", "POST", ...). */
+const char *sq_method(const sq_req *r);
+/* The path of the request target, still percent-encoded, without query. */
+const char *sq_path(const sq_req *r);
+/* The raw query string after '?', or "" when there is none. */
+const char *sq_query(const sq_req *r);
+/* The first value of query argument `name`, percent-decoded ('+' is a
+ * space), or NULL when absent. Owned by the request. */
+const char *sq_query_arg(sq_req *r, const char *name);
+/* The n-th (from 0) value of query argument `name`, or NULL. */
+const char *sq_query_arg_n(sq_req *r, const char *name, size_t n);
+/* The path parameter `name` of the matched route ({name} or a named regex
+ * group), percent-decoded, or NULL. Owned by the request. */
+const char *sq_path_arg(const sq_req *r, const char *name);
+/* The first value of request header `name` (case-insensitive), or NULL. */
+const char *sq_header(const sq_req *r, const char *name);
+/* The number of request headers, and the i-th one (0 <= i < count), in the
+ * order received. Returns SQ_ERROR when i is out of range. */
+size_t sq_header_count(const sq_req *r);
+int sq_header_at(const sq_req *r, size_t i, const char **name,
+                 const char **value);
+/* The request body (never NULL; "" when empty) and its length. The body is
+ * complete when the handler runs; it is NUL-terminated for convenience. */
+const char *sq_body(const sq_req *r, size_t *len);
+/* The client address as text ("127.0.0.1", "::1", "unix"). */
+const char *sq_remote_addr(const sq_req *r);
+/* The HTTP version as 10 or 11. */
+int sq_http_version(const sq_req *r);
+
+/* ---------------------------------------------------------------------
+ * The response
+ *
+ * Writes are buffered until the handler finishes, then sent with a
+ * Content-Length. sq_flush() sends what is buffered now and turns the rest
+ * of the response into chunked encoding (HTTP/1.1) or a close-delimited body
+ * (HTTP/1.0). Headers and status may be changed until the first flush.
+ * ------------------------------------------------------------------- */
+
+/* Sets the status code (default 200). Returns SQ_ERROR after a flush or for
+ * a code outside 100..599. */
+int sq_set_status(sq_req *r, int status);
+/* Sets a response header, replacing any of the same name. value is copied.
+ * Returns SQ_ERROR after a flush or when name or value holds CR, LF or NUL. */
+int sq_set_header(sq_req *r, const char *name, const char *value);
+/* Adds a response header, keeping others of the same name (Set-Cookie). */
+int sq_add_header(sq_req *r, const char *name, const char *value);
+/* Appends to the response body. */
+int sq_write(sq_req *r, const void *data, size_t len);
+/* Appends printf-formatted text to the response body. */
+int sq_printf(sq_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int sq_vprintf(sq_req *r, const char *fmt, va_list ap);
+/* Sends the headers and what is buffered now (streaming). */
+int sq_flush(sq_req *r);
+/* Ends an SQ_ASYNC request: sends the rest of the response and releases the
+ * request and its pool; r must not be used afterwards. Safe to call after
+ * the client went away. */
+void sq_finish(sq_req *r);
+/* Replaces the response by a redirect to url (status 301, 302, 303, 307 or
+ * 308; 0 means 302). The handler still returns or calls sq_finish(). */
+int sq_redirect(sq_req *r, const char *url, int status);
+/* Replaces the response by a small HTML error page for status. The handler
+ * still returns or calls sq_finish(). */
+int sq_send_error(sq_req *r, int status);
+/* Calls cb(r, arg) once if the client goes away before the request
+ * finishes (like Tornado's on_connection_close). After it, writes are
+ * dropped, but the handler must still call sq_finish(). */
+void sq_on_close(sq_req *r, void (*cb)(sq_req *r, void *arg), void *arg);
+/* Whether the client connection is still there. */
+int sq_connected(const sq_req *r);
+
+/* ---------------------------------------------------------------------
+ * Memory
+ *
+ * Every request has a pool; what is allocated from it is freed when the
+ * request ends, so handlers do not free per-request memory.
+ * ------------------------------------------------------------------- */
+
+/* The request's pool. */
+sq_pool *sq_req_pool(sq_req *r);
+/* Allocates n bytes (aligned for any type) from a pool; NULL when out of
+ * memory. */
+void *sq_palloc(sq_pool *p, size_t n);
+/* Zeroed allocation from a pool. */
+void *sq_pcalloc(sq_pool *p, size_t n);
+/* Copies a string into a pool. */
+char *sq_pstrdup(sq_pool *p, const char *s);
+char *sq_pstrndup(sq_pool *p, const char *s, size_t n);
+/* printf into a pool. */
+char *sq_psprintf(sq_pool *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Runs fn(arg) when the pool is freed (files, foreign objects). */
+int sq_pool_cleanup(sq_pool *p, void (*fn)(void *arg), void *arg);
+
+/* ---------------------------------------------------------------------
+ * Timers (the worker's event loop)
+ * ------------------------------------------------------------------- */
+
+/* Calls cb(arg) once after ms milliseconds on this worker's loop. The timer
+ * frees itself after it fires; sq_timer_cancel() stops and frees it before
+ * that. Returns NULL when out of memory. */
+sq_timer *sq_call_later(unsigned ms, void (*cb)(void *arg), void *arg);
+void sq_timer_cancel(sq_timer *t);
+/* The worker's libevent event_base (struct event_base *), for modules that
+ * watch their own file descriptors. */
+void *sq_event_base(void);
+
+/* ---------------------------------------------------------------------
+ * Module configuration
+ *
+ * init() gets the module's YAML block as a plain, read-only tree; scalars
+ * are text. Lookups on NULL return NULL or the default, so chains are safe.
+ * ------------------------------------------------------------------- */
+
+enum sq_conf_type { SQ_CONF_SCALAR = 1, SQ_CONF_LIST, SQ_CONF_MAP };
+
+int sq_conf_type(const sq_conf *c);
+/* The scalar's text, or NULL when c is not a scalar. */
+const char *sq_conf_value(const sq_conf *c);
+/* Number of entries of a list or map (0 for a scalar or NULL). */
+size_t sq_conf_len(const sq_conf *c);
+/* The i-th entry of a list or map; for a map, *key (when key != NULL) gets
+ * the entry's key. */
+const sq_conf *sq_conf_at(const sq_conf *c, size_t i, const char **key);
+/* The value under key in a map, or NULL. */
+const sq_conf *sq_conf_get(const sq_conf *map, const char *key);
+/* Scalar lookups in a map with a default for "absent". A value of the wrong
+ * form (not a number, not a boolean) also yields the default. */
+const char *sq_conf_str(const sq_conf *map, const char *key, const char *def);
+long long sq_conf_int(const sq_conf *map, const char *key, long long def);
+int sq_conf_bool(const sq_conf *map, const char *key, int def);
+
+/* ---------------------------------------------------------------------
+ * Logging (to squalld's error log)
+ * ------------------------------------------------------------------- */
+
+enum sq_log_level {
+    SQ_LOG_DEBUG,
+    SQ_LOG_INFO,
+    SQ_LOG_NOTICE,
+    SQ_LOG_WARN,
+    SQ_LOG_ERROR,
+    SQ_LOG_CRIT
+};
+
+void sq_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---------------------------------------------------------------------
+ * Internals of the macros above (not part of the API)
+ * ------------------------------------------------------------------- */
+
+#define SQ__DEF(fn) {#fn, fn},
+#define SQ__NARGS(...)                                                        \
+    SQ__NARGS_(__VA_ARGS__, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21,  \
+               20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, \
+               3, 2, 1, 0)
+#define SQ__NARGS_(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13,    \
+                   _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24,     \
+                   _25, _26, _27, _28, _29, _30, _31, _32, N, ...)            \
+    N
+#define SQ__CAT(a, b) SQ__CAT_(a, b)
+#define SQ__CAT_(a, b) a##b
+#define SQ__EACH(m, ...) SQ__CAT(SQ__EACH_, SQ__NARGS(__VA_ARGS__))(m, __VA_ARGS__)
+#define SQ__EACH_1(m, x) m(x)
+#define SQ__EACH_2(m, x, ...) m(x) SQ__EACH_1(m, __VA_ARGS__)
+#define SQ__EACH_3(m, x, ...) m(x) SQ__EACH_2(m, __VA_ARGS__)
+#define SQ__EACH_4(m, x, ...) m(x) SQ__EACH_3(m, __VA_ARGS__)
+#define SQ__EACH_5(m, x, ...) m(x) SQ__EACH_4(m, __VA_ARGS__)
+#define SQ__EACH_6(m, x, ...) m(x) SQ__EACH_5(m, __VA_ARGS__)
+#define SQ__EACH_7(m, x, ...) m(x) SQ__EACH_6(m, __VA_ARGS__)
+#define SQ__EACH_8(m, x, ...) m(x) SQ__EACH_7(m, __VA_ARGS__)
+#define SQ__EACH_9(m, x, ...) m(x) SQ__EACH_8(m, __VA_ARGS__)
+#define SQ__EACH_10(m, x, ...) m(x) SQ__EACH_9(m, __VA_ARGS__)
+#define SQ__EACH_11(m, x, ...) m(x) SQ__EACH_10(m, __VA_ARGS__)
+#define SQ__EACH_12(m, x, ...) m(x) SQ__EACH_11(m, __VA_ARGS__)
+#define SQ__EACH_13(m, x, ...) m(x) SQ__EACH_12(m, __VA_ARGS__)
+#define SQ__EACH_14(m, x, ...) m(x) SQ__EACH_13(m, __VA_ARGS__)
+#define SQ__EACH_15(m, x, ...) m(x) SQ__EACH_14(m, __VA_ARGS__)
+#define SQ__EACH_16(m, x, ...) m(x) SQ__EACH_15(m, __VA_ARGS__)
+#define SQ__EACH_17(m, x, ...) m(x) SQ__EACH_16(m, __VA_ARGS__)
+#define SQ__EACH_18(m, x, ...) m(x) SQ__EACH_17(m, __VA_ARGS__)
+#define SQ__EACH_19(m, x, ...) m(x) SQ__EACH_18(m, __VA_ARGS__)
+#define SQ__EACH_20(m, x, ...) m(x) SQ__EACH_19(m, __VA_ARGS__)
+#define SQ__EACH_21(m, x, ...) m(x) SQ__EACH_20(m, __VA_ARGS__)
+#define SQ__EACH_22(m, x, ...) m(x) SQ__EACH_21(m, __VA_ARGS__)
+#define SQ__EACH_23(m, x, ...) m(x) SQ__EACH_22(m, __VA_ARGS__)
+#define SQ__EACH_24(m, x, ...) m(x) SQ__EACH_23(m, __VA_ARGS__)
+#define SQ__EACH_25(m, x, ...) m(x) SQ__EACH_24(m, __VA_ARGS__)
+#define SQ__EACH_26(m, x, ...) m(x) SQ__EACH_25(m, __VA_ARGS__)
+#define SQ__EACH_27(m, x, ...) m(x) SQ__EACH_26(m, __VA_ARGS__)
+#define SQ__EACH_28(m, x, ...) m(x) SQ__EACH_27(m, __VA_ARGS__)
+#define SQ__EACH_29(m, x, ...) m(x) SQ__EACH_28(m, __VA_ARGS__)
+#define SQ__EACH_30(m, x, ...) m(x) SQ__EACH_29(m, __VA_ARGS__)
+#define SQ__EACH_31(m, x, ...) m(x) SQ__EACH_30(m, __VA_ARGS__)
+#define SQ__EACH_32(m, x, ...) m(x) SQ__EACH_31(m, __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SQUALL_H */

@@ -1,0 +1,438 @@
+/*
+ * internal.h - private declarations of squalld, grouped by the file that
+ * defines them. Nothing here is visible to modules; the public API is
+ * include/squall/squall.h.
+ *
+ * Conventions: functions return 0 on success and a negative value on
+ * failure; those that can fail for a user-visible reason take
+ * (char *err, size_t errlen) and write one line without a trailing newline.
+ */
+#ifndef SQUALL_INTERNAL_H
+#define SQUALL_INTERNAL_H
+
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <squall/squall.h>
+
+struct event_base;
+struct event;
+struct evbuffer;
+struct config;
+
+#define SQ_SERVER_NAME "squall"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* pool.c ------------------------------------------------------------- */
+
+/* Creates a pool whose first block holds `size` bytes. */
+sq_pool *pool_new(size_t size);
+/* Runs the cleanups and frees every block but the first, for reuse. */
+void pool_reset(sq_pool *p);
+/* Runs the cleanups and frees the pool. NULL is fine. */
+void pool_free(sq_pool *p);
+
+/* log.c -------------------------------------------------------------- */
+
+/* Error log: level names "debug" ... "crit"; -1 when unknown. */
+int log_level_from_name(const char *name);
+/* Opens log.error and log.access of cfg (files are opened O_APPEND). */
+int log_open(const struct config *cfg, char *err, size_t errlen);
+/* Reopens the log files (SIGUSR1, after rotation). */
+void log_reopen(void);
+/* The role shown in every line: "master", "worker 1", ... */
+void log_set_role(const char *role);
+void log_msg(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void log_vmsg(int level, const char *fmt, va_list ap);
+/* Logs at crit level and exits 1: for impossible states only. */
+void fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+/* Appends the combined-format access line of a finished request. */
+void access_log(const struct sq_req *r);
+/* Writes buffered access lines out. */
+void access_flush(void);
+
+#define log_debug(...) log_msg(SQ_LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(SQ_LOG_INFO, __VA_ARGS__)
+#define log_notice(...) log_msg(SQ_LOG_NOTICE, __VA_ARGS__)
+#define log_warn(...) log_msg(SQ_LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(SQ_LOG_ERROR, __VA_ARGS__)
+#define log_crit(...) log_msg(SQ_LOG_CRIT, __VA_ARGS__)
+
+/* config.c ----------------------------------------------------------- */
+
+/* Where a value stood in its YAML file, for messages "file:line:col". */
+struct conf_mark {
+    const char *file;
+    int line, col; /* 1-based */
+};
+
+struct listen_conf {
+    char *text; /* as written: "127.0.0.1:8080", "[::1]:80", "unix:/p" */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    struct conf_mark mark;
+};
+
+struct limits_conf {
+    size_t max_header_size; /* request line + headers; 431 beyond */
+    size_t max_uri_size;    /* request target; 414 beyond */
+    size_t max_body_size;   /* 413 beyond */
+    unsigned header_timeout_ms; /* 408 when the head is not complete */
+    unsigned body_timeout_ms;   /* 408 when the body stalls this long */
+    unsigned idle_timeout_ms;   /* idle keep-alive connections closed */
+    unsigned max_connections;   /* per worker */
+};
+
+struct module_conf {
+    char *name;
+    char *path;
+    sq_conf *config; /* NULL when the block has no `config:` */
+    struct conf_mark mark;      /* of the module's key */
+    struct conf_mark path_mark; /* of its path value */
+};
+
+struct route_conf {
+    char *path;       /* exact, with {param}s, or a regex starting with ^ */
+    unsigned methods; /* METHOD_BIT() set; 0 = any method */
+    char *module;     /* "hello" of handler: hello:echo */
+    char *handler;    /* "echo" */
+    struct conf_mark mark;         /* of the route entry */
+    struct conf_mark handler_mark; /* of the handler value */
+};
+
+enum { ACCESS_OFF, ACCESS_STDERR, ACCESS_FILE };
+
+struct config {
+    char *file; /* path it was read from, or the name given for a string */
+    struct listen_conf *listen;
+    size_t nlisten;
+    int workers; /* resolved: `auto` is the number of online CPUs */
+    unsigned shutdown_timeout_ms;
+    struct limits_conf limits;
+    int log_level;       /* SQ_LOG_* */
+    char *log_error;     /* NULL = stderr, else a file path */
+    int access_mode;     /* ACCESS_* */
+    char *log_access;    /* file path when ACCESS_FILE */
+    struct module_conf *modules;
+    size_t nmodules;
+    struct route_conf *routes;
+    size_t nroutes;
+};
+
+/* Reads, parses and validates a config file; no side effects. NULL and a
+ * message "file:line:col: what" on error. */
+struct config *config_load(const char *path, char *err, size_t errlen);
+/* The same from a string; name stands for the file in messages. */
+struct config *config_parse(const char *text, size_t len, const char *name,
+                            char *err, size_t errlen);
+void config_free(struct config *cfg);
+/* "16k", "1m", "512" (bytes) -> bytes. */
+int parse_size(const char *s, size_t *out);
+/* "500ms", "10s", "5m", "1h", "30" (seconds) -> milliseconds. */
+int parse_duration(const char *s, unsigned *ms_out);
+
+/* conftree.c --------------------------------------------------------- */
+
+/* The plain tree handed to module init(). Built by config.c, freed with
+ * the config. */
+struct sq_conf {
+    int type;        /* SQ_CONF_* */
+    char *value;     /* scalar text */
+    size_t n;        /* entries of a list or map */
+    char **keys;     /* map keys */
+    sq_conf **items; /* list items or map values */
+};
+
+sq_conf *conftree_scalar(const char *value);
+sq_conf *conftree_new(int type);
+/* Appends to a list (key NULL) or a map. Takes ownership of item. */
+int conftree_append(sq_conf *c, const char *key, sq_conf *item);
+void conftree_free(sq_conf *c);
+
+/* listen.c ----------------------------------------------------------- */
+
+/* Parses "host:port", "[v6]:port" or "unix:/path" into lc->addr. */
+int listen_parse(const char *text, struct listen_conf *lc, char *err,
+                 size_t errlen);
+
+struct listener {
+    int fd;
+    char *name; /* for logs */
+    int is_unix;
+};
+
+/* Binds and listens on every address of cfg, or takes the sockets passed
+ * by systemd socket activation (LISTEN_FDS). */
+int listen_open(const struct config *cfg, struct listener **out, size_t *n,
+                char *err, size_t errlen);
+void listen_close(struct listener *l, size_t n, int unlink_unix);
+
+/* notify.c ----------------------------------------------------------- */
+
+/* Sends a state ("READY=1", "STOPPING=1", ...) to $NOTIFY_SOCKET, if set. */
+void notify_send(const char *state);
+
+/* module.c ----------------------------------------------------------- */
+
+struct module {
+    const struct module_conf *conf;
+    void *dl;
+    const sq_module *desc;
+    int inited;
+};
+
+/* The directory where bare module names ("hello.so") are looked up:
+ * -m DIR, else $SQUALL_MODULE_DIR, else the installed module directory. */
+extern const char *module_dir;
+
+/* dlopens mc->path and checks its descriptor (magic, ABI, name). */
+int module_load(struct module *m, const struct module_conf *mc, char *err,
+                size_t errlen);
+/* The handler `name` exported by m, or NULL. */
+sq_handler_fn module_handler(const struct module *m, const char *name);
+/* Runs fini (if init ran) and dlcloses. */
+void module_unload(struct module *m);
+
+/* A route resolved to its handler. */
+struct route {
+    const struct route_conf *conf;
+    const struct module *mod;
+    sq_handler_fn fn;
+};
+
+struct modset {
+    struct module *mods;
+    size_t nmods;
+    struct route *routes;
+    size_t nroutes;
+};
+
+/* Loads every module of cfg and resolves every route's handler. */
+int modset_load(struct modset *ms, const struct config *cfg, char *err,
+                size_t errlen);
+/* Runs every module's init (in a worker). */
+int modset_init(struct modset *ms, char *err, size_t errlen);
+void modset_unload(struct modset *ms);
+
+/* router.c ----------------------------------------------------------- */
+
+enum {
+    METHOD_GET,
+    METHOD_HEAD,
+    METHOD_POST,
+    METHOD_PUT,
+    METHOD_DELETE,
+    METHOD_PATCH,
+    METHOD_OPTIONS,
+    METHOD_CONNECT,
+    METHOD_TRACE,
+    METHOD_OTHER, /* any other token: only routes without `methods` match */
+    METHOD_COUNT
+};
+#define METHOD_BIT(m) (1u << (m))
+
+/* METHOD_* of a method name (exact, case-sensitive), METHOD_OTHER if
+ * unknown. */
+int method_from_name(const char *name, size_t len);
+const char *method_name(int method);
+/* "GET, HEAD, POST" for an Allow header, into buf. */
+size_t methods_format(unsigned methods, char *buf, size_t len);
+
+#define ROUTE_MAX_PARAMS 16
+
+struct route_param {
+    const char *name;
+    const char *value; /* percent-decoded, from the match pool */
+};
+
+struct route_match {
+    void *target;
+    unsigned allow; /* with ROUTER_BAD_METHOD: methods that would match */
+    size_t nparams;
+    struct route_param params[ROUTE_MAX_PARAMS];
+};
+
+enum { ROUTER_OK = 0, ROUTER_NOT_FOUND = -1, ROUTER_BAD_METHOD = -2 };
+
+struct router;
+
+struct router *router_new(void);
+/* Adds a route: pattern is an exact path ("/a/b"), a template with
+ * {name} segments ("/users/{id}"), or a PCRE2 regex starting with '^'
+ * whose named groups become parameters. methods 0 = any. */
+int router_add(struct router *rt, const char *pattern, unsigned methods,
+               void *target, char *err, size_t errlen);
+/* Matches a path (percent-encoded, no query). GET routes also answer
+ * HEAD. Parameters are decoded into pool. */
+int router_match(const struct router *rt, const char *path, size_t len,
+                 int method, sq_pool *pool, struct route_match *m);
+void router_free(struct router *rt);
+
+/* util.c ------------------------------------------------------------- */
+
+/* Decodes %XX (and '+' as space when plus) in place; returns the new
+ * length, or -1 on a bad escape. */
+long url_decode(char *s, size_t len, int plus);
+/* The name of an HTTP status ("Not Found"), "Unknown" if none. */
+const char *http_status_text(int status);
+/* Number of online CPUs (>= 1). */
+int cpu_count(void);
+
+/* http.c ------------------------------------------------------------- */
+
+/*
+ * The HTTP/1.1 request parser behind a small interface, so that the
+ * http-parser library can be replaced (by llhttp) without touching conn.c.
+ * http_feed() parses until one message is complete and stops there.
+ */
+struct http_in;
+
+struct http_in *http_in_new(void);
+void http_in_free(struct http_in *h);
+/* Starts a new request, r receives what is parsed. */
+void http_in_begin(struct http_in *h, struct sq_req *r,
+                   const struct limits_conf *lim);
+
+enum {
+    HTTP_IN_MORE = 0,  /* all input consumed, message not complete */
+    HTTP_IN_HEAD = 1,  /* the head is complete (body may follow) */
+    HTTP_IN_DONE = 2,  /* the message is complete */
+};
+
+/* Feeds input; *used gets the bytes consumed. Returns HTTP_IN_*, or the
+ * negated HTTP status to answer with before closing (-400, -413, ...). */
+int http_feed(struct http_in *h, const char *data, size_t len, size_t *used);
+/* Whether the head has been seen completely for the current request. */
+int http_in_head_done(const struct http_in *h);
+/* Whether any byte of the current request has been seen. */
+int http_in_started(const struct http_in *h);
+
+/* request.c / response.c --------------------------------------------- */
+
+struct header {
+    const char *name;
+    const char *value;
+    uint32_t name_len, value_len;
+};
+
+struct conn;
+
+struct sq_req {
+    sq_pool *pool;
+    struct conn *conn; /* NULL once the client went away */
+
+    /* request */
+    int method;          /* METHOD_* */
+    const char *method_s;
+    int version;         /* 10 or 11 */
+    char *target;        /* as received */
+    size_t target_len;
+    char *path;          /* path part of target (for absolute-form too) */
+    size_t path_len;
+    const char *query;   /* after '?' or "" */
+    struct header *headers;
+    size_t nheaders, cap_headers;
+    const char *host;    /* Host header */
+    char *body;
+    size_t body_len, body_cap;
+    unsigned keep_alive : 1;
+    unsigned expect_continue : 1;
+    unsigned chunked_in : 1;
+    unsigned close_after : 1;
+    struct route_match match;
+    char **qargs;        /* decoded query pairs, parsed on first use */
+    size_t nqargs;
+    int qargs_parsed;
+
+    /* response */
+    int status;
+    struct header *out_headers;
+    size_t nout, cap_out;
+    struct evbuffer *out; /* body buffered by sq_write */
+    uint64_t bytes_sent;
+    unsigned head_sent : 1;   /* after sq_flush */
+    unsigned chunked_out : 1;
+    unsigned finished : 1;
+    unsigned async : 1;
+    unsigned in_handler : 1;
+    void (*on_close)(sq_req *r, void *arg);
+    void *on_close_arg;
+
+    uint64_t start_us;
+    struct sq_req *next; /* free list of the connection */
+};
+
+/* Prepares r (from a fresh or reset pool) for a new request on c. */
+void req_init(sq_req *r, sq_pool *pool, struct conn *c);
+/* Appends a header to r; the strings must live in r->pool. */
+int req_add_header(sq_req *r, const char *name, size_t nlen,
+                   const char *value, size_t vlen);
+/* Splits r->target into path and query. Returns -1 when it is not a valid
+ * origin-form or absolute-form target. */
+int req_parse_target(sq_req *r);
+
+/* Serialises status line, headers and buffered body of r into out. With
+ * final = 0 it is a flush: headers go out with chunked (or close-delimited)
+ * framing and the buffered body as the first chunk. */
+void response_serialize(sq_req *r, struct evbuffer *out, int final);
+/* A complete error response for protocol errors (no request object). */
+void response_simple_error(struct evbuffer *out, int status, int close);
+/* Replaces r's response by an error page. */
+void response_error_page(sq_req *r, int status);
+/* The cached "Date: ..." line ending in CRLF, refreshed once a second. */
+const char *response_date_line(size_t *len);
+
+/* conn.c ------------------------------------------------------------- */
+
+/* Takes an accepted socket and serves it. */
+void conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
+              int is_unix);
+/* Called by the request API when r (async) finishes or flushes. */
+void conn_request_done(struct conn *c, sq_req *r);
+void conn_request_flush(struct conn *c, sq_req *r);
+/* Closes idle keep-alive connections and marks the others to close after
+ * their current request (graceful stop). */
+void conn_shutdown_all(void);
+/* Number of open connections of this worker. */
+unsigned conn_count(void);
+const char *conn_remote_addr(const struct conn *c);
+
+/* worker.c ----------------------------------------------------------- */
+
+struct worker {
+    int slot;
+    struct event_base *base;
+    const struct config *cfg;
+    struct modset mods;
+    struct router *router;
+    struct listener *listeners;
+    size_t nlisteners;
+    struct event **accept_ev;
+    int stopping;
+};
+
+extern struct worker *worker;
+
+/* Runs a worker in the child after fork; returns the exit status. */
+int worker_main(int slot, const struct config *cfg, struct listener *l,
+                size_t nl);
+/* Resumes or pauses accepting (max_connections reached). */
+void worker_accept_enable(int on);
+/* Called when a connection closes, to let a stopping worker exit. */
+void worker_conn_closed(void);
+
+/* master.c ----------------------------------------------------------- */
+
+/* Forks the workers and supervises them until SIGTERM/SIGINT. */
+int master_main(struct config *cfg, const char *config_path,
+                struct listener *l, size_t nl);
+
+#endif /* SQUALL_INTERNAL_H */
