@@ -261,6 +261,8 @@ struct route_match {
 };
 
 enum { ROUTER_OK = 0, ROUTER_NOT_FOUND = -1, ROUTER_BAD_METHOD = -2 };
+/* router_match could not allocate the parameters from pool: answer 500. */
+#define ROUTER_ERROR (-3)
 
 struct router;
 
@@ -281,6 +283,9 @@ void router_free(struct router *rt);
 /* Decodes %XX (and '+' as space when plus) in place; returns the new
  * length, or -1 on a bad escape. */
 long url_decode(char *s, size_t len, int plus);
+/* The length s would have after url_decode(), or -1 on a bad escape;
+ * s is not changed. */
+long url_decoded_len(const char *s, size_t len);
 /* The name of an HTTP status ("Not Found"), "Unknown" if none. */
 const char *http_status_text(int status);
 /* Number of online CPUs (>= 1). */
@@ -366,8 +371,8 @@ struct sq_req {
     void (*on_close)(sq_req *r, void *arg);
     void *on_close_arg;
 
-    uint64_t start_us;
-    struct sq_req *next; /* free list of the connection */
+    char remote[48]; /* client address as text, for sq_remote_addr and logs */
+    uint64_t body_bytes; /* response body bytes, for the access log */
 };
 
 /* Prepares r (from a fresh or reset pool) for a new request on c. */
@@ -401,6 +406,9 @@ void conn_request_flush(struct conn *c, sq_req *r);
 /* Closes idle keep-alive connections and marks the others to close after
  * their current request (graceful stop). */
 void conn_shutdown_all(void);
+/* Closes every connection now (worker exit); async requests are detached
+ * and told through their on_close callback. */
+void conn_close_all(void);
 /* Number of open connections of this worker. */
 unsigned conn_count(void);
 const char *conn_remote_addr(const struct conn *c);
@@ -421,9 +429,10 @@ struct worker {
 
 extern struct worker *worker;
 
-/* Runs a worker in the child after fork; returns the exit status. */
+/* Runs a worker in the child after fork; returns the exit status. It
+ * writes one byte to ready_fd (and closes it) once it serves. */
 int worker_main(int slot, const struct config *cfg, struct listener *l,
-                size_t nl);
+                size_t nl, int ready_fd);
 /* Resumes or pauses accepting (max_connections reached). */
 void worker_accept_enable(int on);
 /* Called when a connection closes, to let a stopping worker exit. */

@@ -1,0 +1,370 @@
+/*
+ * http.c - the HTTP/1.1 request parser, on http-parser.
+ *
+ * http-parser does the framing (request line, Content-Length, chunked);
+ * this file turns its callbacks into an sq_req and adds what RFC 9112 asks
+ * of a server that http-parser leaves to its user: limits with the right
+ * status, strict field syntax, Host rules, and refusing every ambiguous
+ * framing so that no request can be smuggled past a proxy. The rest of
+ * squall sees only http_in_* and http_feed(), so the library can be
+ * replaced (llhttp) here alone.
+ */
+#include "internal.h"
+
+#include <http_parser.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+enum { CB_NONE, CB_FIELD, CB_VALUE };
+
+struct http_in {
+    http_parser parser;
+    sq_req *r;
+    const struct limits_conf *lim;
+    struct sbuf url, name, value;
+    size_t head_bytes; /* bytes of the head seen so far */
+    int last_cb;
+    int status;        /* our verdict when a callback fails */
+    int state;         /* HTTP_IN_* reached by the current request */
+    int started;
+    int nhost, nte;
+    /* obs-fold detection: where the current http_parser_execute() input
+     * starts, and whether the last value piece ended at the input's end */
+    const char *feed_start, *value_end;
+    int value_at_end;
+};
+
+static const http_parser_settings settings;
+
+static int sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *p;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if ((p = realloc(b->p, cap)) == NULL)
+            return -1;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+struct http_in *http_in_new(void)
+{
+    struct http_in *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    http_parser_init(&h->parser, HTTP_REQUEST);
+    h->parser.data = h;
+    return h;
+}
+
+void http_in_free(struct http_in *h)
+{
+    if (h == NULL)
+        return;
+    free(h->url.p);
+    free(h->name.p);
+    free(h->value.p);
+    free(h);
+}
+
+void http_in_begin(struct http_in *h, sq_req *r, const struct limits_conf *lim)
+{
+    h->r = r;
+    h->lim = lim;
+    h->url.len = h->name.len = h->value.len = 0;
+    h->head_bytes = 0;
+    h->last_cb = CB_NONE;
+    h->status = 0;
+    h->state = HTTP_IN_MORE;
+    h->started = 0;
+    h->nhost = h->nte = 0;
+}
+
+int http_in_head_done(const struct http_in *h)
+{
+    return h->state >= HTTP_IN_HEAD;
+}
+
+int http_in_started(const struct http_in *h)
+{
+    return h->started;
+}
+
+static int fail(struct http_in *h, int status)
+{
+    h->status = status;
+    return -1;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    struct http_in *h = p->data;
+    h->started = 1;
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    struct http_in *h = p->data;
+    if (h->url.len + len > h->lim->max_uri_size)
+        return fail(h, 414);
+    return sbuf_add(&h->url, at, len) < 0 ? fail(h, 500) : 0;
+}
+
+/* RFC 9110 5.6.2: field names are tokens. */
+static int is_tchar(unsigned char c)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+        (c >= 'A' && c <= 'Z'))
+        return 1;
+    return c != '\0' && strchr(extra, c) != NULL;
+}
+
+static int valid_name(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* RFC 9110 5.5: no CTLs other than HTAB in a field value. */
+static int valid_value(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+static int name_is(const struct sbuf *b, const char *name)
+{
+    return b->len == strlen(name) && strcasecmp(b->p, name) == 0;
+}
+
+/* RFC 9112 6.1: the only transfer coding we implement is chunked; a coding
+ * before it is unknown to us (501), and chunked not last cannot frame a
+ * request (400). */
+static int check_te(struct http_in *h, const char *v)
+{
+    size_t n = strlen(v);
+
+    if (++h->nte > 1)
+        return fail(h, 400);
+    if (strcasecmp(v, "chunked") == 0)
+        return 0;
+    if (n > 7 && strcasecmp(v + n - 7, "chunked") == 0)
+        return fail(h, 501);
+    return fail(h, 400);
+}
+
+static int commit_header(struct http_in *h)
+{
+    sq_req *r = h->r;
+    struct sbuf *v = &h->value;
+    char *name, *value;
+
+    while (v->len > 0 && (v->p[v->len - 1] == ' ' || v->p[v->len - 1] == '\t'))
+        v->p[--v->len] = '\0';
+    if (!valid_name(h->name.p, h->name.len) || !valid_value(v->p, v->len))
+        return fail(h, 400);
+    name = sq_pstrndup(r->pool, h->name.p, h->name.len);
+    value = sq_pstrndup(r->pool, v->len ? v->p : "", v->len);
+    if (name == NULL || value == NULL ||
+        req_add_header(r, name, h->name.len, value, v->len) < 0)
+        return fail(h, 500);
+    if (name_is(&h->name, "host")) {
+        h->nhost++;
+        r->host = value;
+    } else if (name_is(&h->name, "transfer-encoding")) {
+        if (check_te(h, value) < 0)
+            return -1;
+    } else if (name_is(&h->name, "expect")) {
+        if (strcasecmp(value, "100-continue") != 0)
+            return fail(h, 417);
+        r->expect_continue = 1;
+    }
+    h->name.len = h->value.len = 0;
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    struct http_in *h = p->data;
+    if (h->last_cb == CB_VALUE && commit_header(h) < 0)
+        return -1;
+    h->last_cb = CB_FIELD;
+    return sbuf_add(&h->name, at, len) < 0 ? fail(h, 500) : 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct http_in *h = p->data;
+
+    /* A second value piece for the same field is either the rest of a value
+     * split across two reads (the first piece ended where that input ended
+     * and this one starts where this input starts) or an obs-fold
+     * continuation line, which RFC 9112 5.2 lets a server reject. */
+    if (h->last_cb == CB_VALUE && (!h->value_at_end || at != h->feed_start))
+        return fail(h, 400);
+    h->last_cb = CB_VALUE;
+    h->value_end = at + len;
+    if (sbuf_add(&h->value, at, len) < 0)
+        return fail(h, 500);
+    return 0;
+}
+
+static int method_of(const http_parser *p, sq_req *r)
+{
+    const char *m = http_method_str((enum http_method)p->method);
+    r->method_s = m;
+    return method_from_name(m, strlen(m));
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct http_in *h = p->data;
+    sq_req *r = h->r;
+
+    if (h->last_cb == CB_VALUE && commit_header(h) < 0)
+        return -1;
+    if (p->http_major != 1)
+        return fail(h, 505);
+    r->version = p->http_minor == 0 ? 10 : 11;
+    /* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one before */
+    if (h->nhost > 1 || (r->version == 11 && h->nhost == 0))
+        return fail(h, 400);
+    r->method = method_of(p, r);
+    r->target = sq_pstrndup(r->pool, h->url.p ? h->url.p : "", h->url.len);
+    r->target_len = h->url.len;
+    if (r->target == NULL)
+        return fail(h, 500);
+    if (req_parse_target(r) < 0)
+        return fail(h, 400);
+    r->keep_alive = http_should_keep_alive(p) && !p->upgrade;
+    r->chunked_in = (p->flags & F_CHUNKED) != 0;
+    if (!r->chunked_in && p->content_length != ULLONG_MAX &&
+        p->content_length > h->lim->max_body_size)
+        return fail(h, 413);
+    h->state = HTTP_IN_HEAD;
+    /* Stop here when a body follows, so that the connection can answer
+     * Expect: 100-continue and switch to the body timeout. */
+    if (r->chunked_in ||
+        (p->content_length != ULLONG_MAX && p->content_length > 0))
+        http_parser_pause(p, 1);
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    struct http_in *h = p->data;
+    sq_req *r = h->r;
+
+    if (r->body_len + len > h->lim->max_body_size)
+        return fail(h, 413);
+    if (r->body_len + len + 1 > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap * 2 : 1024;
+        char *b;
+        if (!r->chunked_in && p->content_length != ULLONG_MAX)
+            cap = r->body_len + len + (size_t)p->content_length + 1;
+        while (cap < r->body_len + len + 1)
+            cap *= 2;
+        if ((b = sq_palloc(r->pool, cap)) == NULL)
+            return fail(h, 500);
+        if (r->body_len > 0)
+            memcpy(b, r->body, r->body_len);
+        r->body = b;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, at, len);
+    r->body_len += len;
+    r->body[r->body_len] = '\0';
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct http_in *h = p->data;
+    if (h->r->body == NULL)
+        h->r->body = "";
+    h->state = HTTP_IN_DONE;
+    /* one request at a time: the next one is parsed after this one is
+     * answered, which keeps pipelined responses in order */
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static int status_of(const struct http_in *h)
+{
+    if (h->status != 0)
+        return h->status;
+    return HTTP_PARSER_ERRNO(&h->parser) == HPE_HEADER_OVERFLOW ? 431 : 400;
+}
+
+int http_feed(struct http_in *h, const char *data, size_t len, size_t *used)
+{
+    size_t total = 0;
+
+    while (total < len) {
+        size_t chunk = len - total, n;
+        int head = h->state == HTTP_IN_MORE;
+        enum http_errno e;
+
+        /* feed the head no further than the limit, so that an oversized
+         * head is refused before it is buffered */
+        if (head && chunk > h->lim->max_header_size + 1 - h->head_bytes)
+            chunk = h->lim->max_header_size + 1 - h->head_bytes;
+        http_parser_pause(&h->parser, 0);
+        h->feed_start = data + total;
+        n = http_parser_execute(&h->parser, &settings, data + total, chunk);
+        /* a value piece ending exactly at the input's end may continue */
+        h->value_at_end = h->last_cb == CB_VALUE &&
+                          h->value_end == data + total + chunk;
+        total += n;
+        e = HTTP_PARSER_ERRNO(&h->parser);
+        if (e != HPE_OK && e != HPE_PAUSED) {
+            *used = total;
+            return -status_of(h);
+        }
+        if (head && h->state == HTTP_IN_MORE) {
+            h->head_bytes += n;
+            if (h->head_bytes > h->lim->max_header_size) {
+                *used = total;
+                return -431;
+            }
+        }
+        if (e == HPE_PAUSED || h->parser.upgrade)
+            break;
+    }
+    *used = total;
+    return h->state;
+}

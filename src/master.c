@@ -1,0 +1,313 @@
+/*
+ * master.c - the master process: forks the workers and supervises them.
+ *
+ * The master never loads a module and never reads a request, so a broken
+ * module can take down a worker but not the daemon. It respawns a worker
+ * that dies; one that dies again right after starting is respawned with a
+ * growing delay, so a crash loop costs a few forks a minute, not a hot loop.
+ * SIGTERM/SIGINT: stop accepting, let the workers drain, exit 0.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A worker that dies sooner than this after it was started counts as a
+ * failed start; the respawn delay doubles from FIRST to MAX with each. */
+#define FAST_FAIL_MS 2000
+#define RESPAWN_FIRST_MS 250
+#define RESPAWN_MAX_MS 30000
+/* grace added to shutdown_timeout before workers are killed */
+#define KILL_GRACE_MS 5000
+
+struct slot {
+    int id;
+    pid_t pid;           /* 0 when not running */
+    uint64_t started_ms;
+    uint64_t respawn_at; /* 0 when no respawn is due */
+    unsigned fast_fails;
+};
+
+/* The master's whole state. It has no event library: a poll(2) on a
+ * signalfd and the workers' ready pipe, with the next timer as timeout, is
+ * all a supervisor needs, and it leaves nothing behind in the workers. */
+static struct {
+    const struct config *cfg;
+    struct listener *listeners;
+    size_t nlisteners;
+    struct slot *slots;
+    int nslots;
+    int sigfd;
+    int ready_rd, ready_wr;
+    int nready;   /* first-generation workers that reported ready */
+    int started;  /* every first-generation worker became ready once */
+    int stopping;
+    int exit_code;
+    uint64_t kill_at; /* when stopping: SIGKILL the rest at this time */
+} M;
+
+static const int master_signals[] = {SIGTERM, SIGINT, SIGCHLD, SIGUSR1,
+                                     SIGHUP};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int spawn(struct slot *s)
+{
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        log_error("cannot fork worker %d: %s", s->id, strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        close(M.sigfd);
+        close(M.ready_rd);
+        if (M.started)
+            close(M.ready_wr);
+        _exit(worker_main(s->id, M.cfg, M.listeners, M.nlisteners,
+                          M.started ? -1 : M.ready_wr));
+    }
+    s->pid = pid;
+    s->started_ms = now_ms();
+    s->respawn_at = 0;
+    log_info("worker %d started, pid %d", s->id, (int)pid);
+    return 0;
+}
+
+static void describe(int status, char *buf, size_t len)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+static void signal_all(int sig)
+{
+    for (int i = 0; i < M.nslots; i++)
+        if (M.slots[i].pid > 0)
+            kill(M.slots[i].pid, sig);
+}
+
+static void begin_stop(int exit_code)
+{
+    M.stopping = 1;
+    M.exit_code = exit_code;
+    M.kill_at = now_ms() + M.cfg->shutdown_timeout_ms + KILL_GRACE_MS;
+    for (int i = 0; i < M.nslots; i++)
+        M.slots[i].respawn_at = 0;
+    /* from now on connections are refused rather than queued */
+    if (M.listeners != NULL)
+        listen_close(M.listeners, M.nlisteners, 1);
+    M.listeners = NULL;
+    M.nlisteners = 0;
+    signal_all(SIGTERM);
+}
+
+static void schedule_respawn(struct slot *s, const char *how)
+{
+    uint64_t up = now_ms() - s->started_ms;
+    unsigned delay = 0;
+
+    s->fast_fails = up < FAST_FAIL_MS ? s->fast_fails + 1 : 0;
+    if (s->fast_fails > 0) {
+        unsigned shift = s->fast_fails - 1 > 7 ? 7 : s->fast_fails - 1;
+        delay = RESPAWN_FIRST_MS << shift;
+        if (delay > RESPAWN_MAX_MS)
+            delay = RESPAWN_MAX_MS;
+    }
+    if (s->fast_fails >= 2)
+        log_crit("worker %d %s, %u times in a row within %d ms of starting; "
+                 "next respawn in %u ms",
+                 s->id, how, s->fast_fails, FAST_FAIL_MS, delay);
+    else
+        log_error("worker %d %s; respawning in %u ms", s->id, how, delay);
+    s->respawn_at = now_ms() + delay;
+}
+
+static void reaped(pid_t pid, int status)
+{
+    char how[96];
+
+    for (int i = 0; i < M.nslots; i++) {
+        struct slot *s = &M.slots[i];
+        if (s->pid != pid)
+            continue;
+        s->pid = 0;
+        describe(status, how, sizeof(how));
+        if (M.stopping) {
+            log_info("worker %d %s", s->id, how);
+        } else if (!M.started) {
+            log_crit("worker %d %s during startup; stopping", s->id, how);
+            begin_stop(1);
+        } else {
+            schedule_respawn(s, how);
+        }
+        return;
+    }
+}
+
+static void reap(void)
+{
+    pid_t pid;
+    int status;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        reaped(pid, status);
+}
+
+static void on_signal(int sig)
+{
+    switch (sig) {
+    case SIGCHLD:
+        reap();
+        break;
+    case SIGTERM:
+    case SIGINT:
+        if (M.stopping)
+            break;
+        log_notice("received %s, stopping", strsignal(sig));
+        notify_send("STOPPING=1");
+        begin_stop(M.exit_code);
+        break;
+    case SIGUSR1:
+        log_reopen();
+        signal_all(SIGUSR1);
+        break;
+    case SIGHUP:
+        log_warn("SIGHUP: configuration reload is not supported yet; "
+                 "ignored");
+        break;
+    }
+}
+
+static void read_signals(void)
+{
+    struct signalfd_siginfo si;
+
+    while (read(M.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        on_signal((int)si.ssi_signo);
+}
+
+static void read_ready(void)
+{
+    char buf[64];
+    ssize_t n = read(M.ready_rd, buf, sizeof(buf));
+
+    if (n <= 0 || M.started)
+        return;
+    M.nready += (int)n;
+    if (M.nready < M.nslots || M.stopping)
+        return;
+    M.started = 1;
+    log_notice("ready: %d worker(s)", M.nslots);
+    notify_send("READY=1");
+}
+
+/* Runs due timers; returns the poll timeout until the next one. */
+static int run_timers(void)
+{
+    uint64_t now = now_ms(), next = UINT64_MAX;
+
+    if (M.stopping && M.kill_at != 0) {
+        if (now >= M.kill_at) {
+            log_warn("workers did not stop in time; killing them");
+            signal_all(SIGKILL);
+            M.kill_at = 0;
+        } else {
+            next = M.kill_at;
+        }
+    }
+    for (int i = 0; i < M.nslots && !M.stopping; i++) {
+        struct slot *s = &M.slots[i];
+        if (s->pid != 0 || s->respawn_at == 0)
+            continue;
+        if (now >= s->respawn_at && spawn(s) < 0)
+            s->respawn_at = now + 1000;
+        if (s->pid == 0 && s->respawn_at < next)
+            next = s->respawn_at;
+    }
+    if (next == UINT64_MAX)
+        return -1;
+    return next <= now ? 0 : (int)(next - now);
+}
+
+static int running(void)
+{
+    for (int i = 0; i < M.nslots; i++)
+        if (M.slots[i].pid > 0)
+            return 1;
+    return 0;
+}
+
+static int setup(struct config *cfg, struct listener *l, size_t nl)
+{
+    sigset_t set;
+    int p[2];
+
+    M.cfg = cfg;
+    M.listeners = l;
+    M.nlisteners = nl;
+    M.nslots = cfg->workers;
+    sigemptyset(&set);
+    for (size_t i = 0; i < ARRAY_LEN(master_signals); i++)
+        sigaddset(&set, master_signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    M.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (M.sigfd < 0 || pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    M.ready_rd = p[0];
+    M.ready_wr = p[1];
+    M.slots = calloc((size_t)M.nslots, sizeof(*M.slots));
+    if (M.slots == NULL)
+        return -1;
+    for (int i = 0; i < M.nslots; i++)
+        M.slots[i].id = i;
+    return 0;
+}
+
+int master_main(struct config *cfg, const char *config_path,
+                struct listener *l, size_t nl)
+{
+    log_set_role("master");
+    signal(SIGPIPE, SIG_IGN);
+    if (setup(cfg, l, nl) < 0)
+        fatal("cannot set up the master: %s", strerror(errno));
+    log_notice("squalld %s starting %d worker(s) with %s", PACKAGE_VERSION,
+               M.nslots, config_path);
+    for (int i = 0; i < M.nslots && !M.stopping; i++)
+        if (spawn(&M.slots[i]) < 0)
+            begin_stop(1);
+    while (!M.stopping || running()) {
+        struct pollfd pfd[2] = {{M.sigfd, POLLIN, 0}, {M.ready_rd, POLLIN, 0}};
+        int timeout = run_timers();
+
+        if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+            fatal("poll: %s", strerror(errno));
+        if (pfd[0].revents & POLLIN)
+            read_signals();
+        if (pfd[1].revents & POLLIN)
+            read_ready();
+    }
+    if (M.listeners != NULL)
+        listen_close(M.listeners, M.nlisteners, 1);
+    free(M.slots);
+    log_notice("stopped");
+    return M.exit_code;
+}

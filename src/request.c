@@ -1,0 +1,210 @@
+/*
+ * request.c - the request object: what the parser fills in and what
+ * handlers read through the sq_* accessors.
+ */
+#include "internal.h"
+
+#include <string.h>
+#include <strings.h>
+
+void req_init(sq_req *r, sq_pool *pool, struct conn *c)
+{
+    memset(r, 0, sizeof(*r));
+    r->pool = pool;
+    r->conn = c;
+    r->status = 200;
+    r->query = "";
+    r->version = 11;
+}
+
+int req_add_header(sq_req *r, const char *name, size_t nlen,
+                   const char *value, size_t vlen)
+{
+    struct header *h;
+
+    if (r->nheaders == r->cap_headers) {
+        size_t cap = r->cap_headers ? r->cap_headers * 2 : 16;
+        struct header *n = sq_palloc(r->pool, cap * sizeof(*n));
+        if (n == NULL)
+            return -1;
+        if (r->nheaders > 0)
+            memcpy(n, r->headers, r->nheaders * sizeof(*n));
+        r->headers = n;
+        r->cap_headers = cap;
+    }
+    h = &r->headers[r->nheaders++];
+    h->name = name;
+    h->value = value;
+    h->name_len = (uint32_t)nlen;
+    h->value_len = (uint32_t)vlen;
+    return 0;
+}
+
+/* RFC 9112 3.2.2: in absolute-form the authority of the target replaces
+ * Host, and the path is what follows it ("/" when empty). */
+static int parse_absolute(sq_req *r, const char *t, const char **path)
+{
+    const char *auth, *end;
+
+    if (strncasecmp(t, "http://", 7) == 0)
+        auth = t + 7;
+    else if (strncasecmp(t, "https://", 8) == 0)
+        auth = t + 8;
+    else
+        return -1;
+    end = auth + strcspn(auth, "/?#");
+    if (end == auth)
+        return -1;
+    r->host = sq_pstrndup(r->pool, auth, (size_t)(end - auth));
+    *path = end;
+    return r->host == NULL ? -1 : 0;
+}
+
+int req_parse_target(sq_req *r)
+{
+    const char *t = r->target, *path = t, *q;
+    size_t plen;
+
+    if (t[0] == '*' && t[1] == '\0' && r->method == METHOD_OPTIONS) {
+        r->path = "*";
+        r->path_len = 1;
+        return 0;
+    }
+    if (t[0] != '/' && parse_absolute(r, t, &path) < 0)
+        return -1;
+    plen = strcspn(path, "?#");
+    q = path[plen] == '?' ? path + plen + 1 : NULL;
+    if (plen == 0)
+        r->path = sq_pstrdup(r->pool, "/");
+    else
+        r->path = sq_pstrndup(r->pool, path, plen);
+    if (r->path == NULL)
+        return -1;
+    r->path_len = plen ? plen : 1;
+    if (q != NULL) {
+        r->query = sq_pstrndup(r->pool, q, strcspn(q, "#"));
+        if (r->query == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+const char *sq_method(const sq_req *r)
+{
+    return r->method_s;
+}
+
+const char *sq_path(const sq_req *r)
+{
+    return r->path;
+}
+
+const char *sq_query(const sq_req *r)
+{
+    return r->query;
+}
+
+/* Splits the query into decoded name/value pairs, once. A pair whose
+ * escapes are broken is skipped, as Tornado does. */
+static void parse_query(sq_req *r)
+{
+    const char *q = r->query;
+    size_t n = 1, i = 0;
+
+    r->qargs_parsed = 1;
+    for (const char *s = q; *s; s++)
+        n += *s == '&';
+    r->qargs = sq_palloc(r->pool, 2 * n * sizeof(char *));
+    if (r->qargs == NULL || *q == '\0')
+        return;
+    while (*q != '\0') {
+        size_t len = strcspn(q, "&"), klen = strcspn(q, "=");
+        char *k, *v;
+        long kl, vl;
+
+        if (klen > len)
+            klen = len;
+        k = sq_pstrndup(r->pool, q, klen);
+        v = sq_pstrndup(r->pool, klen < len ? q + klen + 1 : "",
+                        klen < len ? len - klen - 1 : 0);
+        q += len + (q[len] == '&');
+        if (k == NULL || v == NULL || klen == 0)
+            continue;
+        kl = url_decode(k, strlen(k), 1);
+        vl = url_decode(v, strlen(v), 1);
+        if (kl < 0 || vl < 0)
+            continue;
+        r->qargs[2 * i] = k;
+        r->qargs[2 * i + 1] = v;
+        i++;
+    }
+    r->nqargs = i;
+}
+
+const char *sq_query_arg_n(sq_req *r, const char *name, size_t n)
+{
+    if (!r->qargs_parsed)
+        parse_query(r);
+    for (size_t i = 0; i < r->nqargs; i++)
+        if (strcmp(r->qargs[2 * i], name) == 0 && n-- == 0)
+            return r->qargs[2 * i + 1];
+    return NULL;
+}
+
+const char *sq_query_arg(sq_req *r, const char *name)
+{
+    return sq_query_arg_n(r, name, 0);
+}
+
+const char *sq_path_arg(const sq_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->match.nparams; i++)
+        if (strcmp(r->match.params[i].name, name) == 0)
+            return r->match.params[i].value;
+    return NULL;
+}
+
+const char *sq_header(const sq_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+size_t sq_header_count(const sq_req *r)
+{
+    return r->nheaders;
+}
+
+int sq_header_at(const sq_req *r, size_t i, const char **name,
+                 const char **value)
+{
+    if (i >= r->nheaders)
+        return SQ_ERROR;
+    *name = r->headers[i].name;
+    *value = r->headers[i].value;
+    return 0;
+}
+
+const char *sq_body(const sq_req *r, size_t *len)
+{
+    if (len != NULL)
+        *len = r->body_len;
+    return r->body ? r->body : "";
+}
+
+const char *sq_remote_addr(const sq_req *r)
+{
+    return r->remote;
+}
+
+int sq_http_version(const sq_req *r)
+{
+    return r->version;
+}
+
+sq_pool *sq_req_pool(sq_req *r)
+{
+    return r->pool;
+}

@@ -1,0 +1,369 @@
+/*
+ * response.c - building responses: the sq_* response API and the
+ * serialisation of status line, headers and body (RFC 9112 4, 6).
+ *
+ * A handler's writes collect in r->out, a buffer the connection lends to its
+ * current request. When the request finishes, the head and the body are
+ * appended to the connection's output, so a batch of pipelined requests is
+ * answered with one write. sq_flush() switches to chunked framing instead.
+ */
+#include "internal.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define DEFAULT_CONTENT_TYPE "text/html; charset=UTF-8"
+
+/* The Date header is formatted at most once a second (RFC 9110 6.6.1). */
+const char *response_date_line(size_t *len)
+{
+    static const char *const day[] = {"Sun", "Mon", "Tue", "Wed",
+                                      "Thu", "Fri", "Sat"};
+    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr",
+                                      "May", "Jun", "Jul", "Aug",
+                                      "Sep", "Oct", "Nov", "Dec"};
+    static char line[64];
+    static size_t line_len;
+    static time_t last = -1;
+    time_t now = time(NULL);
+
+    if (now != last) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        line_len = (size_t)snprintf(
+            line, sizeof(line), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+            day[tm.tm_wday], tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900,
+            tm.tm_hour, tm.tm_min, tm.tm_sec);
+        last = now;
+    }
+    *len = line_len;
+    return line;
+}
+
+/* A head is assembled in a stack buffer and handed to the evbuffer in one
+ * piece; an unusually large head spills over in several. */
+struct head {
+    struct evbuffer *out;
+    size_t len;
+    char buf[2048];
+};
+
+static void head_put(struct head *h, const char *s, size_t n)
+{
+    if (h->len + n > sizeof(h->buf)) {
+        evbuffer_add(h->out, h->buf, h->len);
+        h->len = 0;
+        if (n > sizeof(h->buf)) {
+            evbuffer_add(h->out, s, n);
+            return;
+        }
+    }
+    memcpy(h->buf + h->len, s, n);
+    h->len += n;
+}
+
+static void head_puts(struct head *h, const char *s)
+{
+    head_put(h, s, strlen(s));
+}
+
+static void head_put_field(struct head *h, const char *name, const char *value)
+{
+    head_puts(h, name);
+    head_put(h, ": ", 2);
+    head_puts(h, value);
+    head_put(h, "\r\n", 2);
+}
+
+static void head_put_number(struct head *h, const char *name, uint64_t v)
+{
+    char num[24];
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+    head_put_field(h, name, num);
+}
+
+static int has_out_header(const sq_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->nout; i++)
+        if (strcasecmp(r->out_headers[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* RFC 9110 6.4.1: 1xx, 204 and 304 never have content. */
+static int status_has_body(int status)
+{
+    return status >= 200 && status != 204 && status != 304;
+}
+
+static void put_status_line(struct head *h, int status)
+{
+    char line[64];
+    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
+                     http_status_text(status));
+    head_put(h, line, (size_t)n);
+    head_put(h, "Server: " SQ_SERVER_NAME "\r\n",
+             sizeof("Server: " SQ_SERVER_NAME "\r\n") - 1);
+}
+
+static void put_head(sq_req *r, struct head *h, int final, size_t body_len)
+{
+    size_t dlen;
+    const char *date = response_date_line(&dlen);
+
+    put_status_line(h, r->status);
+    head_put(h, date, dlen);
+    for (size_t i = 0; i < r->nout; i++)
+        head_put_field(h, r->out_headers[i].name, r->out_headers[i].value);
+    if (status_has_body(r->status) && !has_out_header(r, "Content-Type"))
+        head_put_field(h, "Content-Type", DEFAULT_CONTENT_TYPE);
+    if (final) {
+        if (r->status >= 200 && r->status != 204)
+            head_put_number(h, "Content-Length", body_len);
+    } else if (r->version == 11) {
+        head_put_field(h, "Transfer-Encoding", "chunked");
+        r->chunked_out = 1;
+    } else {
+        /* HTTP/1.0 has no chunked coding: the body ends at close */
+        r->keep_alive = 0;
+    }
+    if (!r->keep_alive && r->version == 11)
+        head_put_field(h, "Connection", "close");
+    else if (r->keep_alive && r->version == 10)
+        head_put_field(h, "Connection", "keep-alive");
+    head_put(h, "\r\n", 2);
+}
+
+/* Moves the buffered body to out: small bodies are copied next to the head
+ * so that the write has one piece, large ones change owner without a copy. */
+static void move_body(struct evbuffer *out, struct evbuffer *body, size_t len)
+{
+    if (len <= 16384) {
+        evbuffer_add(out, evbuffer_pullup(body, -1), len);
+        evbuffer_drain(body, len);
+    } else {
+        evbuffer_add_buffer(out, body);
+    }
+}
+
+void response_serialize(sq_req *r, struct evbuffer *out, int final)
+{
+    struct evbuffer *body = r->out;
+    size_t len = body ? evbuffer_get_length(body) : 0;
+    int send_body = r->method != METHOD_HEAD && status_has_body(r->status);
+    struct head h;
+
+    h.out = out;
+    h.len = 0;
+    if (!r->head_sent) {
+        put_head(r, &h, final, len);
+        r->head_sent = 1;
+    }
+    if (len > 0 && send_body && r->chunked_out) {
+        char size[24];
+        int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+        head_put(&h, size, (size_t)n);
+    }
+    evbuffer_add(out, h.buf, h.len);
+    h.len = 0;
+    if (len > 0 && send_body) {
+        r->body_bytes += len;
+        move_body(out, body, len);
+        if (r->chunked_out)
+            evbuffer_add(out, "\r\n", 2);
+    } else if (len > 0) {
+        evbuffer_drain(body, len);
+    }
+    if (final && r->chunked_out && send_body)
+        evbuffer_add(out, "0\r\n\r\n", 5);
+}
+
+static int error_page(char *buf, size_t len, int status)
+{
+    const char *text = http_status_text(status);
+    return snprintf(buf, len,
+                    "<html><title>%d: %s</title><body>%d: %s</body></html>",
+                    status, text, status, text);
+}
+
+void response_simple_error(struct evbuffer *out, int status, int close)
+{
+    char body[256];
+    int blen = error_page(body, sizeof(body), status);
+    size_t dlen;
+    const char *date = response_date_line(&dlen);
+    struct head h;
+
+    h.out = out;
+    h.len = 0;
+    put_status_line(&h, status);
+    head_put(&h, date, dlen);
+    head_put_field(&h, "Content-Type", DEFAULT_CONTENT_TYPE);
+    head_put_number(&h, "Content-Length", (uint64_t)blen);
+    if (close)
+        head_put_field(&h, "Connection", "close");
+    head_put(&h, "\r\n", 2);
+    head_put(&h, body, (size_t)blen);
+    evbuffer_add(out, h.buf, h.len);
+}
+
+void response_error_page(sq_req *r, int status)
+{
+    char body[256];
+    int blen = error_page(body, sizeof(body), status);
+
+    r->status = status;
+    r->nout = 0;
+    if (r->out != NULL) {
+        evbuffer_drain(r->out, evbuffer_get_length(r->out));
+        evbuffer_add(r->out, body, (size_t)blen);
+    }
+}
+
+/* --- the public response API ------------------------------------------ */
+
+int sq_set_status(sq_req *r, int status)
+{
+    if (r->head_sent || status < 100 || status > 599)
+        return SQ_ERROR;
+    r->status = status;
+    return 0;
+}
+
+static int field_ok(const char *s, int is_name)
+{
+    if (is_name && *s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n' || (is_name && (*s == ':' || *s == ' ')))
+            return 0;
+    return 1;
+}
+
+int sq_add_header(sq_req *r, const char *name, const char *value)
+{
+    struct header *h;
+
+    if (r->head_sent || !field_ok(name, 1) || !field_ok(value, 0))
+        return SQ_ERROR;
+    if (r->nout == r->cap_out) {
+        size_t cap = r->cap_out ? r->cap_out * 2 : 8;
+        struct header *n = sq_palloc(r->pool, cap * sizeof(*n));
+        if (n == NULL)
+            return SQ_ERROR;
+        if (r->nout > 0)
+            memcpy(n, r->out_headers, r->nout * sizeof(*n));
+        r->out_headers = n;
+        r->cap_out = cap;
+    }
+    h = &r->out_headers[r->nout];
+    h->name = sq_pstrdup(r->pool, name);
+    h->value = sq_pstrdup(r->pool, value);
+    if (h->name == NULL || h->value == NULL)
+        return SQ_ERROR;
+    r->nout++;
+    return 0;
+}
+
+int sq_set_header(sq_req *r, const char *name, const char *value)
+{
+    size_t j = 0;
+
+    if (r->head_sent || !field_ok(name, 1) || !field_ok(value, 0))
+        return SQ_ERROR;
+    for (size_t i = 0; i < r->nout; i++)
+        if (strcasecmp(r->out_headers[i].name, name) != 0)
+            r->out_headers[j++] = r->out_headers[i];
+    r->nout = j;
+    return sq_add_header(r, name, value);
+}
+
+int sq_write(sq_req *r, const void *data, size_t len)
+{
+    if (r->finished)
+        return SQ_ERROR;
+    if (r->conn == NULL || r->out == NULL)
+        return 0; /* the client went away: dropped, as documented */
+    return evbuffer_add(r->out, data, len) == 0 ? 0 : SQ_ERROR;
+}
+
+int sq_vprintf(sq_req *r, const char *fmt, va_list ap)
+{
+    if (r->finished)
+        return SQ_ERROR;
+    if (r->conn == NULL || r->out == NULL)
+        return 0;
+    return evbuffer_add_vprintf(r->out, fmt, ap) < 0 ? SQ_ERROR : 0;
+}
+
+int sq_printf(sq_req *r, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = sq_vprintf(r, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int sq_flush(sq_req *r)
+{
+    if (r->finished)
+        return SQ_ERROR;
+    if (r->conn == NULL)
+        return 0;
+    conn_request_flush(r->conn, r);
+    return 0;
+}
+
+int sq_redirect(sq_req *r, const char *url, int status)
+{
+    if (status == 0)
+        status = 302;
+    if (r->head_sent || !field_ok(url, 0) ||
+        (status != 301 && status != 302 && status != 303 && status != 307 &&
+         status != 308))
+        return SQ_ERROR;
+    r->nout = 0;
+    if (r->out != NULL)
+        evbuffer_drain(r->out, evbuffer_get_length(r->out));
+    r->status = status;
+    return sq_set_header(r, "Location", url);
+}
+
+int sq_send_error(sq_req *r, int status)
+{
+    if (r->head_sent || status < 400 || status > 599)
+        return SQ_ERROR;
+    response_error_page(r, status);
+    return 0;
+}
+
+void sq_on_close(sq_req *r, void (*cb)(sq_req *r, void *arg), void *arg)
+{
+    r->on_close = cb;
+    r->on_close_arg = arg;
+}
+
+int sq_connected(const sq_req *r)
+{
+    return r->conn != NULL;
+}
+
+void sq_finish(sq_req *r)
+{
+    if (r->finished)
+        return;
+    r->finished = 1;
+    /* Inside the handler the connection finishes it when it returns. */
+    if (r->in_handler)
+        return;
+    if (r->conn != NULL)
+        conn_request_done(r->conn, r);
+    else
+        pool_free(r->pool); /* detached: the request lives in its pool */
+}
