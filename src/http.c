@@ -33,6 +33,7 @@ struct http_in {
     int last_cb;
     int status;        /* our verdict when a callback fails */
     int state;         /* HTTP_IN_* reached by the current request */
+    int head_event;    /* the head completed since the last return */
     int started;
     int nhost, nte;
     /* obs-fold detection: where the current http_parser_execute() input
@@ -83,6 +84,13 @@ void http_in_free(struct http_in *h)
 
 void http_in_begin(struct http_in *h, sq_req *r, const struct limits_conf *lim)
 {
+    enum http_errno e = HTTP_PARSER_ERRNO(&h->parser);
+
+    /* after an error the connection closes; starting over is for tests */
+    if (e != HPE_OK && e != HPE_PAUSED) {
+        http_parser_init(&h->parser, HTTP_REQUEST);
+        h->parser.data = h;
+    }
     h->r = r;
     h->lim = lim;
     h->url.len = h->name.len = h->value.len = 0;
@@ -90,6 +98,7 @@ void http_in_begin(struct http_in *h, sq_req *r, const struct limits_conf *lim)
     h->last_cb = CB_NONE;
     h->status = 0;
     h->state = HTTP_IN_MORE;
+    h->head_event = 0;
     h->started = 0;
     h->nhost = h->nte = 0;
 }
@@ -266,6 +275,7 @@ static int on_headers_complete(http_parser *p)
         p->content_length > h->lim->max_body_size)
         return fail(h, 413);
     h->state = HTTP_IN_HEAD;
+    h->head_event = 1;
     /* Stop here when a body follows, so that the connection can answer
      * Expect: 100-continue and switch to the body timeout. */
     if (r->chunked_in ||
@@ -366,5 +376,11 @@ int http_feed(struct http_in *h, const char *data, size_t len, size_t *used)
             break;
     }
     *used = total;
-    return h->state;
+    if (h->state == HTTP_IN_DONE)
+        return HTTP_IN_DONE;
+    if (h->head_event) {
+        h->head_event = 0;
+        return HTTP_IN_HEAD;
+    }
+    return HTTP_IN_MORE;
 }

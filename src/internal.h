@@ -308,7 +308,7 @@ void http_in_begin(struct http_in *h, struct sq_req *r,
 
 enum {
     HTTP_IN_MORE = 0,  /* all input consumed, message not complete */
-    HTTP_IN_HEAD = 1,  /* the head is complete (body may follow) */
+    HTTP_IN_HEAD = 1,  /* the head just completed and a body follows */
     HTTP_IN_DONE = 2,  /* the message is complete */
 };
 

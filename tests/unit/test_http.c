@@ -1,0 +1,401 @@
+/*
+ * test_http.c - the request parser glue (src/http.c, src/request.c):
+ * framing, pipelining, limits and the RFC 9112 rules that keep requests
+ * from being smuggled.
+ */
+#include "internal.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct limits_conf lim;
+static struct http_in *h;
+static sq_pool *pool;
+static sq_req *r;
+
+static void setup(void)
+{
+    lim.max_header_size = 1024;
+    lim.max_uri_size = 256;
+    lim.max_body_size = 100;
+    h = http_in_new();
+    pool = pool_new(4096);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_ptr_nonnull(pool);
+}
+
+static void teardown(void)
+{
+    http_in_free(h);
+    pool_free(pool);
+}
+
+static void begin(void)
+{
+    r = sq_palloc(pool, sizeof(*r));
+    req_init(r, pool, NULL);
+    http_in_begin(h, r, &lim);
+}
+
+/* Feeds all of s (resuming after a pause at the head) and returns the
+ * final verdict. */
+static int feed_all(const char *s, size_t len, size_t *used_total)
+{
+    size_t off = 0, used;
+    int rc;
+
+    begin();
+    do {
+        rc = http_feed(h, s + off, len - off, &used);
+        off += used;
+    } while (rc == HTTP_IN_HEAD);
+    if (used_total != NULL)
+        *used_total = off;
+    return rc;
+}
+
+static int feed(const char *s)
+{
+    return feed_all(s, strlen(s), NULL);
+}
+
+START_TEST(simple_get)
+{
+    ck_assert_int_eq(feed("GET /a/b?x=1&y=%20z HTTP/1.1\r\nHost: h\r\n"
+                          "X-Thing:  v  \r\n\r\n"),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_method(r), "GET");
+    ck_assert_int_eq(r->method, METHOD_GET);
+    ck_assert_str_eq(sq_path(r), "/a/b");
+    ck_assert_str_eq(sq_query(r), "x=1&y=%20z");
+    ck_assert_str_eq(sq_query_arg(r, "y"), " z");
+    ck_assert_str_eq(sq_header(r, "x-thing"), "v");
+    ck_assert_str_eq(sq_header(r, "HOST"), "h");
+    ck_assert_int_eq(sq_http_version(r), 11);
+    ck_assert_int_eq(r->keep_alive, 1);
+}
+END_TEST
+
+START_TEST(pipelined_requests_stop_after_each)
+{
+    const char *two = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
+                      "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n";
+    size_t first = strlen("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"), used;
+
+    begin();
+    ck_assert_int_eq(http_feed(h, two, strlen(two), &used), HTTP_IN_DONE);
+    ck_assert_uint_eq(used, first);
+    ck_assert_str_eq(sq_path(r), "/1");
+    begin();
+    ck_assert_int_eq(http_feed(h, two + used, strlen(two) - used, &used),
+                     HTTP_IN_DONE);
+    ck_assert_uint_eq(used, strlen(two) - first);
+    ck_assert_str_eq(sq_path(r), "/2");
+}
+END_TEST
+
+START_TEST(byte_at_a_time)
+{
+    const char *s = "POST /p HTTP/1.1\r\nHost: example\r\nContent-Length: 5\r\n"
+                    "X-Long-Header: abcdefgh\r\n\r\nhello";
+    size_t used;
+    int rc = HTTP_IN_MORE;
+
+    begin();
+    for (size_t i = 0; s[i] != '\0'; i += used) {
+        rc = http_feed(h, s + i, 1, &used);
+        ck_assert_int_ge(rc, 0);
+        /* the byte that completes a head followed by a body is consumed
+         * when parsing resumes */
+        ck_assert_uint_eq(used, rc == HTTP_IN_HEAD ? 0 : 1);
+    }
+    ck_assert_int_eq(rc, HTTP_IN_DONE);
+    ck_assert_str_eq(sq_header(r, "X-Long-Header"), "abcdefgh");
+    ck_assert_str_eq(sq_header(r, "host"), "example");
+    ck_assert_str_eq(sq_body(r, NULL), "hello");
+}
+END_TEST
+
+START_TEST(content_length_body)
+{
+    size_t len;
+    ck_assert_int_eq(feed("PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3"
+                          "\r\n\r\nabc"),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_body(r, &len), "abc");
+    ck_assert_uint_eq(len, 3);
+}
+END_TEST
+
+START_TEST(pauses_at_head_when_a_body_follows)
+{
+    const char *s = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                    "Content-Length: 2\r\n\r\nok";
+    size_t used;
+
+    begin();
+    ck_assert_int_eq(http_feed(h, s, strlen(s), &used), HTTP_IN_HEAD);
+    ck_assert_int_eq(r->expect_continue, 1);
+    ck_assert_int_eq(http_feed(h, s + used, strlen(s) - used, &used),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_body(r, NULL), "ok");
+}
+END_TEST
+
+START_TEST(chunked_body)
+{
+    size_t len;
+    ck_assert_int_eq(feed("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+                          "chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n"
+                          "\r\n"),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_body(r, &len), "hello world");
+    ck_assert_uint_eq(len, 11);
+    ck_assert_int_eq(r->chunked_in, 1);
+}
+END_TEST
+
+START_TEST(header_too_large_is_431)
+{
+    char big[2048];
+    int n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: h\r\nX: ");
+    memset(big + n, 'a', sizeof(big) - (size_t)n - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_int_eq(feed(big), -431);
+}
+END_TEST
+
+START_TEST(uri_too_long_is_414)
+{
+    char req[600];
+    int n = snprintf(req, sizeof(req), "GET /");
+    memset(req + n, 'u', 300);
+    strcpy(req + n + 300, " HTTP/1.1\r\nHost: h\r\n\r\n");
+    ck_assert_int_eq(feed(req), -414);
+}
+END_TEST
+
+START_TEST(body_too_large_by_length_is_413)
+{
+    ck_assert_int_eq(feed("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 101"
+                          "\r\n\r\n"),
+                     -413);
+}
+END_TEST
+
+START_TEST(body_too_large_by_chunks_is_413)
+{
+    char req[1024];
+    int n = snprintf(req, sizeof(req), "POST / HTTP/1.1\r\nHost: h\r\n"
+                                       "Transfer-Encoding: chunked\r\n\r\n"
+                                       "3c\r\n");
+    memset(req + n, 'b', 60);
+    n += 60;
+    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n3c\r\n");
+    memset(req + n, 'c', 60);
+    n += 60;
+    strcpy(req + n, "\r\n0\r\n\r\n");
+    ck_assert_int_eq(feed(req), -413);
+}
+END_TEST
+
+START_TEST(length_and_chunked_is_400)
+{
+    ck_assert_int_eq(feed("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+                          "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+                     -400);
+}
+END_TEST
+
+START_TEST(conflicting_lengths_is_400)
+{
+    ck_assert_int_eq(feed("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+                          "Content-Length: 4\r\n\r\nabcd"),
+                     -400);
+}
+END_TEST
+
+START_TEST(chunked_not_last_is_400)
+{
+    ck_assert_int_eq(feed("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+                          "gzip\r\n\r\n"),
+                     -400);
+}
+END_TEST
+
+START_TEST(unknown_coding_is_501)
+{
+    ck_assert_int_eq(feed("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+                          "gzip, chunked\r\n\r\n0\r\n\r\n"),
+                     -501);
+}
+END_TEST
+
+START_TEST(obs_fold_is_400)
+{
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n"),
+                     -400);
+}
+END_TEST
+
+START_TEST(obs_fold_across_reads_is_400)
+{
+    const char *a = "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n";
+    const char *b = " b\r\n\r\n";
+    size_t used;
+
+    begin();
+    ck_assert_int_eq(http_feed(h, a, strlen(a), &used), HTTP_IN_MORE);
+    ck_assert_int_eq(http_feed(h, b, strlen(b), &used), -400);
+}
+END_TEST
+
+START_TEST(value_split_across_reads_is_fine)
+{
+    const char *a = "GET / HTTP/1.1\r\nHost: h\r\nX: abc";
+    const char *b = "def\r\n\r\n";
+    size_t used;
+
+    begin();
+    ck_assert_int_eq(http_feed(h, a, strlen(a), &used), HTTP_IN_MORE);
+    ck_assert_int_eq(http_feed(h, b, strlen(b), &used), HTTP_IN_DONE);
+    ck_assert_str_eq(sq_header(r, "X"), "abcdef");
+}
+END_TEST
+
+START_TEST(space_before_colon_is_400)
+{
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\nHost : h\r\n\r\n"), -400);
+}
+END_TEST
+
+START_TEST(control_char_in_value_is_400)
+{
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\nHost: h\r\nX: a\x7f b\r\n\r\n"),
+                     -400);
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\nHost: h\r\nX: a\x01 b\r\n\r\n"),
+                     -400);
+}
+END_TEST
+
+START_TEST(control_char_in_name_is_400)
+{
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\nHost: h\r\nX\x01Y: a\r\n\r\n"),
+                     -400);
+}
+END_TEST
+
+START_TEST(missing_host_is_400)
+{
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\nX: a\r\n\r\n"), -400);
+}
+END_TEST
+
+START_TEST(repeated_host_is_400)
+{
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+                     -400);
+}
+END_TEST
+
+START_TEST(http10_without_host_is_fine)
+{
+    ck_assert_int_eq(feed("GET / HTTP/1.0\r\n\r\n"), HTTP_IN_DONE);
+    ck_assert_int_eq(sq_http_version(r), 10);
+    ck_assert_int_eq(r->keep_alive, 0);
+    ck_assert_int_eq(feed("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+                     HTTP_IN_DONE);
+    ck_assert_int_eq(r->keep_alive, 1);
+}
+END_TEST
+
+START_TEST(http2_version_is_505)
+{
+    ck_assert_int_eq(feed("GET / HTTP/2.0\r\nHost: h\r\n\r\n"), -505);
+}
+END_TEST
+
+START_TEST(garbage_is_400)
+{
+    ck_assert_int_eq(feed("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), -400);
+    ck_assert_int_eq(feed("GET / FOO/1.1\r\n\r\n"), -400);
+}
+END_TEST
+
+START_TEST(unknown_expectation_is_417)
+{
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\nHost: h\r\nExpect: magic\r\n\r\n"),
+                     -417);
+}
+END_TEST
+
+START_TEST(absolute_form_target)
+{
+    ck_assert_int_eq(feed("GET http://example.com:8080/p/q?a=1 HTTP/1.1\r\n"
+                          "Host: other\r\n\r\n"),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_path(r), "/p/q");
+    ck_assert_str_eq(sq_query(r), "a=1");
+    ck_assert_str_eq(r->host, "example.com:8080");
+}
+END_TEST
+
+START_TEST(upgrade_request_closes_after)
+{
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n"
+                          "Upgrade: websocket\r\n\r\n"),
+                     HTTP_IN_DONE);
+    ck_assert_int_eq(r->keep_alive, 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("http");
+    TCase *t = tcase_create("parser");
+
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_test(t, simple_get);
+    tcase_add_test(t, pipelined_requests_stop_after_each);
+    tcase_add_test(t, byte_at_a_time);
+    tcase_add_test(t, content_length_body);
+    tcase_add_test(t, pauses_at_head_when_a_body_follows);
+    tcase_add_test(t, chunked_body);
+    tcase_add_test(t, header_too_large_is_431);
+    tcase_add_test(t, uri_too_long_is_414);
+    tcase_add_test(t, body_too_large_by_length_is_413);
+    tcase_add_test(t, body_too_large_by_chunks_is_413);
+    tcase_add_test(t, length_and_chunked_is_400);
+    tcase_add_test(t, conflicting_lengths_is_400);
+    tcase_add_test(t, chunked_not_last_is_400);
+    tcase_add_test(t, unknown_coding_is_501);
+    tcase_add_test(t, obs_fold_is_400);
+    tcase_add_test(t, obs_fold_across_reads_is_400);
+    tcase_add_test(t, value_split_across_reads_is_fine);
+    tcase_add_test(t, space_before_colon_is_400);
+    tcase_add_test(t, control_char_in_value_is_400);
+    tcase_add_test(t, control_char_in_name_is_400);
+    tcase_add_test(t, missing_host_is_400);
+    tcase_add_test(t, repeated_host_is_400);
+    tcase_add_test(t, http10_without_host_is_fine);
+    tcase_add_test(t, http2_version_is_505);
+    tcase_add_test(t, garbage_is_400);
+    tcase_add_test(t, unknown_expectation_is_417);
+    tcase_add_test(t, absolute_form_target);
+    tcase_add_test(t, upgrade_request_closes_after);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
