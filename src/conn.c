@@ -321,8 +321,11 @@ static int dispatch(struct conn *c, sq_req *r)
     int rc = router_match(worker->router, r->path, r->path_len, r->method,
                           r->pool, &r->match);
 
-    if (rc == ROUTER_NOT_FOUND || rc == ROUTER_BAD_METHOD) {
-        answer_error(c, r, rc == ROUTER_NOT_FOUND ? 404 : 405);
+    if (rc != ROUTER_OK) {
+        answer_error(c, r,
+                     rc == ROUTER_NOT_FOUND     ? 404
+                     : rc == ROUTER_BAD_METHOD ? 405
+                                               : 500);
         return 0;
     }
     rt = r->match.target;

@@ -115,7 +115,8 @@ void *sq_palloc(sq_pool *p, size_t n)
     struct pool_block *b = p->current;
     char *m = align_up(b->cur);
 
-    if (n <= (size_t)(b->end - m)) {
+    /* aligning may step past the end of a nearly full block */
+    if (m <= b->end && n <= (size_t)(b->end - m)) {
         b->cur = m + n;
         return m;
     }

@@ -78,11 +78,22 @@ static void head_put_field(struct head *h, const char *name, const char *value)
     head_put(h, "\r\n", 2);
 }
 
+/* Decimal digits of v, written backwards from end; returns the start.
+ * (snprintf is a measurable part of a small response's cost.) */
+static char *format_u64(char *end, uint64_t v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
+}
+
 static void head_put_number(struct head *h, const char *name, uint64_t v)
 {
-    char num[24];
-    snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
-    head_put_field(h, name, num);
+    char num[24], *start = format_u64(num + sizeof(num) - 1, v);
+    num[sizeof(num) - 1] = '\0';
+    head_put_field(h, name, start);
 }
 
 static int has_out_header(const sq_req *r, const char *name)
@@ -101,12 +112,18 @@ static int status_has_body(int status)
 
 static void put_status_line(struct head *h, int status)
 {
-    char line[64];
-    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
-                     http_status_text(status));
+    static const char ok[] = "HTTP/1.1 200 OK\r\nServer: " SQ_SERVER_NAME
+                             "\r\n";
+    char line[96];
+    int n;
+
+    if (status == 200) {
+        head_put(h, ok, sizeof(ok) - 1);
+        return;
+    }
+    n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nServer: %s\r\n",
+                 status, http_status_text(status), SQ_SERVER_NAME);
     head_put(h, line, (size_t)n);
-    head_put(h, "Server: " SQ_SERVER_NAME "\r\n",
-             sizeof("Server: " SQ_SERVER_NAME "\r\n") - 1);
 }
 
 static void put_head(sq_req *r, struct head *h, int final, size_t body_len)

@@ -1,0 +1,142 @@
+/*
+ * util.c - small helpers shared by the daemon: percent-decoding, HTTP
+ * status reason phrases, the number of CPUs.
+ */
+#include "internal.h"
+
+#include <unistd.h>
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+long url_decoded_len(const char *s, size_t len)
+{
+    size_t i, out = 0;
+
+    for (i = 0; i < len; i++, out++) {
+        if (s[i] != '%')
+            continue;
+        /* RFC 3986 2.1: a '%' always starts a two-hex-digit triplet */
+        if (len - i < 3 || hexval((unsigned char)s[i + 1]) < 0 ||
+            hexval((unsigned char)s[i + 2]) < 0)
+            return -1;
+        i += 2;
+    }
+    return (long)out;
+}
+
+/*
+ * s must have room for len + 1 bytes: the result is NUL-terminated even
+ * when nothing was decoded. It is validated first, so s is left untouched
+ * when an escape is bad.
+ */
+long url_decode(char *s, size_t len, int plus)
+{
+    size_t r, w = 0;
+
+    if (url_decoded_len(s, len) < 0)
+        return -1;
+    for (r = 0; r < len; r++) {
+        char c = s[r];
+
+        if (c == '%') {
+            c = (char)(hexval((unsigned char)s[r + 1]) << 4 |
+                       hexval((unsigned char)s[r + 2]));
+            r += 2;
+        } else if (plus && c == '+') {
+            c = ' ';
+        }
+        s[w++] = c;
+    }
+    s[w] = '\0';
+    return (long)w;
+}
+
+/* Reason phrases as registered by IANA, with the RFC 9110 names where it
+ * renamed them (413, 422). Indexed by status - 100. */
+static const char *const status_text[] = {
+    [100 - 100] = "Continue",
+    [101 - 100] = "Switching Protocols",
+    [102 - 100] = "Processing",
+    [103 - 100] = "Early Hints",
+    [200 - 100] = "OK",
+    [201 - 100] = "Created",
+    [202 - 100] = "Accepted",
+    [203 - 100] = "Non-Authoritative Information",
+    [204 - 100] = "No Content",
+    [205 - 100] = "Reset Content",
+    [206 - 100] = "Partial Content",
+    [207 - 100] = "Multi-Status",
+    [208 - 100] = "Already Reported",
+    [226 - 100] = "IM Used",
+    [300 - 100] = "Multiple Choices",
+    [301 - 100] = "Moved Permanently",
+    [302 - 100] = "Found",
+    [303 - 100] = "See Other",
+    [304 - 100] = "Not Modified",
+    [305 - 100] = "Use Proxy",
+    [307 - 100] = "Temporary Redirect",
+    [308 - 100] = "Permanent Redirect",
+    [400 - 100] = "Bad Request",
+    [401 - 100] = "Unauthorized",
+    [402 - 100] = "Payment Required",
+    [403 - 100] = "Forbidden",
+    [404 - 100] = "Not Found",
+    [405 - 100] = "Method Not Allowed",
+    [406 - 100] = "Not Acceptable",
+    [407 - 100] = "Proxy Authentication Required",
+    [408 - 100] = "Request Timeout",
+    [409 - 100] = "Conflict",
+    [410 - 100] = "Gone",
+    [411 - 100] = "Length Required",
+    [412 - 100] = "Precondition Failed",
+    [413 - 100] = "Content Too Large",
+    [414 - 100] = "URI Too Long",
+    [415 - 100] = "Unsupported Media Type",
+    [416 - 100] = "Range Not Satisfiable",
+    [417 - 100] = "Expectation Failed",
+    [421 - 100] = "Misdirected Request",
+    [422 - 100] = "Unprocessable Content",
+    [423 - 100] = "Locked",
+    [424 - 100] = "Failed Dependency",
+    [425 - 100] = "Too Early",
+    [426 - 100] = "Upgrade Required",
+    [428 - 100] = "Precondition Required",
+    [429 - 100] = "Too Many Requests",
+    [431 - 100] = "Request Header Fields Too Large",
+    [451 - 100] = "Unavailable For Legal Reasons",
+    [500 - 100] = "Internal Server Error",
+    [501 - 100] = "Not Implemented",
+    [502 - 100] = "Bad Gateway",
+    [503 - 100] = "Service Unavailable",
+    [504 - 100] = "Gateway Timeout",
+    [505 - 100] = "HTTP Version Not Supported",
+    [506 - 100] = "Variant Also Negotiates",
+    [507 - 100] = "Insufficient Storage",
+    [508 - 100] = "Loop Detected",
+    [511 - 100] = "Network Authentication Required",
+};
+
+const char *http_status_text(int status)
+{
+    size_t i = (size_t)status - 100;
+
+    if (status < 100 || i >= ARRAY_LEN(status_text) || !status_text[i])
+        return "Unknown";
+    return status_text[i];
+}
+
+int cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1 : (int)n;
+}
