@@ -56,15 +56,15 @@ struct conn {
     size_t in_off, in_len, in_cap;
     char remote[48];
     enum timer_kind timer_kind;
-    unsigned reading : 1;      /* rev is added */
-    unsigned writing : 1;      /* wev is added */
-    unsigned close_after : 1;  /* close once c->out is written */
+    unsigned reading : 1;     /* rev is added */
+    unsigned writing : 1;     /* wev is added */
+    unsigned close_after : 1; /* close once c->out is written */
     unsigned lingering : 1;
-    unsigned dispatching : 1;  /* a handler is running */
-    unsigned dead : 1;         /* closed while a handler ran */
-    unsigned resume : 1;       /* input waits behind a finished request */
-    unsigned eof : 1;          /* the client sent FIN */
-    unsigned nreq, head_seq;   /* requests started; which one T_HEAD is for */
+    unsigned dispatching : 1; /* a handler is running */
+    unsigned dead : 1;        /* closed while a handler ran */
+    unsigned resume : 1;      /* input waits behind a finished request */
+    unsigned eof : 1;         /* the client sent FIN */
+    unsigned nreq, head_seq;  /* requests started; which one T_HEAD is for */
     size_t lingered;
     struct conn *prev, *next;
 };
@@ -185,8 +185,7 @@ void conn_new(int fd, const struct sockaddr *sa, socklen_t salen, int is_unix)
     (void)salen;
     timers_init();
     event_assign(&c->rev, worker->base, fd, EV_READ | EV_PERSIST, on_read, c);
-    event_assign(&c->wev, worker->base, fd, EV_WRITE | EV_PERSIST, on_write,
-                 c);
+    event_assign(&c->wev, worker->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
     evtimer_assign(&c->timer, worker->base, on_timer, c);
     reading(c, 1);
     /* a new connection gets header_timeout for its first request */
@@ -323,7 +322,7 @@ static int dispatch(struct conn *c, sq_req *r)
 
     if (rc != ROUTER_OK) {
         answer_error(c, r,
-                     rc == ROUTER_NOT_FOUND     ? 404
+                     rc == ROUTER_NOT_FOUND    ? 404
                      : rc == ROUTER_BAD_METHOD ? 405
                                                : 500);
         return 0;
@@ -504,7 +503,7 @@ static void linger_read(struct conn *c)
         conn_close(c);
 }
 
-static void on_read(evutil_socket_t fd, short what, void *arg)
+static void on_read(evutil_socket_t fd, short what UNUSED, void *arg)
 {
     struct conn *c = arg;
     ssize_t n;
@@ -578,7 +577,7 @@ static int conn_flush(struct conn *c)
     return 0;
 }
 
-static void on_write(evutil_socket_t fd, short what, void *arg)
+static void on_write(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 {
     struct conn *c = arg;
 
@@ -593,7 +592,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+static void on_timer(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 {
     struct conn *c = arg;
     enum timer_kind kind = c->timer_kind;

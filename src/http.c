@@ -36,6 +36,7 @@ struct http_in {
     int head_event;    /* the head completed since the last return */
     int started;
     int nhost, nte;
+    int in_trailer;    /* fields after the last chunk */
     /* obs-fold detection: where the current http_parser_execute() input
      * starts, and whether the last value piece ended at the input's end */
     const char *feed_start, *value_end;
@@ -101,6 +102,7 @@ void http_in_begin(struct http_in *h, sq_req *r, const struct limits_conf *lim)
     h->head_event = 0;
     h->started = 0;
     h->nhost = h->nte = 0;
+    h->in_trailer = 0;
 }
 
 int http_in_head_done(const struct http_in *h)
@@ -196,6 +198,12 @@ static int commit_header(struct http_in *h)
         v->p[--v->len] = '\0';
     if (!valid_name(h->name.p, h->name.len) || !valid_value(v->p, v->len))
         return fail(h, 400);
+    /* RFC 9110 6.5.1: trailer fields are checked, then dropped, since
+     * none that squall knows may be merged into the header section */
+    if (h->in_trailer) {
+        h->name.len = h->value.len = 0;
+        return 0;
+    }
     name = sq_pstrndup(r->pool, h->name.p, h->name.len);
     value = sq_pstrndup(r->pool, v->len ? v->p : "", v->len);
     if (name == NULL || value == NULL ||
@@ -256,6 +264,8 @@ static int on_headers_complete(http_parser *p)
 
     if (h->last_cb == CB_VALUE && commit_header(h) < 0)
         return -1;
+    h->last_cb = CB_NONE;
+    h->in_trailer = 1;
     if (p->http_major != 1)
         return fail(h, 505);
     r->version = p->http_minor == 0 ? 10 : 11;
@@ -314,6 +324,8 @@ static int on_body(http_parser *p, const char *at, size_t len)
 static int on_message_complete(http_parser *p)
 {
     struct http_in *h = p->data;
+    if (h->last_cb == CB_VALUE && commit_header(h) < 0)
+        return -1;
     if (h->r->body == NULL)
         h->r->body = "";
     h->state = HTTP_IN_DONE;

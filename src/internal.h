@@ -27,6 +27,9 @@ struct config;
 
 #define SQ_SERVER_NAME "squall"
 
+/* for callback parameters an interface imposes */
+#define UNUSED __attribute__((unused))
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* pool.c ------------------------------------------------------------- */

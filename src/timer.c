@@ -16,7 +16,7 @@ struct sq_timer {
 
 /* The timer is freed before the callback runs, so the callback may do
  * anything, including finishing the request that owns arg. */
-static void fire(evutil_socket_t fd, short what, void *p)
+static void fire(evutil_socket_t fd UNUSED, short what UNUSED, void *p)
 {
     struct sq_timer *t = p;
     void (*cb)(void *) = t->cb;

@@ -27,7 +27,7 @@ struct worker *worker;
 
 static struct event *sig_term, *sig_int, *sig_usr1, *stop_timer, *log_timer;
 
-static void on_accept(evutil_socket_t fd, short what, void *arg)
+static void on_accept(evutil_socket_t fd, short what UNUSED, void *arg)
 {
     const struct listener *l = arg;
 
@@ -67,7 +67,8 @@ void worker_conn_closed(void)
         event_base_loopbreak(worker->base);
 }
 
-static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
+static void on_stop_timeout(evutil_socket_t fd UNUSED, short what UNUSED,
+                            void *arg UNUSED)
 {
     log_warn("shutdown_timeout reached with %u connection(s) open; closing "
              "them",
@@ -86,7 +87,8 @@ static void stop_accepting(void)
     }
 }
 
-static void on_stop(evutil_socket_t sig, short what, void *arg)
+static void on_stop(evutil_socket_t sig UNUSED, short what UNUSED,
+                    void *arg UNUSED)
 {
     struct timeval tv;
 
@@ -106,12 +108,14 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     evtimer_add(stop_timer, &tv);
 }
 
-static void on_usr1(evutil_socket_t sig, short what, void *arg)
+static void on_usr1(evutil_socket_t sig UNUSED, short what UNUSED,
+                    void *arg UNUSED)
 {
     log_reopen();
 }
 
-static void on_log_timer(evutil_socket_t fd, short what, void *arg)
+static void on_log_timer(evutil_socket_t fd UNUSED, short what UNUSED,
+                         void *arg UNUSED)
 {
     access_flush();
 }
@@ -128,8 +132,8 @@ static int build_router(struct worker *w, char *err, size_t errlen)
         const struct route_conf *rc = w->mods.routes[i].conf;
         if (router_add(w->router, rc->path, rc->methods, &w->mods.routes[i],
                        msg, sizeof(msg)) < 0) {
-            snprintf(err, errlen, "%s:%d:%d: %s", rc->mark.file,
-                     rc->mark.line, rc->mark.col, msg);
+            snprintf(err, errlen, "%s:%d:%d: %s", rc->mark.file, rc->mark.line,
+                     rc->mark.col, msg);
             return -1;
         }
     }
@@ -144,9 +148,9 @@ static int setup_events(struct worker *w)
     if (w->accept_ev == NULL)
         return -1;
     for (size_t i = 0; i < w->nlisteners; i++) {
-        w->accept_ev[i] = event_new(w->base, w->listeners[i].fd,
-                                    EV_READ | EV_PERSIST, on_accept,
-                                    &w->listeners[i]);
+        w->accept_ev[i] =
+            event_new(w->base, w->listeners[i].fd, EV_READ | EV_PERSIST,
+                      on_accept, &w->listeners[i]);
         if (w->accept_ev[i] == NULL || event_add(w->accept_ev[i], NULL) < 0)
             return -1;
     }

@@ -157,6 +157,25 @@ START_TEST(chunked_body)
 }
 END_TEST
 
+START_TEST(chunked_trailer_is_accepted_and_dropped)
+{
+    ck_assert_int_eq(feed("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+                          "chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 12\r\n"
+                          "\r\n"),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_body(r, NULL), "hello");
+    ck_assert_ptr_null(sq_header(r, "X-Sum"));
+}
+END_TEST
+
+START_TEST(bad_trailer_is_400)
+{
+    ck_assert_int_eq(feed("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+                          "chunked\r\n\r\n0\r\nX-Sum: 1\x01\r\n\r\n"),
+                     -400);
+}
+END_TEST
+
 START_TEST(header_too_large_is_431)
 {
     char big[2048];
@@ -363,6 +382,8 @@ static Suite *suite(void)
     tcase_add_test(t, content_length_body);
     tcase_add_test(t, pauses_at_head_when_a_body_follows);
     tcase_add_test(t, chunked_body);
+    tcase_add_test(t, chunked_trailer_is_accepted_and_dropped);
+    tcase_add_test(t, bad_trailer_is_400);
     tcase_add_test(t, header_too_large_is_431);
     tcase_add_test(t, uri_too_long_is_414);
     tcase_add_test(t, body_too_large_by_length_is_413);

@@ -1,0 +1,231 @@
+#!/usr/bin/python3
+"""The process model: connections spread over workers, the master respawns
+dead workers (with back-off for crash loops), graceful stop on
+SIGTERM/SIGINT, and the access log."""
+
+import collections
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+import squalltest
+from squalltest import build_request, proc_alive, scaled, wait_for
+
+
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def read_lines(path):
+    return read_text(path).split()
+
+
+class ProcessTest(squalltest.SquallTestCase):
+
+    def check_spread(self, srv):
+        """8 clients x 100 requests over fresh connections: each of the 2
+        workers serves at least a quarter of its fair share."""
+        counts = collections.Counter()
+        errors = []
+        lock = threading.Lock()
+
+        def client():
+            try:
+                for _ in range(100):
+                    pid = srv.worker_pid()  # a fresh connection each time
+                    with lock:
+                        counts[pid] += 1
+            except Exception as e:  # reported below, not lost in a thread
+                errors.append(e)
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(scaled(60))
+        self.assertFalse(any(t.is_alive() for t in threads), "clients hung")
+        self.assertEqual(errors, [])
+        total = sum(counts.values())
+        print("\nspread over workers: %s of %d requests"
+              % (dict(counts), total))
+        self.assertEqual(total, 800)
+        self.assertEqual(len(counts), 2, "expected both workers to serve")
+        for pid, n in counts.items():
+            self.assertGreaterEqual(n, total * 0.125,
+                                    "worker %d served only %d of %d"
+                                    % (pid, n, total))
+
+    def test_connections_spread_over_workers_socket_activation(self):
+        self.check_spread(self.start_squalld(workers=2))
+
+    def test_connections_spread_over_workers_listen(self):
+        port = squalltest.free_port()
+        self.check_spread(self.start_squalld(
+            workers=2, listen="127.0.0.1:%d" % port, activation=False,
+            address=("127.0.0.1", port)))
+
+    def test_killed_worker_is_respawned(self):
+        srv = self.start_squalld(workers=2)
+        before = srv.worker_pids(2)
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: not proc_alive(victim), 5, "worker %d to die" % victim)
+
+        # every request is answered while the slot is empty and refilled
+        seen = set()
+
+        def respawned():
+            pid = srv.worker_pid()
+            self.assertNotEqual(pid, victim)
+            seen.add(pid)
+            return seen - before
+        new = wait_for(respawned, 10, "a respawned worker to answer /pid",
+                       interval=0.01)
+        self.assertTrue(new)
+        self.assertTrue(proc_alive(max(before)), "the other worker died")
+        self.assertTrue(proc_alive(srv.pid), "master died")
+
+    def test_crash_loop_backs_off(self):
+        crash = self.path("crash")
+        spawns = self.path("spawns")
+        srv = self.start_squalld(workers=2, testmod={
+            "crash_file": crash, "spawn_log": spawns})
+        wait_for(lambda: len(read_lines(spawns)) >= 2, 5, "two workers")
+        first = read_lines(spawns)
+        with open(crash, "w"):
+            pass  # from now on every new worker aborts in init
+        log_start = len(srv.log_text())
+        victim = int(first[0])
+        os.kill(victim, signal.SIGKILL)
+
+        # observe the crash loop for 3 s; the other worker keeps serving
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 3:
+            self.assertStatus(srv.get("/args/1?q=up"), 200, "id=1\nq=up\n")
+            time.sleep(0.1)
+        attempts = len(read_lines(spawns)) - len(first)
+        print("\ncrash loop: %d spawn attempts in 3 s" % attempts)
+        self.assertGreaterEqual(attempts, 1, "the dead worker was not respawned")
+        self.assertLessEqual(attempts, 6, "respawned in a hot loop")
+
+        # the master says so at error or crit level, with the delay
+        log = srv.log_text()[log_start:]
+        lines = [l for l in log.splitlines()
+                 if re.search(r"\[(error|crit)\]", l)
+                 and re.search(r"respawn|restart", l, re.I)
+                 and re.search(r"\d+(\.\d+)?\s*(ms|s|sec|secs|seconds)\b", l)]
+        self.assertTrue(lines, "no error/crit line about the respawn delay in:\n"
+                        + log)
+
+        # once the cause is gone, the slot is filled again
+        os.unlink(crash)
+        crashed = set(int(p) for p in read_lines(spawns))
+
+        def back():
+            pid = srv.worker_pid()
+            return pid not in crashed and pid != int(first[1])
+        wait_for(back, 40, "a worker to come back after the crash loop",
+                 interval=0.05)
+        self.assertTrue(proc_alive(srv.pid), "master died")
+
+    def test_sigterm_finishes_in_flight_requests(self):
+        srv = self.start_squalld(workers=2, shutdown_timeout="10s")
+        workers = srv.worker_pids(2)
+        slow = srv.connect(timeout=10)
+        self.addCleanup(slow.close)
+        slow.send(build_request("GET", "/slow?ms=1500"))
+        srv.wait_log(r"testmod: slow request started")  # now it is in flight
+        srv.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+
+        # new connections are refused while the slow one drains
+        def refused():
+            try:
+                socket.create_connection(srv.address, timeout=1).close()
+                return False
+            except ConnectionRefusedError:
+                return True
+        wait_for(refused, 1.0, "new connections to be refused after SIGTERM",
+                 interval=0.01)
+
+        resp = slow.read_response(timeout=10)
+        self.assertStatus(resp, 200, "slow done")
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0,
+                                "the slow request was not in flight")
+        # exits once drained, well before shutdown_timeout
+        self.assertEqual(srv.wait_exit(timeout=3), 0, srv.log_tail())
+        wait_for(lambda: not any(proc_alive(p) for p in workers), 3,
+                 "the workers to exit")
+
+    def test_sigterm_ends_idle_keep_alive_connections(self):
+        srv = self.start_squalld(workers=2, shutdown_timeout="10s")
+        with srv.connect() as idle:
+            self.assertStatus(idle.request("GET", "/pid"), 200)
+            t0 = time.monotonic()
+            srv.send_signal(signal.SIGTERM)
+            idle.assert_closed(timeout=3)
+        self.assertEqual(srv.wait_exit(timeout=3), 0, srv.log_tail())
+        self.assertLess(time.monotonic() - t0, 5)
+
+    def test_sigint_exits_zero(self):
+        srv = self.start_squalld(workers=2)
+        workers = srv.worker_pids(2)
+        srv.send_signal(signal.SIGINT)
+        self.assertEqual(srv.wait_exit(timeout=5), 0, srv.log_tail())
+        wait_for(lambda: not any(proc_alive(p) for p in workers), 3,
+                 "the workers to exit")
+
+    LOG_LINE = (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z "
+                r"\[(debug|info|notice|warn|error|crit)\] "
+                r"squalld\[\d+\] (master|worker \d+): \S")
+
+    def test_error_log_format(self):
+        srv = self.start_squalld(workers=2)
+        self.assertStatus(srv.get("/slow?ms=1"), 200)  # makes a worker log
+        srv.wait_log(r"testmod: slow request started")
+        lines = srv.log_text().splitlines()
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertRegex(line, self.LOG_LINE)
+        self.assertTrue([l for l in lines if " master: " in l], lines)
+        self.assertTrue([l for l in lines if re.search(r" worker \d+: testmod: slow", l)],
+                        lines)
+
+    def test_error_log_to_file(self):
+        errlog = self.path("error.log")
+        srv = self.start_squalld(workers=2, log={"error": errlog})
+        self.assertStatus(srv.get("/slow?ms=1"), 200)
+        wait_for(lambda: "testmod: slow request started" in read_text(errlog),
+                 5, "the worker's line in log.error")
+        for line in read_text(errlog).splitlines():
+            self.assertRegex(line, self.LOG_LINE)
+
+    def test_access_log_combined_format(self):
+        access = self.path("access.log")
+        srv = self.start_squalld(workers=2, log={"access": access})
+        resp = srv.get("/args/12?q=log", headers=[
+            ("User-Agent", "squalltest/1.0"), ("Referer", "http://ref.example/")])
+        self.assertStatus(resp, 200)
+        # host ident user [time] "request" status bytes "referer" "agent"
+        line = re.compile(
+            r'^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} '
+            r'[+-]\d{4}\] "GET /args/12\?q=log HTTP/1\.1" 200 %d '
+            r'"http://ref\.example/" "squalltest/1\.0"$' % len(resp.body), re.M)
+        wait_for(lambda: line.search(read_text(access)), 5,
+                 "the access log line")
+
+        resp = srv.get("/no/such")
+        self.assertStatus(resp, 404)
+        wait_for(lambda: re.search(r'"GET /no/such HTTP/1\.1" 404 \d+ "-" "-"$',
+                                   read_text(access), re.M),
+                 5, "the 404 access line with - for referer and agent")
+
+
+if __name__ == "__main__":
+    squalltest.main()

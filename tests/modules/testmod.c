@@ -1,0 +1,221 @@
+/*
+ * testmod.c - the handler module behind squalld's integration tests
+ * (tests/integration/test_*.py). Each handler exercises one part of the
+ * module API; the tests route to them as testmod:NAME.
+ *
+ * Module config (all optional):
+ *   spawn_log: FILE    every init appends "PID\n" to FILE (counts spawns)
+ *   crash_file: FILE   init aborts while FILE exists (crash-loop test)
+ *   init_fail: true    init returns -1 (a worker that cannot start)
+ */
+#include <squall/squall.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BIG_MAX (64u << 20) /* largest body /big writes */
+
+/* An unsigned query argument, or def when absent or not a number. */
+static unsigned long query_ulong(sq_req *r, const char *name, unsigned long def)
+{
+    const char *s = sq_query_arg(r, name);
+    char *end;
+    unsigned long v;
+
+    if (s == NULL || *s == '\0')
+        return def;
+    v = strtoul(s, &end, 10);
+    return *end == '\0' ? v : def;
+}
+
+static void append_pid(const char *path)
+{
+    char line[32];
+    int fd, n;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+    if (write(fd, line, (size_t)n) != n)
+        sq_log(SQ_LOG_WARN, "testmod: cannot write %s", path);
+    close(fd);
+}
+
+static int testmod_init(const sq_conf *config)
+{
+    const char *spawn_log = sq_conf_str(config, "spawn_log", NULL);
+    const char *crash_file = sq_conf_str(config, "crash_file", NULL);
+
+    if (spawn_log != NULL)
+        append_pid(spawn_log); /* before crashing: every attempt counts */
+    if (crash_file != NULL && access(crash_file, F_OK) == 0)
+        abort();
+    if (sq_conf_bool(config, "init_fail", 0))
+        return -1;
+    return 0;
+}
+
+/* GET /pid: the pid of the worker that serves the request. */
+static int pid(sq_req *r)
+{
+    sq_set_header(r, "Content-Type", "text/plain");
+    sq_printf(r, "%ld", (long)getpid());
+    return SQ_DONE;
+}
+
+/* GET /slow?ms=N: answers "slow done" after N ms (default 1000). */
+struct slow_state {
+    sq_req *r;
+    sq_timer *timer;
+};
+
+static void slow_fire(void *arg)
+{
+    struct slow_state *s = arg; /* in r's pool: gone after sq_finish */
+
+    sq_set_header(s->r, "Content-Type", "text/plain");
+    sq_write(s->r, "slow done", 9);
+    sq_finish(s->r);
+}
+
+static void slow_gone(sq_req *r, void *arg)
+{
+    struct slow_state *s = arg;
+
+    sq_timer_cancel(s->timer);
+    sq_finish(r);
+}
+
+static int slow(sq_req *r)
+{
+    unsigned ms = (unsigned)query_ulong(r, "ms", 1000);
+    struct slow_state *s = sq_palloc(sq_req_pool(r), sizeof *s);
+
+    if (s == NULL)
+        return SQ_ERROR;
+    s->r = r;
+    s->timer = sq_call_later(ms, slow_fire, s);
+    if (s->timer == NULL)
+        return SQ_ERROR;
+    sq_on_close(r, slow_gone, s);
+    /* the tests wait for this line to know the request is in flight */
+    sq_log(SQ_LOG_INFO, "testmod: slow request started, %u ms", ms);
+    return SQ_ASYNC;
+}
+
+/* GET /stream: "first\n" flushed at once, "second\n" 50 ms later; the
+ * flush makes the response chunked. */
+static void stream_rest(void *arg)
+{
+    sq_req *r = arg;
+
+    sq_write(r, "second\n", 7);
+    sq_finish(r);
+}
+
+static void stream_gone(sq_req *r, void *arg)
+{
+    sq_timer_cancel(arg);
+    sq_finish(r);
+}
+
+static int stream(sq_req *r)
+{
+    sq_timer *t;
+
+    sq_set_header(r, "Content-Type", "text/plain");
+    sq_write(r, "first\n", 6);
+    if (sq_flush(r) < 0)
+        return SQ_ERROR;
+    t = sq_call_later(50, stream_rest, r);
+    if (t == NULL)
+        return SQ_ERROR;
+    sq_on_close(r, stream_gone, t);
+    return SQ_ASYNC;
+}
+
+/* GET /big?n=N: N bytes of 'x' in a single write (N <= 64 MiB). */
+static int big(sq_req *r)
+{
+    unsigned long n = query_ulong(r, "n", 0);
+    char *buf;
+
+    if (n > BIG_MAX)
+        return sq_send_error(r, 400) < 0 ? SQ_ERROR : SQ_DONE;
+    buf = sq_palloc(sq_req_pool(r), n ? n : 1);
+    if (buf == NULL)
+        return SQ_ERROR;
+    memset(buf, 'x', n);
+    sq_set_header(r, "Content-Type", "application/octet-stream");
+    return sq_write(r, buf, n) < 0 ? SQ_ERROR : SQ_DONE;
+}
+
+/* GET /headers: the request headers, one "Name: value\n" line each. */
+static int headers(sq_req *r)
+{
+    size_t i, n = sq_header_count(r);
+    const char *name, *value;
+
+    sq_set_header(r, "Content-Type", "text/plain");
+    for (i = 0; i < n; i++) {
+        if (sq_header_at(r, i, &name, &value) == 0)
+            sq_printf(r, "%s: %s\n", name, value);
+    }
+    return SQ_DONE;
+}
+
+/* GET /args/{id}?q=...: the decoded path and query arguments. */
+static int args(sq_req *r)
+{
+    const char *id = sq_path_arg(r, "id");
+    const char *q = sq_query_arg(r, "q");
+
+    sq_set_header(r, "Content-Type", "text/plain");
+    sq_printf(r, "id=%s\nq=%s\n", id ? id : "", q ? q : "");
+    return SQ_DONE;
+}
+
+/* GET /status?code=N: an empty-ish response with status N. */
+static int status(sq_req *r)
+{
+    unsigned long code = query_ulong(r, "code", 200);
+
+    if (sq_set_status(r, (int)code) < 0)
+        return SQ_ERROR;
+    sq_set_header(r, "Content-Type", "text/plain");
+    sq_printf(r, "status %lu\n", code);
+    return SQ_DONE;
+}
+
+/* GET /redirect: 302 to /target. */
+static int redirect(sq_req *r)
+{
+    return sq_redirect(r, "/target", 302) < 0 ? SQ_ERROR : SQ_DONE;
+}
+
+/* GET /fail: the handler fails, squalld answers 500. */
+static int fail(sq_req *r)
+{
+    return SQ_ERROR;
+}
+
+/* POST /body: echoes the request body, its length in X-Body-Length. */
+static int body(sq_req *r)
+{
+    size_t len;
+    const char *data = sq_body(r, &len);
+    char lenbuf[32];
+
+    snprintf(lenbuf, sizeof lenbuf, "%zu", len);
+    sq_set_header(r, "X-Body-Length", lenbuf);
+    sq_set_header(r, "Content-Type", "application/octet-stream");
+    return sq_write(r, data, len) < 0 ? SQ_ERROR : SQ_DONE;
+}
+
+SQ_MODULE(.name = "testmod", .init = testmod_init,
+          .handlers = SQ_HANDLERS(pid, slow, stream, big, headers, args, status,
+                                  redirect, fail, body));
