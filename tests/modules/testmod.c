@@ -200,6 +200,7 @@ static int redirect(sq_req *r)
 /* GET /fail: the handler fails, squalld answers 500. */
 static int fail(sq_req *r)
 {
+    (void)r; /* fails whatever the request */
     return SQ_ERROR;
 }
 

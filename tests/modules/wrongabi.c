@@ -8,6 +8,7 @@
 
 static int hello(sq_req *r)
 {
+    (void)r;
     return SQ_DONE;
 }
 

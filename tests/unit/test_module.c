@@ -300,6 +300,7 @@ static void fini_a(void)
 
 static int init_b_fails(const sq_conf *c)
 {
+    (void)c;
     strcat(calls, "ib ");
     return -1;
 }

@@ -1,0 +1,1476 @@
+/*
+ * config.c - the YAML configuration file, turned into a struct config.
+ *
+ * Two passes. The first reads libyaml's event stream into a small tree of
+ * nodes that remember where they stood in the file; it rejects what YAML
+ * allows but a config must not have (duplicate keys, several documents,
+ * anchors and aliases, NUL bytes). The second walks that tree against the
+ * schema below, one table of keys per section, and fills plain structs.
+ * Nothing here opens a socket, a log or a module, so checking a file
+ * (squalld -t, or a new file on reload) changes nothing that runs.
+ *
+ * Every error is one line "file:line:col: message" pointing at the node
+ * that is wrong; the first error stops the parse.
+ */
+#include "internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+#define WORKERS_MAX 1024
+#define MAX_DEPTH 64   /* nesting; deeper input would only exhaust the stack */
+#define WHERE_MAX 256  /* "modules.chat.config.rooms[3]" and the like */
+#define SUGGEST_MAX 64 /* words longer than this get no suggestion */
+
+/* Context of one parse ------------------------------------------------- */
+
+struct ctx {
+    struct config *cfg;
+    const char *file;    /* cfg->file, for marks */
+    const char *basedir; /* for relative file paths; NULL: keep them */
+    char *err;
+    size_t errlen;
+};
+
+static struct conf_mark mark_at(const struct ctx *c, size_t line, size_t col)
+{
+    struct conf_mark m = {c->file, (int)line + 1, (int)col + 1};
+
+    return m;
+}
+
+/* Writes "file:line:col: message" and returns -1. Control characters that
+ * quoted input brings in become '?', so the message stays one line. */
+__attribute__((format(printf, 3, 4))) static int
+fail(struct ctx *c, struct conf_mark m, const char *fmt, ...)
+{
+    va_list ap;
+    size_t n;
+    char *p;
+
+    if (c->err == NULL || c->errlen == 0)
+        return -1;
+    n = (size_t)snprintf(c->err, c->errlen, "%s:%d:%d: ", c->file, m.line,
+                         m.col);
+    if (n < c->errlen) {
+        va_start(ap, fmt);
+        vsnprintf(c->err + n, c->errlen - n, fmt, ap);
+        va_end(ap);
+    }
+    for (p = c->err; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return -1;
+}
+
+/* "in server" for a section, nothing at the top level. */
+static const char *in_where(const char *where, char *buf, size_t len)
+{
+    if (*where == '\0')
+        return "";
+    snprintf(buf, len, " in %s", where);
+    return buf;
+}
+
+/* Pass 1: YAML events to a tree of nodes -------------------------------- */
+
+enum { NODE_SCALAR, NODE_LIST, NODE_MAP };
+
+struct node {
+    int type;
+    int is_null; /* a plain "", "~" or "null": an empty value */
+    char *text;  /* NODE_SCALAR */
+    struct conf_mark mark;
+    size_t n;           /* list items, or map entries */
+    size_t nkids;       /* n for a list, 2 n for a map */
+    struct node **kids; /* list: items; map: key, value, key, value, ... */
+};
+
+#define MAP_KEY(m, i) ((m)->kids[2 * (i)])
+#define MAP_VALUE(m, i) ((m)->kids[2 * (i) + 1])
+
+struct loader {
+    struct ctx *c;
+    yaml_parser_t parser;
+    const char *text;
+    size_t len;
+};
+
+static void node_free(struct node *n)
+{
+    size_t i;
+
+    if (n == NULL)
+        return;
+    for (i = 0; i < n->nkids; i++)
+        node_free(n->kids[i]);
+    free(n->kids);
+    free(n->text);
+    free(n);
+}
+
+static const char *node_kind(const struct node *n)
+{
+    if (n->type == NODE_LIST)
+        return "a list";
+    if (n->type == NODE_MAP)
+        return "a mapping";
+    return n->is_null ? "an empty value" : "a string";
+}
+
+static struct node *node_new(struct loader *l, int type, yaml_mark_t ym)
+{
+    struct node *n = calloc(1, sizeof(*n));
+
+    if (n == NULL) {
+        fail(l->c, mark_at(l->c, ym.line, ym.column), "out of memory");
+        return NULL;
+    }
+    n->type = type;
+    n->mark = mark_at(l->c, ym.line, ym.column);
+    return n;
+}
+
+/* Appends kid (NULL after a failed load) to parent, or frees it. */
+static int node_add(struct loader *l, struct node *parent, struct node *kid)
+{
+    struct node **kids;
+
+    if (kid == NULL)
+        return -1;
+    kids = realloc(parent->kids, (parent->nkids + 1) * sizeof(*kids));
+    if (kids == NULL) {
+        node_free(kid);
+        return fail(l->c, parent->mark, "out of memory");
+    }
+    parent->kids = kids;
+    parent->kids[parent->nkids++] = kid;
+    parent->n = parent->type == NODE_MAP ? parent->nkids / 2 : parent->nkids;
+    return 0;
+}
+
+/* A reader error (bad UTF-8, a control character) comes with a byte
+ * offset only; count lines for the mark. */
+static struct conf_mark offset_mark(struct loader *l, size_t off)
+{
+    size_t i, line = 0, bol = 0;
+
+    for (i = 0; i < off && i < l->len; i++)
+        if (l->text[i] == '\n') {
+            line++;
+            bol = i + 1;
+        }
+    return mark_at(l->c, line, off - bol);
+}
+
+static int syntax_error(struct loader *l)
+{
+    yaml_parser_t *p = &l->parser;
+    struct conf_mark m =
+        mark_at(l->c, p->problem_mark.line, p->problem_mark.column);
+    const char *problem = p->problem != NULL ? p->problem : "unknown error";
+
+    if (p->error == YAML_MEMORY_ERROR)
+        return fail(l->c, m, "out of memory");
+    if (p->error == YAML_READER_ERROR)
+        return fail(l->c, offset_mark(l, p->problem_offset),
+                    "YAML syntax error: %s", problem);
+    if (p->context != NULL)
+        return fail(l->c, m, "YAML syntax error: %s (%s at line %zu)", problem,
+                    p->context, p->context_mark.line + 1);
+    return fail(l->c, m, "YAML syntax error: %s", problem);
+}
+
+static int next_event(struct loader *l, yaml_event_t *ev)
+{
+    if (yaml_parser_parse(&l->parser, ev))
+        return 0;
+    return syntax_error(l);
+}
+
+static const unsigned char *event_anchor(const yaml_event_t *ev)
+{
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT:
+        return ev->data.scalar.anchor;
+    case YAML_SEQUENCE_START_EVENT:
+        return ev->data.sequence_start.anchor;
+    case YAML_MAPPING_START_EVENT:
+        return ev->data.mapping_start.anchor;
+    default:
+        return NULL;
+    }
+}
+
+/* YAML 1.2 core schema nulls; only unquoted ones, "null" is a string. */
+static int is_null_scalar(const yaml_event_t *ev)
+{
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+    const char *v = (const char *)ev->data.scalar.value;
+    size_t i;
+
+    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    for (i = 0; i < ARRAY_LEN(nulls); i++)
+        if (strcmp(v, nulls[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static struct node *load_scalar(struct loader *l, const yaml_event_t *ev)
+{
+    struct node *n = node_new(l, NODE_SCALAR, ev->start_mark);
+    const char *v = (const char *)ev->data.scalar.value;
+
+    if (n == NULL)
+        return NULL;
+    /* "\0" is legal YAML but would silently cut a C string short */
+    if (strlen(v) != ev->data.scalar.length) {
+        fail(l->c, n->mark, "a NUL character is not allowed in a value");
+        goto fail;
+    }
+    n->is_null = is_null_scalar(ev);
+    n->text = strdup(v);
+    if (n->text == NULL) {
+        fail(l->c, n->mark, "out of memory");
+        goto fail;
+    }
+    return n;
+
+fail:
+    node_free(n);
+    return NULL;
+}
+
+static struct node *load_node(struct loader *l, yaml_event_t *ev,
+                              const char *where, int depth);
+
+static struct node *load_list(struct loader *l, const yaml_event_t *start,
+                              const char *where, int depth)
+{
+    struct node *n = node_new(l, NODE_LIST, start->start_mark);
+    char kwhere[WHERE_MAX];
+    yaml_event_t ev;
+
+    if (n == NULL)
+        return NULL;
+    for (;;) {
+        if (next_event(l, &ev) < 0)
+            goto fail;
+        if (ev.type == YAML_SEQUENCE_END_EVENT)
+            break;
+        snprintf(kwhere, sizeof(kwhere), "%s[%zu]", where, n->n);
+        if (node_add(l, n, load_node(l, &ev, kwhere, depth + 1)) < 0)
+            goto fail;
+    }
+    yaml_event_delete(&ev);
+    return n;
+
+fail:
+    node_free(n);
+    return NULL;
+}
+
+struct keyref {
+    const char *key;
+    size_t i;
+};
+
+static int keyref_cmp(const void *a, const void *b)
+{
+    const struct keyref *x = a, *y = b;
+    int d = strcmp(x->key, y->key);
+
+    if (d != 0)
+        return d;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* YAML 1.2 3.2.1.1: the keys of a mapping are unique. Sorting finds the
+ * repeats in O(n log n); the one reported is the first repeat in file
+ * order, with the line of the key it repeats. */
+static int check_duplicates(struct loader *l, const struct node *map,
+                            const char *where)
+{
+    struct keyref *refs, *dup = NULL;
+    char buf[WHERE_MAX + 8];
+    size_t i;
+    int rc = 0;
+
+    if (map->n < 2)
+        return 0;
+    refs = calloc(map->n, sizeof(*refs));
+    if (refs == NULL)
+        return fail(l->c, map->mark, "out of memory");
+    for (i = 0; i < map->n; i++) {
+        refs[i].key = MAP_KEY(map, i)->text;
+        refs[i].i = i;
+    }
+    qsort(refs, map->n, sizeof(*refs), keyref_cmp);
+    for (i = 1; i < map->n; i++)
+        if (strcmp(refs[i].key, refs[i - 1].key) == 0 &&
+            (dup == NULL || refs[i].i < dup->i))
+            dup = &refs[i];
+    if (dup != NULL)
+        rc = fail(l->c, MAP_KEY(map, dup->i)->mark,
+                  "duplicate key '%s'%s (first at line %d)", dup->key,
+                  in_where(where, buf, sizeof(buf)),
+                  MAP_KEY(map, dup[-1].i)->mark.line);
+    free(refs);
+    return rc;
+}
+
+/* Loads one "key: value" of a mapping whose key event is ev. */
+static int load_entry(struct loader *l, struct node *map, yaml_event_t *ev,
+                      const char *where, int depth)
+{
+    char buf[WHERE_MAX + 8];
+    struct node *key;
+
+    key = load_node(l, ev, where, depth + 1);
+    if (key == NULL)
+        return -1;
+    if (key->type != NODE_SCALAR) {
+        fail(l->c, key->mark, "expected a scalar as a key%s, got %s",
+             in_where(where, buf, sizeof(buf)), node_kind(key));
+        node_free(key);
+        return -1;
+    }
+    /* in the map before the value loads, so a failing value frees it */
+    if (node_add(l, map, key) < 0 || next_event(l, ev) < 0)
+        return -1;
+    snprintf(buf, sizeof(buf), "%s%s%s", where, *where != '\0' ? "." : "",
+             key->text);
+    return node_add(l, map, load_node(l, ev, buf, depth + 1));
+}
+
+static struct node *load_map(struct loader *l, const yaml_event_t *start,
+                             const char *where, int depth)
+{
+    struct node *n = node_new(l, NODE_MAP, start->start_mark);
+    yaml_event_t ev;
+
+    if (n == NULL)
+        return NULL;
+    for (;;) {
+        if (next_event(l, &ev) < 0)
+            goto fail;
+        if (ev.type == YAML_MAPPING_END_EVENT)
+            break;
+        if (load_entry(l, n, &ev, where, depth) < 0)
+            goto fail;
+    }
+    yaml_event_delete(&ev);
+    if (check_duplicates(l, n, where) < 0)
+        goto fail;
+    return n;
+
+fail:
+    node_free(n);
+    return NULL;
+}
+
+/*
+ * Builds the node that starts with ev, and deletes ev. Anchors and aliases
+ * are refused: nothing in the schema needs them, and expanding aliases
+ * into module trees would let a short file build a huge one.
+ */
+static struct node *load_node(struct loader *l, yaml_event_t *ev,
+                              const char *where, int depth)
+{
+    struct conf_mark m =
+        mark_at(l->c, ev->start_mark.line, ev->start_mark.column);
+    struct node *n = NULL;
+
+    if (ev->type == YAML_ALIAS_EVENT || event_anchor(ev) != NULL)
+        fail(l->c, m, "YAML anchors and aliases are not supported");
+    else if (depth > MAX_DEPTH)
+        fail(l->c, m, "nesting deeper than %d levels", MAX_DEPTH);
+    else if (ev->type == YAML_SCALAR_EVENT)
+        n = load_scalar(l, ev);
+    else if (ev->type == YAML_SEQUENCE_START_EVENT)
+        n = load_list(l, ev, where, depth);
+    else if (ev->type == YAML_MAPPING_START_EVENT)
+        n = load_map(l, ev, where, depth);
+    else
+        fail(l->c, m, "unexpected YAML event %d", (int)ev->type);
+    yaml_event_delete(ev);
+    return n;
+}
+
+/* Expects the next event to be of type t, e.g. the end of the document. */
+static int expect_event(struct loader *l, yaml_event_type_t t, yaml_event_t *ev)
+{
+    if (next_event(l, ev) < 0)
+        return -1;
+    if (ev->type == t)
+        return 0;
+    fail(l->c, mark_at(l->c, ev->start_mark.line, ev->start_mark.column),
+         "unexpected YAML event %d", (int)ev->type);
+    yaml_event_delete(ev);
+    return -1;
+}
+
+/* Loads the single document of the stream; an empty stream or document is
+ * an error, and so is a second document. */
+static struct node *load_document(struct loader *l)
+{
+    struct node *root = NULL;
+    yaml_event_t ev;
+
+    if (expect_event(l, YAML_STREAM_START_EVENT, &ev) < 0)
+        return NULL;
+    yaml_event_delete(&ev);
+    if (next_event(l, &ev) < 0)
+        return NULL;
+    if (ev.type != YAML_DOCUMENT_START_EVENT)
+        goto empty;
+    yaml_event_delete(&ev);
+    if (next_event(l, &ev) < 0 || (root = load_node(l, &ev, "", 0)) == NULL)
+        return NULL;
+    if (root->is_null) {
+        fail(l->c, root->mark, "no configuration");
+        goto fail;
+    }
+    if (expect_event(l, YAML_DOCUMENT_END_EVENT, &ev) < 0)
+        goto fail;
+    yaml_event_delete(&ev);
+    if (next_event(l, &ev) < 0)
+        goto fail;
+    if (ev.type != YAML_STREAM_END_EVENT) {
+        fail(l->c, mark_at(l->c, ev.start_mark.line, ev.start_mark.column),
+             "more than one YAML document");
+        yaml_event_delete(&ev);
+        goto fail;
+    }
+    yaml_event_delete(&ev);
+    return root;
+
+empty:
+    fail(l->c, mark_at(l->c, ev.start_mark.line, ev.start_mark.column),
+         "no configuration");
+    yaml_event_delete(&ev);
+    return NULL;
+fail:
+    node_free(root);
+    return NULL;
+}
+
+static struct node *load_tree(struct ctx *c, const char *text, size_t len)
+{
+    struct loader l = {.c = c, .text = text, .len = len};
+    struct node *root;
+
+    if (!yaml_parser_initialize(&l.parser)) {
+        fail(c, mark_at(c, 0, 0), "out of memory");
+        return NULL;
+    }
+    yaml_parser_set_input_string(&l.parser, (const unsigned char *)text, len);
+    root = load_document(&l);
+    yaml_parser_delete(&l.parser);
+    return root;
+}
+
+/* Values: sizes, durations, integers, strings ----------------------------- */
+
+/* Decimal digits only (no sign, no space), at least one, up to max. */
+static int parse_digits(const char **s, uint64_t max, uint64_t *out)
+{
+    const char *p = *s;
+    uint64_t n = 0;
+
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (max - (uint64_t)(*p - '0')) / 10)
+            return -1;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    *s = p;
+    *out = n;
+    return 0;
+}
+
+int parse_size(const char *s, size_t *out)
+{
+    uint64_t n, mult = 1;
+
+    if (s == NULL || parse_digits(&s, SIZE_MAX, &n) < 0)
+        return -1;
+    switch (*s) {
+    case 'k':
+    case 'K':
+        mult = 1024;
+        break;
+    case 'm':
+    case 'M':
+        mult = 1024 * 1024;
+        break;
+    case 'g':
+    case 'G':
+        mult = 1024 * 1024 * 1024;
+        break;
+    case '\0':
+        break;
+    default:
+        return -1;
+    }
+    if (mult != 1)
+        s++;
+    if (*s != '\0' || n > SIZE_MAX / mult)
+        return -1;
+    *out = (size_t)(n * mult);
+    return 0;
+}
+
+int parse_duration(const char *s, unsigned *ms_out)
+{
+    uint64_t n, mult;
+
+    if (s == NULL || parse_digits(&s, UINT_MAX, &n) < 0)
+        return -1;
+    if (strcmp(s, "ms") == 0)
+        mult = 1;
+    else if (strcmp(s, "s") == 0 || *s == '\0')
+        mult = 1000;
+    else if (strcmp(s, "m") == 0)
+        mult = 60 * 1000;
+    else if (strcmp(s, "h") == 0)
+        mult = 60 * 60 * 1000;
+    else
+        return -1;
+    if (n > UINT_MAX / mult)
+        return -1;
+    *ms_out = (unsigned)(n * mult);
+    return 0;
+}
+
+/* [A-Za-z_][A-Za-z0-9_]*, the first len bytes of s. */
+static int is_ident(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || isdigit((unsigned char)s[0]))
+        return 0;
+    for (i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return 0;
+    return 1;
+}
+
+static int wrong_type(struct ctx *c, const struct node *v, const char *where,
+                      const char *expected)
+{
+    if (*where == '\0')
+        return fail(c, v->mark, "expected %s at the top level, got %s",
+                    expected, node_kind(v));
+    return fail(c, v->mark, "expected %s for %s, got %s", expected, where,
+                node_kind(v));
+}
+
+/* A non-empty scalar. */
+static int get_string(struct ctx *c, const struct node *v, const char *where,
+                      const char **out)
+{
+    *out = NULL; /* (also keeps gcc's -Wmaybe-uninitialized quiet) */
+    if (v->type != NODE_SCALAR || v->is_null || v->text[0] == '\0')
+        return wrong_type(c, v, where, "a string");
+    *out = v->text;
+    return 0;
+}
+
+static int copy_string(struct ctx *c, const struct node *v, const char *text,
+                       char **out)
+{
+    char *s = strdup(text);
+
+    if (s == NULL)
+        return fail(c, v->mark, "out of memory");
+    free(*out);
+    *out = s;
+    return 0;
+}
+
+static int get_int(struct ctx *c, const struct node *v, const char *where,
+                   uint64_t min, uint64_t max, uint64_t *out)
+{
+    const char *s = v->text;
+
+    *out = 0;
+    if (v->type != NODE_SCALAR || v->is_null)
+        return wrong_type(c, v, where, "an integer");
+    if (parse_digits(&s, max, out) < 0 || *s != '\0' || *out < min)
+        return fail(c, v->mark,
+                    "expected an integer from %llu to %llu for %s, got '%s'",
+                    (unsigned long long)min, (unsigned long long)max, where,
+                    v->text);
+    return 0;
+}
+
+static int get_size(struct ctx *c, const struct node *v, const char *where,
+                    size_t min, size_t *out)
+{
+    if (v->type != NODE_SCALAR || v->is_null)
+        return wrong_type(c, v, where, "a size");
+    if (parse_size(v->text, out) < 0)
+        return fail(c, v->mark,
+                    "bad size '%s' for %s (expected bytes, or a number "
+                    "with k, m or g, like 16k)",
+                    v->text, where);
+    if (*out < min)
+        return fail(c, v->mark, "expected a size above 0 for %s, got '%s'",
+                    where, v->text);
+    return 0;
+}
+
+static int get_duration(struct ctx *c, const struct node *v, const char *where,
+                        unsigned min, unsigned *out)
+{
+    if (v->type != NODE_SCALAR || v->is_null)
+        return wrong_type(c, v, where, "a duration");
+    if (parse_duration(v->text, out) < 0)
+        return fail(c, v->mark,
+                    "bad duration '%s' for %s (expected seconds, or a "
+                    "number with ms, s, m or h, like 30s)",
+                    v->text, where);
+    if (*out < min)
+        return fail(c, v->mark, "expected a duration above 0 for %s, got '%s'",
+                    where, v->text);
+    return 0;
+}
+
+/*
+ * A relative path is taken relative to the directory of the config file,
+ * not to squalld's working directory (which is / under systemd), so that
+ * a file and the files it names can move together. Paths from
+ * config_parse() strings have no directory and stay as written.
+ */
+static int resolve_path(struct ctx *c, const struct node *v, char **out)
+{
+    const char *p = v->text;
+    char *s;
+
+    if (c->basedir == NULL || p[0] == '/')
+        return copy_string(c, v, p, out);
+    while (p[0] == '.' && p[1] == '/')
+        p += 2;
+    if (asprintf(&s, "%s%s%s", c->basedir,
+                 strcmp(c->basedir, "/") == 0 ? "" : "/", p) < 0)
+        return fail(c, v->mark, "out of memory");
+    free(*out);
+    *out = s;
+    return 0;
+}
+
+/* Suggestions for misspelt names ---------------------------------------- */
+
+/* Levenshtein distance, ignoring case so that "Server" finds "server";
+ * SIZE_MAX for words too long to be typos of a key. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), i, j;
+    size_t row[SUGGEST_MAX + 1], diag, up;
+
+    if (la > SUGGEST_MAX || lb > SUGGEST_MAX)
+        return SIZE_MAX;
+    for (j = 0; j <= lb; j++)
+        row[j] = j;
+    for (i = 1; i <= la; i++) {
+        diag = row[0];
+        row[0] = i;
+        for (j = 1; j <= lb; j++) {
+            up = row[j];
+            row[j] = diag + (tolower((unsigned char)a[i - 1]) !=
+                             tolower((unsigned char)b[j - 1]));
+            if (up + 1 < row[j])
+                row[j] = up + 1;
+            if (row[j - 1] + 1 < row[j])
+                row[j] = row[j - 1] + 1;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+struct suggest {
+    const char *word;
+    const char *best;
+    size_t dist;
+};
+
+static void suggest_init(struct suggest *s, const char *word)
+{
+    s->word = word;
+    s->best = NULL;
+    s->dist = SIZE_MAX;
+}
+
+static void suggest_try(struct suggest *s, const char *candidate)
+{
+    size_t d = edit_distance(s->word, candidate);
+
+    if (d < s->dist) {
+        s->dist = d;
+        s->best = candidate;
+    }
+}
+
+/* " (did you mean 'x'?)" when the best candidate is close: at most 2 edits
+ * or a third of the word, and fewer edits than the word has letters (else
+ * "ab" would suggest "log"). "" otherwise. */
+static const char *suggest_hint(const struct suggest *s, char *buf, size_t len)
+{
+    size_t wl = strlen(s->word);
+
+    if (s->best == NULL || s->dist >= wl || (s->dist > 2 && s->dist > wl / 3))
+        return "";
+    snprintf(buf, len, " (did you mean '%s'?)", s->best);
+    return buf;
+}
+
+/* Pass 2: the schema ------------------------------------------------------ */
+
+/*
+ * A section is a table of keys. Each key's function checks its value and
+ * stores it in the field at `off` within the section's object (a struct
+ * config, limits_conf, module_conf or route_conf); where is the key's
+ * dotted path for messages ("server.limits.max_body_size").
+ */
+typedef int (*key_fn)(struct ctx *c, const struct node *v, const char *where,
+                      void *field);
+
+struct key_def {
+    const char *name;
+    key_fn fn;
+    size_t off;
+};
+
+static int unknown_key(struct ctx *c, const struct node *key, const char *where,
+                       const struct key_def *defs)
+{
+    char in[WHERE_MAX + 8], hint[SUGGEST_MAX + 32];
+    struct suggest s;
+
+    suggest_init(&s, key->text);
+    for (; defs->name != NULL; defs++)
+        suggest_try(&s, defs->name);
+    return fail(c, key->mark, "unknown key '%s'%s%s", key->text,
+                in_where(where, in, sizeof(in)),
+                suggest_hint(&s, hint, sizeof(hint)));
+}
+
+/* Applies defs to every entry of map. An empty section ("server:" with
+ * nothing under it) keeps every default. */
+static int walk_map(struct ctx *c, const struct node *map, const char *where,
+                    const struct key_def *defs, void *obj)
+{
+    const struct key_def *d;
+    const struct node *key;
+    char kwhere[WHERE_MAX];
+    size_t i;
+
+    if (map->is_null)
+        return 0;
+    if (map->type != NODE_MAP)
+        return wrong_type(c, map, where, "a mapping");
+    for (i = 0; i < map->n; i++) {
+        key = MAP_KEY(map, i);
+        for (d = defs; d->name != NULL; d++)
+            if (strcmp(d->name, key->text) == 0)
+                break;
+        if (d->name == NULL)
+            return unknown_key(c, key, where, defs);
+        snprintf(kwhere, sizeof(kwhere), "%s%s%s", where,
+                 *where != '\0' ? "." : "", d->name);
+        if (d->fn(c, MAP_VALUE(map, i), kwhere, (char *)obj + d->off) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* server.limits */
+
+static int set_size(struct ctx *c, const struct node *v, const char *where,
+                    void *field)
+{
+    return get_size(c, v, where, 0, field);
+}
+
+static int set_size_nonzero(struct ctx *c, const struct node *v,
+                            const char *where, void *field)
+{
+    return get_size(c, v, where, 1, field);
+}
+
+static int set_duration(struct ctx *c, const struct node *v, const char *where,
+                        void *field)
+{
+    return get_duration(c, v, where, 0, field);
+}
+
+static int set_timeout(struct ctx *c, const struct node *v, const char *where,
+                       void *field)
+{
+    return get_duration(c, v, where, 1, field);
+}
+
+static int set_max_connections(struct ctx *c, const struct node *v,
+                               const char *where, void *field)
+{
+    uint64_t n;
+
+    if (get_int(c, v, where, 1, INT_MAX, &n) < 0)
+        return -1;
+    *(unsigned *)field = (unsigned)n;
+    return 0;
+}
+
+static const struct key_def limits_keys[] = {
+    {"max_header_size", set_size_nonzero,
+     offsetof(struct limits_conf, max_header_size)},
+    {"max_uri_size", set_size_nonzero,
+     offsetof(struct limits_conf, max_uri_size)},
+    {"max_body_size", set_size, offsetof(struct limits_conf, max_body_size)},
+    {"header_timeout", set_timeout,
+     offsetof(struct limits_conf, header_timeout_ms)},
+    {"body_timeout", set_timeout,
+     offsetof(struct limits_conf, body_timeout_ms)},
+    {"idle_timeout", set_timeout,
+     offsetof(struct limits_conf, idle_timeout_ms)},
+    {"max_connections", set_max_connections,
+     offsetof(struct limits_conf, max_connections)},
+    {NULL, NULL, 0},
+};
+
+static int set_limits(struct ctx *c, const struct node *v, const char *where,
+                      void *field)
+{
+    return walk_map(c, v, where, limits_keys, field);
+}
+
+/* server */
+
+/* The mark of a default value: line 0, not from the file. */
+static int add_listen(struct ctx *c, const char *text, struct conf_mark m)
+{
+    struct config *cfg = c->cfg;
+    struct listen_conf *lc;
+    char msg[256];
+
+    lc = realloc(cfg->listen, (cfg->nlisten + 1) * sizeof(*lc));
+    if (lc == NULL)
+        return fail(c, m, "out of memory");
+    cfg->listen = lc;
+    lc = &cfg->listen[cfg->nlisten];
+    memset(lc, 0, sizeof(*lc));
+    msg[0] = '\0';
+    if (listen_parse(text, lc, msg, sizeof(msg)) < 0)
+        return fail(c, m, "%s", msg);
+    /* config.c owns text: listen_parse only fills addr and addrlen */
+    lc->text = strdup(text);
+    if (lc->text == NULL)
+        return fail(c, m, "out of memory");
+    lc->mark = m;
+    cfg->nlisten++;
+    return 0;
+}
+
+static int set_listen(struct ctx *c, const struct node *v, const char *where,
+                      void *field UNUSED)
+{
+    char iwhere[WHERE_MAX];
+    const char *text;
+    size_t i;
+
+    if (v->type == NODE_SCALAR && !v->is_null)
+        return add_listen(c, v->text, v->mark);
+    if (v->type != NODE_LIST)
+        return wrong_type(c, v, where, "an address or a list of them");
+    if (v->n == 0)
+        return fail(c, v->mark, "empty list for %s (give at least one address)",
+                    where);
+    for (i = 0; i < v->n; i++) {
+        snprintf(iwhere, sizeof(iwhere), "%s[%zu]", where, i);
+        if (get_string(c, v->kids[i], iwhere, &text) < 0 ||
+            add_listen(c, text, v->kids[i]->mark) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* 0 stands for `auto` until the end of the parse. */
+static int set_workers(struct ctx *c, const struct node *v, const char *where,
+                       void *field)
+{
+    const char *s = v->text;
+    uint64_t n;
+
+    if (v->type != NODE_SCALAR || v->is_null)
+        return wrong_type(c, v, where, "'auto' or an integer");
+    if (strcmp(s, "auto") == 0) {
+        *(int *)field = 0;
+        return 0;
+    }
+    if (parse_digits(&s, WORKERS_MAX, &n) < 0 || *s != '\0' || n < 1)
+        return fail(c, v->mark,
+                    "expected 'auto' or an integer from 1 to %d for %s, "
+                    "got '%s'",
+                    WORKERS_MAX, where, v->text);
+    *(int *)field = (int)n;
+    return 0;
+}
+
+static const struct key_def server_keys[] = {
+    {"listen", set_listen, 0},
+    {"workers", set_workers, offsetof(struct config, workers)},
+    {"shutdown_timeout", set_duration,
+     offsetof(struct config, shutdown_timeout_ms)},
+    {"limits", set_limits, offsetof(struct config, limits)},
+    {NULL, NULL, 0},
+};
+
+static int set_server(struct ctx *c, const struct node *v, const char *where,
+                      void *field)
+{
+    return walk_map(c, v, where, server_keys, field);
+}
+
+/* log */
+
+static int set_log_level(struct ctx *c, const struct node *v, const char *where,
+                         void *field)
+{
+    const char *name;
+    int level;
+
+    if (get_string(c, v, where, &name) < 0)
+        return -1;
+    level = log_level_from_name(name);
+    if (level < 0)
+        return fail(c, v->mark,
+                    "unknown log level '%s' for %s (expected debug, info, "
+                    "notice, warn, error or crit)",
+                    name, where);
+    *(int *)field = level;
+    return 0;
+}
+
+static int set_log_error(struct ctx *c, const struct node *v, const char *where,
+                         void *field)
+{
+    const char *text;
+    char **path = field;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    if (strcmp(text, "stderr") == 0) {
+        free(*path);
+        *path = NULL;
+        return 0;
+    }
+    return resolve_path(c, v, path);
+}
+
+/* YAML 1.1 would read `access: no` as false; here it would be a file
+ * named "no" in the config directory, which is never what was meant. */
+static int is_yaml11_bool(const char *s)
+{
+    static const char *const words[] = {"no",   "false", "n", "yes",
+                                        "true", "y",     "on"};
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(words); i++)
+        if (strcasecmp(s, words[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int set_log_access(struct ctx *c, const struct node *v,
+                          const char *where, void *field)
+{
+    struct config *cfg = field;
+    const char *text;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    free(cfg->log_access);
+    cfg->log_access = NULL;
+    if (strcmp(text, "off") == 0) {
+        cfg->access_mode = ACCESS_OFF;
+        return 0;
+    }
+    if (strcmp(text, "stderr") == 0) {
+        cfg->access_mode = ACCESS_STDERR;
+        return 0;
+    }
+    if (is_yaml11_bool(text))
+        return fail(c, v->mark,
+                    "expected off, stderr or a file path for %s, got '%s'",
+                    where, text);
+    cfg->access_mode = ACCESS_FILE;
+    return resolve_path(c, v, &cfg->log_access);
+}
+
+static const struct key_def log_keys[] = {
+    {"level", set_log_level, offsetof(struct config, log_level)},
+    {"error", set_log_error, offsetof(struct config, log_error)},
+    {"access", set_log_access, 0},
+    {NULL, NULL, 0},
+};
+
+static int set_log(struct ctx *c, const struct node *v, const char *where,
+                   void *field)
+{
+    return walk_map(c, v, where, log_keys, field);
+}
+
+/* modules */
+
+/* A bare file name ("hello.so") is looked up in the module directory by
+ * module.c; only a path with a '/' in it is a path to resolve. */
+static int set_module_path(struct ctx *c, const struct node *v,
+                           const char *where, void *field)
+{
+    struct module_conf *mc = field;
+    const char *text;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    mc->path_mark = v->mark;
+    if (strchr(text, '/') == NULL)
+        return copy_string(c, v, text, &mc->path);
+    return resolve_path(c, v, &mc->path);
+}
+
+/* Any YAML, as text. An empty null inside the tree is the scalar "", so a
+ * module sees "key:" as a key with an empty value. */
+static sq_conf *to_conftree(const struct node *n)
+{
+    sq_conf *t, *kid;
+    size_t i;
+
+    if (n->type == NODE_SCALAR)
+        return conftree_scalar(n->is_null ? "" : n->text);
+    t = conftree_new(n->type == NODE_MAP ? SQ_CONF_MAP : SQ_CONF_LIST);
+    if (t == NULL)
+        return NULL;
+    for (i = 0; i < n->n; i++) {
+        kid = to_conftree(n->type == NODE_MAP ? MAP_VALUE(n, i) : n->kids[i]);
+        if (kid == NULL ||
+            conftree_append(t, n->type == NODE_MAP ? MAP_KEY(n, i)->text : NULL,
+                            kid) < 0) {
+            conftree_free(t);
+            return NULL;
+        }
+    }
+    return t;
+}
+
+/* An empty `config:` is the same as none: the module gets NULL. */
+static int set_module_config(struct ctx *c, const struct node *v,
+                             const char *where UNUSED, void *field)
+{
+    sq_conf **tree = field;
+
+    if (v->is_null)
+        return 0;
+    *tree = to_conftree(v);
+    if (*tree == NULL)
+        return fail(c, v->mark, "out of memory");
+    return 0;
+}
+
+static const struct key_def module_keys[] = {
+    {"path", set_module_path, 0},
+    {"config", set_module_config, offsetof(struct module_conf, config)},
+    {NULL, NULL, 0},
+};
+
+static int add_module(struct ctx *c, const struct node *key,
+                      const struct node *v, const char *where)
+{
+    struct module_conf *mc = &c->cfg->modules[c->cfg->nmodules];
+    char mwhere[WHERE_MAX];
+
+    if (!is_ident(key->text, strlen(key->text)))
+        return fail(c, key->mark,
+                    "bad module name '%s' in %s (use letters, digits and "
+                    "'_', not starting with a digit)",
+                    key->text, where);
+    if (copy_string(c, key, key->text, &mc->name) < 0)
+        return -1;
+    mc->mark = key->mark;
+    c->cfg->nmodules++; /* counted now, so config_free frees it on error */
+    snprintf(mwhere, sizeof(mwhere), "%s.%s", where, key->text);
+    if (walk_map(c, v, mwhere, module_keys, mc) < 0)
+        return -1;
+    if (mc->path == NULL)
+        return fail(c, key->mark, "missing 'path' in %s", mwhere);
+    return 0;
+}
+
+static int set_modules(struct ctx *c, const struct node *v, const char *where,
+                       void *field UNUSED)
+{
+    size_t i;
+
+    if (v->is_null)
+        return 0;
+    if (v->type != NODE_MAP)
+        return wrong_type(c, v, where, "a mapping");
+    c->cfg->modules = calloc(v->n ? v->n : 1, sizeof(struct module_conf));
+    if (c->cfg->modules == NULL)
+        return fail(c, v->mark, "out of memory");
+    for (i = 0; i < v->n; i++)
+        if (add_module(c, MAP_KEY(v, i), MAP_VALUE(v, i), where) < 0)
+            return -1;
+    return 0;
+}
+
+/* routes */
+
+static int set_route_path(struct ctx *c, const struct node *v,
+                          const char *where, void *field)
+{
+    const char *text;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    if (text[0] != '/' && text[0] != '^')
+        return fail(c, v->mark,
+                    "bad path '%s' for %s (expected '/...', or '^...' for a "
+                    "regex)",
+                    text, where);
+    return copy_string(c, v, text, field);
+}
+
+static int unknown_method(struct ctx *c, const struct node *v,
+                          const char *where)
+{
+    char hint[SUGGEST_MAX + 32];
+    struct suggest s;
+    int m;
+
+    suggest_init(&s, v->text);
+    for (m = 0; m < METHOD_OTHER; m++)
+        suggest_try(&s, method_name(m));
+    return fail(c, v->mark, "unknown method '%s' in %s%s", v->text, where,
+                suggest_hint(&s, hint, sizeof(hint)));
+}
+
+/* 0 means any method, so an empty list would be a silent "any": refused. */
+static int set_methods(struct ctx *c, const struct node *v, const char *where,
+                       void *field)
+{
+    char iwhere[WHERE_MAX];
+    const char *name;
+    unsigned set = 0;
+    size_t i;
+    int m;
+
+    if (v->type != NODE_LIST)
+        return wrong_type(c, v, where, "a list");
+    if (v->n == 0)
+        return fail(c, v->mark,
+                    "empty list for %s (leave 'methods' out to allow any "
+                    "method)",
+                    where);
+    for (i = 0; i < v->n; i++) {
+        snprintf(iwhere, sizeof(iwhere), "%s[%zu]", where, i);
+        if (get_string(c, v->kids[i], iwhere, &name) < 0)
+            return -1;
+        m = method_from_name(name, strlen(name));
+        if (m < 0 || m >= METHOD_OTHER)
+            return unknown_method(c, v->kids[i], where);
+        set |= METHOD_BIT(m);
+    }
+    *(unsigned *)field = set;
+    return 0;
+}
+
+static int set_handler(struct ctx *c, const struct node *v, const char *where,
+                       void *field)
+{
+    struct route_conf *rc = field;
+    const char *text, *colon;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    colon = strchr(text, ':');
+    if (colon == NULL || !is_ident(text, (size_t)(colon - text)) ||
+        !is_ident(colon + 1, strlen(colon + 1)))
+        return fail(c, v->mark,
+                    "bad handler '%s' for %s (expected module:function, "
+                    "like hello:hello)",
+                    text, where);
+    rc->handler_mark = v->mark;
+    free(rc->module);
+    free(rc->handler);
+    rc->module = strndup(text, (size_t)(colon - text));
+    rc->handler = strdup(colon + 1);
+    if (rc->module == NULL || rc->handler == NULL)
+        return fail(c, v->mark, "out of memory");
+    return 0;
+}
+
+static const struct key_def route_keys[] = {
+    {"path", set_route_path, offsetof(struct route_conf, path)},
+    {"methods", set_methods, offsetof(struct route_conf, methods)},
+    {"handler", set_handler, 0},
+    {NULL, NULL, 0},
+};
+
+static int add_route(struct ctx *c, const struct node *v, size_t i,
+                     const char *where)
+{
+    struct route_conf *rc = &c->cfg->routes[c->cfg->nroutes];
+    char rwhere[WHERE_MAX];
+
+    rc->mark = v->mark;
+    c->cfg->nroutes++; /* counted now, so config_free frees it on error */
+    snprintf(rwhere, sizeof(rwhere), "%s[%zu]", where, i);
+    if (walk_map(c, v, rwhere, route_keys, rc) < 0)
+        return -1;
+    if (rc->path == NULL)
+        return fail(c, v->mark, "missing 'path' in %s", rwhere);
+    if (rc->handler == NULL)
+        return fail(c, v->mark, "missing 'handler' in %s", rwhere);
+    return 0;
+}
+
+static int set_routes(struct ctx *c, const struct node *v, const char *where,
+                      void *field UNUSED)
+{
+    size_t i;
+
+    if (v->is_null)
+        return 0;
+    if (v->type != NODE_LIST)
+        return wrong_type(c, v, where, "a list");
+    c->cfg->routes = calloc(v->n ? v->n : 1, sizeof(struct route_conf));
+    if (c->cfg->routes == NULL)
+        return fail(c, v->mark, "out of memory");
+    for (i = 0; i < v->n; i++)
+        if (add_route(c, v->kids[i], i, where) < 0)
+            return -1;
+    return 0;
+}
+
+/* the top level */
+
+static const struct key_def top_keys[] = {
+    {"server", set_server, 0}, {"log", set_log, 0}, {"modules", set_modules, 0},
+    {"routes", set_routes, 0}, {NULL, NULL, 0},
+};
+
+/* Routes may come before the modules they name, so this runs last. */
+static int check_handlers(struct ctx *c)
+{
+    const struct config *cfg = c->cfg;
+    const struct route_conf *rc;
+    char hint[SUGGEST_MAX + 32];
+    struct suggest s;
+    size_t i, j;
+
+    for (i = 0; i < cfg->nroutes; i++) {
+        rc = &cfg->routes[i];
+        suggest_init(&s, rc->module);
+        for (j = 0; j < cfg->nmodules; j++) {
+            if (strcmp(cfg->modules[j].name, rc->module) == 0)
+                break;
+            suggest_try(&s, cfg->modules[j].name);
+        }
+        if (j == cfg->nmodules)
+            return fail(c, rc->handler_mark,
+                        "unknown module '%s' in handler '%s:%s'%s", rc->module,
+                        rc->module, rc->handler,
+                        suggest_hint(&s, hint, sizeof(hint)));
+    }
+    return 0;
+}
+
+static void set_defaults(struct config *cfg)
+{
+    cfg->workers = 0; /* auto */
+    cfg->shutdown_timeout_ms = 30 * 1000;
+    cfg->limits.max_header_size = 16 * 1024;
+    cfg->limits.max_uri_size = 8 * 1024;
+    cfg->limits.max_body_size = 10 * 1024 * 1024;
+    cfg->limits.header_timeout_ms = 10 * 1000;
+    cfg->limits.body_timeout_ms = 60 * 1000;
+    cfg->limits.idle_timeout_ms = 75 * 1000;
+    cfg->limits.max_connections = 10000;
+    cfg->log_level = SQ_LOG_INFO;
+    cfg->log_error = NULL;
+    cfg->access_mode = ACCESS_OFF;
+}
+
+static int apply(struct ctx *c, const struct node *root)
+{
+    struct conf_mark nowhere = {c->file, 0, 0};
+
+    if (walk_map(c, root, "", top_keys, c->cfg) < 0)
+        return -1;
+    if (c->cfg->nlisten == 0 && add_listen(c, DEFAULT_LISTEN, nowhere) < 0)
+        return -1;
+    if (c->cfg->workers == 0)
+        c->cfg->workers = cpu_count();
+    return check_handlers(c);
+}
+
+/* Entry points ------------------------------------------------------------ */
+
+static struct config *parse_text(const char *text, size_t len, const char *name,
+                                 const char *basedir, char *err, size_t errlen)
+{
+    struct ctx c = {.basedir = basedir, .err = err, .errlen = errlen};
+    struct node *root = NULL;
+    struct config *cfg;
+
+    cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL || (cfg->file = strdup(name)) == NULL) {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "%s: out of memory", name);
+        free(cfg);
+        return NULL;
+    }
+    c.cfg = cfg;
+    c.file = cfg->file;
+    set_defaults(cfg);
+    root = load_tree(&c, text, len);
+    if (root == NULL || apply(&c, root) < 0)
+        goto fail;
+    node_free(root);
+    return cfg;
+
+fail:
+    node_free(root);
+    config_free(cfg);
+    return NULL;
+}
+
+struct config *config_parse(const char *text, size_t len, const char *name,
+                            char *err, size_t errlen)
+{
+    if (text == NULL) {
+        text = "";
+        len = 0;
+    }
+    return parse_text(text, len, name != NULL ? name : "<string>", NULL, err,
+                      errlen);
+}
+
+static int read_file(const char *path, char **text, size_t *len, char *err,
+                     size_t errlen)
+{
+    size_t cap = 4096, n = 0, got;
+    char *buf = NULL, *p;
+    FILE *f;
+
+    f = fopen(path, "rb");
+    if (f == NULL)
+        goto fail;
+    for (;;) {
+        if (n == cap || buf == NULL) {
+            cap = buf == NULL ? cap : cap * 2;
+            if ((p = realloc(buf, cap)) == NULL)
+                goto fail;
+            buf = p;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f))
+        goto fail;
+    fclose(f);
+    *text = buf;
+    *len = n;
+    return 0;
+
+fail:
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    if (f != NULL)
+        fclose(f);
+    free(buf);
+    return -1;
+}
+
+/* The absolute directory of path, for resolve_path(). */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char cwd[PATH_MAX], *dir;
+    int n;
+
+    if (slash == path)
+        return strdup("/");
+    if (path[0] == '/')
+        return strndup(path, (size_t)(slash - path));
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return slash != NULL ? strndup(path, (size_t)(slash - path))
+                             : strdup(".");
+    if (slash == NULL)
+        return strdup(cwd);
+    n = asprintf(&dir, "%s/%.*s", cwd, (int)(slash - path), path);
+    return n < 0 ? NULL : dir;
+}
+
+struct config *config_load(const char *path, char *err, size_t errlen)
+{
+    struct config *cfg = NULL;
+    char *text = NULL, *dir = NULL;
+    size_t len;
+
+    if (read_file(path, &text, &len, err, errlen) < 0)
+        return NULL;
+    dir = dir_of(path);
+    if (dir == NULL) {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "%s: out of memory", path);
+        goto out;
+    }
+    cfg = parse_text(text, len, path, dir, err, errlen);
+out:
+    free(dir);
+    free(text);
+    return cfg;
+}
+
+void config_free(struct config *cfg)
+{
+    size_t i;
+
+    if (cfg == NULL)
+        return;
+    for (i = 0; i < cfg->nlisten; i++)
+        free(cfg->listen[i].text);
+    free(cfg->listen);
+    for (i = 0; i < cfg->nmodules; i++) {
+        free(cfg->modules[i].name);
+        free(cfg->modules[i].path);
+        conftree_free(cfg->modules[i].config);
+    }
+    free(cfg->modules);
+    for (i = 0; i < cfg->nroutes; i++) {
+        free(cfg->routes[i].path);
+        free(cfg->routes[i].module);
+        free(cfg->routes[i].handler);
+    }
+    free(cfg->routes);
+    free(cfg->log_error);
+    free(cfg->log_access);
+    free(cfg->file);
+    free(cfg);
+}

@@ -1,0 +1,1435 @@
+/*
+ * test_config.c - src/config.c and src/conftree.c: the YAML config file
+ * and the sq_conf tree handed to modules.
+ *
+ * Error tests assert the whole message, "file:line:col: text", because the
+ * message is the user interface of a config mistake.
+ */
+#include "internal.h"
+
+#include <check.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char err[512];
+
+static struct config *parse(const char *yaml)
+{
+    err[0] = '\0';
+    return config_parse(yaml, strlen(yaml), "t.yaml", err, sizeof(err));
+}
+
+/* The config must be refused with exactly this message. */
+#define ASSERT_ERROR(yaml, message)                                            \
+    do {                                                                       \
+        struct config *cfg_ = parse(yaml);                                     \
+        ck_assert_ptr_null(cfg_);                                              \
+        ck_assert_str_eq(err, message);                                        \
+    } while (0)
+
+/* A minimal valid file to which a test adds a section. */
+#define MOD "modules: {hello: {path: hello.so}}\n"
+
+/* Files ---------------------------------------------------------------- */
+
+static char tmpdir[64];
+
+static void tmpdir_setup(void)
+{
+    strcpy(tmpdir, "/tmp/test_config.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void tmpdir_teardown(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Defaults and a complete file ----------------------------------------- */
+
+START_TEST(test_defaults)
+{
+    struct config *cfg = parse("server:\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_str_eq(cfg->file, "t.yaml");
+    ck_assert_uint_eq(cfg->nlisten, 1);
+    ck_assert_str_eq(cfg->listen[0].text, "127.0.0.1:8080");
+    ck_assert_int_eq(cfg->listen[0].mark.line, 0);
+    ck_assert_int_eq(cfg->workers, cpu_count());
+    ck_assert_uint_eq(cfg->shutdown_timeout_ms, 30000);
+    ck_assert_uint_eq(cfg->limits.max_header_size, 16 * 1024);
+    ck_assert_uint_eq(cfg->limits.max_uri_size, 8 * 1024);
+    ck_assert_uint_eq(cfg->limits.max_body_size, 10 * 1024 * 1024);
+    ck_assert_uint_eq(cfg->limits.header_timeout_ms, 10000);
+    ck_assert_uint_eq(cfg->limits.body_timeout_ms, 60000);
+    ck_assert_uint_eq(cfg->limits.idle_timeout_ms, 75000);
+    ck_assert_uint_eq(cfg->limits.max_connections, 10000);
+    ck_assert_int_eq(cfg->log_level, SQ_LOG_INFO);
+    ck_assert_ptr_null(cfg->log_error);
+    ck_assert_int_eq(cfg->access_mode, ACCESS_OFF);
+    ck_assert_ptr_null(cfg->log_access);
+    ck_assert_uint_eq(cfg->nmodules, 0);
+    ck_assert_uint_eq(cfg->nroutes, 0);
+    config_free(cfg);
+}
+END_TEST
+
+static const char full[] =
+    "# every key\n"
+    "server:\n"
+    "  listen: [\"127.0.0.1:8081\", \"127.0.0.1:8082\"]\n"
+    "  workers: 3\n"
+    "  shutdown_timeout: 5s\n"
+    "  limits:\n"
+    "    max_header_size: 32k\n"
+    "    max_uri_size: 4096\n"
+    "    max_body_size: 2m\n"
+    "    header_timeout: 500ms\n"
+    "    body_timeout: 2m\n"
+    "    idle_timeout: 1h\n"
+    "    max_connections: 512\n"
+    "log:\n"
+    "  level: debug\n"
+    "  error: /var/log/squall/error.log\n"
+    "  access: /var/log/squall/access.log\n"
+    "modules:\n"
+    "  hello:\n"
+    "    path: /usr/lib/squall/modules/hello.so\n"
+    "  chat:\n"
+    "    path: chat.so\n"
+    "    config: {history: 200}\n"
+    "routes:\n"
+    "  - path: /\n"
+    "    handler: hello:hello\n"
+    "  - path: \"/users/{id}\"\n"
+    "    methods: [GET, POST]\n"
+    "    handler: chat:show\n";
+
+START_TEST(test_full_file)
+{
+    struct config *cfg = parse(full);
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->nlisten, 2);
+    ck_assert_str_eq(cfg->listen[1].text, "127.0.0.1:8082");
+    ck_assert_int_eq(cfg->workers, 3);
+    ck_assert_uint_eq(cfg->shutdown_timeout_ms, 5000);
+    ck_assert_uint_eq(cfg->limits.max_header_size, 32768);
+    ck_assert_uint_eq(cfg->limits.max_uri_size, 4096);
+    ck_assert_uint_eq(cfg->limits.max_body_size, 2 * 1024 * 1024);
+    ck_assert_uint_eq(cfg->limits.header_timeout_ms, 500);
+    ck_assert_uint_eq(cfg->limits.body_timeout_ms, 120000);
+    ck_assert_uint_eq(cfg->limits.idle_timeout_ms, 3600000);
+    ck_assert_uint_eq(cfg->limits.max_connections, 512);
+    ck_assert_int_eq(cfg->log_level, SQ_LOG_DEBUG);
+    ck_assert_str_eq(cfg->log_error, "/var/log/squall/error.log");
+    ck_assert_int_eq(cfg->access_mode, ACCESS_FILE);
+    ck_assert_str_eq(cfg->log_access, "/var/log/squall/access.log");
+    ck_assert_uint_eq(cfg->nmodules, 2);
+    ck_assert_str_eq(cfg->modules[0].name, "hello");
+    ck_assert_str_eq(cfg->modules[0].path, "/usr/lib/squall/modules/hello.so");
+    ck_assert_ptr_null(cfg->modules[0].config);
+    ck_assert_str_eq(cfg->modules[1].name, "chat");
+    ck_assert_str_eq(cfg->modules[1].path, "chat.so");
+    ck_assert_str_eq(sq_conf_str(cfg->modules[1].config, "history", ""), "200");
+    ck_assert_uint_eq(cfg->nroutes, 2);
+    ck_assert_str_eq(cfg->routes[0].path, "/");
+    ck_assert_uint_eq(cfg->routes[0].methods, 0);
+    ck_assert_str_eq(cfg->routes[0].module, "hello");
+    ck_assert_str_eq(cfg->routes[0].handler, "hello");
+    ck_assert_str_eq(cfg->routes[1].path, "/users/{id}");
+    ck_assert_uint_eq(cfg->routes[1].methods,
+                      METHOD_BIT(METHOD_GET) | METHOD_BIT(METHOD_POST));
+    ck_assert_str_eq(cfg->routes[1].module, "chat");
+    ck_assert_str_eq(cfg->routes[1].handler, "show");
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_flow_style)
+{
+    struct config *cfg = parse(
+        MOD
+        "routes:\n"
+        "  - { path: /, handler: hello:hello }\n"
+        "  - { path: \"^/legacy/(?<year>[0-9]{4})$\", handler: hello:y }\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->nroutes, 2);
+    ck_assert_str_eq(cfg->routes[0].path, "/");
+    ck_assert_str_eq(cfg->routes[1].path, "^/legacy/(?<year>[0-9]{4})$");
+    ck_assert_str_eq(cfg->routes[1].handler, "y");
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_marks)
+{
+    struct config *cfg = parse("modules:\n"
+                               "  hello:\n"
+                               "    path: hello.so\n"
+                               "routes:\n"
+                               "  - path: /\n"
+                               "    handler: hello:hello\n"
+                               "server:\n"
+                               "  listen: 127.0.0.1:80\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_ptr_eq(cfg->modules[0].mark.file, cfg->file);
+    ck_assert_int_eq(cfg->modules[0].mark.line, 2);
+    ck_assert_int_eq(cfg->modules[0].mark.col, 3);
+    ck_assert_int_eq(cfg->modules[0].path_mark.line, 3);
+    ck_assert_int_eq(cfg->modules[0].path_mark.col, 11);
+    ck_assert_int_eq(cfg->routes[0].mark.line, 5);
+    ck_assert_int_eq(cfg->routes[0].mark.col, 5);
+    ck_assert_int_eq(cfg->routes[0].handler_mark.line, 6);
+    ck_assert_int_eq(cfg->routes[0].handler_mark.col, 14);
+    ck_assert_ptr_eq(cfg->listen[0].mark.file, cfg->file);
+    ck_assert_int_eq(cfg->listen[0].mark.line, 8);
+    ck_assert_int_eq(cfg->listen[0].mark.col, 11);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_empty_sections_keep_defaults)
+{
+    struct config *cfg = parse("server:\n"
+                               "  limits:\n"
+                               "log:\n"
+                               "modules:\n"
+                               "routes:\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->limits.max_connections, 10000);
+    ck_assert_uint_eq(cfg->nmodules, 0);
+    ck_assert_uint_eq(cfg->nroutes, 0);
+    config_free(cfg);
+}
+END_TEST
+
+/* YAML itself ---------------------------------------------------------- */
+
+START_TEST(test_syntax_error)
+{
+    ASSERT_ERROR("server:\n  workers: 4\n   listen: x\n",
+                 "t.yaml:3:10: YAML syntax error: mapping values are not "
+                 "allowed in this context");
+}
+END_TEST
+
+START_TEST(test_syntax_error_with_context)
+{
+    ASSERT_ERROR("routes: [1, 2\nb: 3\n",
+                 "t.yaml:2:2: YAML syntax error: did not find expected ',' "
+                 "or ']' (while parsing a flow sequence at line 1)");
+}
+END_TEST
+
+START_TEST(test_invalid_utf8)
+{
+    ASSERT_ERROR("log:\n  level: inf\xff\n",
+                 "t.yaml:2:13: YAML syntax error: invalid leading UTF-8 "
+                 "octet");
+}
+END_TEST
+
+START_TEST(test_empty_file)
+{
+    ASSERT_ERROR("", "t.yaml:1:1: no configuration");
+}
+END_TEST
+
+START_TEST(test_comments_only)
+{
+    ASSERT_ERROR("# nothing yet\n", "t.yaml:2:1: no configuration");
+}
+END_TEST
+
+START_TEST(test_null_document)
+{
+    ASSERT_ERROR("~\n", "t.yaml:1:1: no configuration");
+}
+END_TEST
+
+START_TEST(test_two_documents)
+{
+    ASSERT_ERROR("server: {}\n---\nlog: {}\n",
+                 "t.yaml:2:1: more than one YAML document");
+}
+END_TEST
+
+START_TEST(test_top_level_not_mapping)
+{
+    ASSERT_ERROR("- server\n",
+                 "t.yaml:1:1: expected a mapping at the top level, got a "
+                 "list");
+}
+END_TEST
+
+START_TEST(test_anchor_rejected)
+{
+    ASSERT_ERROR("server: &s {workers: 2}\n",
+                 "t.yaml:1:9: YAML anchors and aliases are not supported");
+}
+END_TEST
+
+START_TEST(test_alias_rejected)
+{
+    ASSERT_ERROR("modules:\n  a: {path: a.so, config: {x: *s}}\n",
+                 "t.yaml:2:31: YAML anchors and aliases are not supported");
+}
+END_TEST
+
+START_TEST(test_nul_rejected)
+{
+    ASSERT_ERROR("log: {error: \"/tmp/a\\0b\"}\n",
+                 "t.yaml:1:14: a NUL character is not allowed in a value");
+}
+END_TEST
+
+START_TEST(test_nesting_limit)
+{
+    char yaml[256];
+
+    memset(yaml, '[', 100);
+    memset(yaml + 100, ']', 100);
+    yaml[200] = '\0';
+    ASSERT_ERROR(yaml, "t.yaml:1:66: nesting deeper than 64 levels");
+}
+END_TEST
+
+START_TEST(test_non_scalar_key)
+{
+    ASSERT_ERROR("server:\n  ? [a]\n  : b\n",
+                 "t.yaml:2:5: expected a scalar as a key in server, got a "
+                 "list");
+}
+END_TEST
+
+START_TEST(test_message_is_one_line)
+{
+    ASSERT_ERROR("server: {\"a\\nb\": 1}\n",
+                 "t.yaml:1:10: unknown key 'a?b' in server");
+}
+END_TEST
+
+START_TEST(test_message_truncated)
+{
+    char small[16];
+    struct config *cfg;
+
+    memset(small, 'x', sizeof(small));
+    cfg = config_parse("", 0, "t.yaml", small, sizeof(small));
+    ck_assert_ptr_null(cfg);
+    ck_assert_str_eq(small, "t.yaml:1:1: no ");
+    ck_assert_ptr_null(config_parse("", 0, "t.yaml", NULL, 0));
+}
+END_TEST
+
+/* Unknown and duplicate keys ------------------------------------------- */
+
+START_TEST(test_unknown_key_suggests)
+{
+    ASSERT_ERROR("server:\n  wrokers: 4\n",
+                 "t.yaml:2:3: unknown key 'wrokers' in server (did you mean "
+                 "'workers'?)");
+}
+END_TEST
+
+START_TEST(test_unknown_key_top_level)
+{
+    ASSERT_ERROR("rotues: []\n",
+                 "t.yaml:1:1: unknown key 'rotues' (did you mean 'routes'?)");
+}
+END_TEST
+
+START_TEST(test_unknown_key_nested)
+{
+    ASSERT_ERROR("server:\n  limits:\n    max_bdy_size: 1m\n",
+                 "t.yaml:3:5: unknown key 'max_bdy_size' in server.limits (did "
+                 "you mean 'max_body_size'?)");
+}
+END_TEST
+
+START_TEST(test_unknown_key_no_suggestion)
+{
+    ASSERT_ERROR("server:\n  colour: blue\n",
+                 "t.yaml:2:3: unknown key 'colour' in server");
+}
+END_TEST
+
+START_TEST(test_unknown_key_case)
+{
+    ASSERT_ERROR("Server: {}\n",
+                 "t.yaml:1:1: unknown key 'Server' (did you mean 'server'?)");
+}
+END_TEST
+
+START_TEST(test_unknown_key_in_route)
+{
+    ASSERT_ERROR(MOD "routes:\n  - {path: /, handler: hello:hello, metods: "
+                     "[GET]}\n",
+                 "t.yaml:3:37: unknown key 'metods' in routes[0] (did you "
+                 "mean 'methods'?)");
+}
+END_TEST
+
+START_TEST(test_duplicate_key)
+{
+    ASSERT_ERROR("server:\n  workers: 2\n  listen: 127.0.0.1:1\n"
+                 "  workers: 3\n",
+                 "t.yaml:4:3: duplicate key 'workers' in server (first at "
+                 "line 2)");
+}
+END_TEST
+
+START_TEST(test_duplicate_key_top_level)
+{
+    ASSERT_ERROR("log: {}\nserver: {}\nlog: {}\n",
+                 "t.yaml:3:1: duplicate key 'log' (first at line 1)");
+}
+END_TEST
+
+START_TEST(test_duplicate_key_in_module_config)
+{
+    ASSERT_ERROR("modules:\n  chat:\n    path: chat.so\n"
+                 "    config: {a: 1, b: 2, a: 3}\n",
+                 "t.yaml:4:26: duplicate key 'a' in modules.chat.config "
+                 "(first at line 4)");
+}
+END_TEST
+
+/* Types ------------------------------------------------------------------ */
+
+START_TEST(test_expected_mapping)
+{
+    ASSERT_ERROR("server: [1]\n",
+                 "t.yaml:1:9: expected a mapping for server, got a list");
+}
+END_TEST
+
+START_TEST(test_expected_list)
+{
+    ASSERT_ERROR("routes: {path: /}\n",
+                 "t.yaml:1:9: expected a list for routes, got a mapping");
+}
+END_TEST
+
+START_TEST(test_expected_string)
+{
+    ASSERT_ERROR("log:\n  error: [a]\n",
+                 "t.yaml:2:10: expected a string for log.error, got a list");
+}
+END_TEST
+
+START_TEST(test_expected_string_not_empty)
+{
+    ASSERT_ERROR("log:\n  error:\n",
+                 "t.yaml:2:9: expected a string for log.error, got an empty "
+                 "value");
+}
+END_TEST
+
+START_TEST(test_expected_integer)
+{
+    ASSERT_ERROR("server: {limits: {max_connections: [1]}}\n",
+                 "t.yaml:1:36: expected an integer for "
+                 "server.limits.max_connections, got a list");
+}
+END_TEST
+
+START_TEST(test_integer_out_of_range)
+{
+    ASSERT_ERROR("server: {limits: {max_connections: 0}}\n",
+                 "t.yaml:1:36: expected an integer from 1 to 2147483647 for "
+                 "server.limits.max_connections, got '0'");
+}
+END_TEST
+
+START_TEST(test_integer_garbage)
+{
+    ASSERT_ERROR("server: {limits: {max_connections: 10k}}\n",
+                 "t.yaml:1:36: expected an integer from 1 to 2147483647 for "
+                 "server.limits.max_connections, got '10k'");
+}
+END_TEST
+
+/* Sizes and durations ---------------------------------------------------- */
+
+START_TEST(test_parse_size_units)
+{
+    size_t n;
+
+    ck_assert_int_eq(parse_size("512", &n), 0);
+    ck_assert_uint_eq(n, 512);
+    ck_assert_int_eq(parse_size("0", &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(parse_size("16k", &n), 0);
+    ck_assert_uint_eq(n, 16384);
+    ck_assert_int_eq(parse_size("16K", &n), 0);
+    ck_assert_uint_eq(n, 16384);
+    ck_assert_int_eq(parse_size("1m", &n), 0);
+    ck_assert_uint_eq(n, 1048576);
+    ck_assert_int_eq(parse_size("1M", &n), 0);
+    ck_assert_uint_eq(n, 1048576);
+    ck_assert_int_eq(parse_size("2g", &n), 0);
+    ck_assert_uint_eq(n, 2147483648u);
+    ck_assert_int_eq(parse_size("2G", &n), 0);
+    ck_assert_uint_eq(n, 2147483648u);
+}
+END_TEST
+
+START_TEST(test_parse_size_rejects)
+{
+    static const char *const bad[] = {"",     "-1",   "+1",   " 1",   "1 ",
+                                      "16kb", "k",    "1.5m", "0x10", "16t",
+                                      "1kk",  "16 k", "abc"};
+    size_t i, n = 7;
+
+    for (i = 0; i < ARRAY_LEN(bad); i++) {
+        ck_assert_msg(parse_size(bad[i], &n) < 0, "accepted '%s'", bad[i]);
+        ck_assert_uint_eq(n, 7);
+    }
+    ck_assert_int_lt(parse_size(NULL, &n), 0);
+}
+END_TEST
+
+START_TEST(test_parse_size_overflow)
+{
+    char buf[64];
+    size_t n;
+
+    snprintf(buf, sizeof(buf), "%zu", (size_t)SIZE_MAX);
+    ck_assert_int_eq(parse_size(buf, &n), 0);
+    ck_assert_uint_eq(n, SIZE_MAX);
+    snprintf(buf, sizeof(buf), "%zu0", (size_t)SIZE_MAX);
+    ck_assert_int_lt(parse_size(buf, &n), 0);
+    snprintf(buf, sizeof(buf), "%zuk", (size_t)SIZE_MAX / 1024 + 1);
+    ck_assert_int_lt(parse_size(buf, &n), 0);
+    snprintf(buf, sizeof(buf), "%zug", (size_t)SIZE_MAX / 1073741824 + 1);
+    ck_assert_int_lt(parse_size(buf, &n), 0);
+}
+END_TEST
+
+START_TEST(test_parse_duration_units)
+{
+    unsigned ms;
+
+    ck_assert_int_eq(parse_duration("30", &ms), 0);
+    ck_assert_uint_eq(ms, 30000);
+    ck_assert_int_eq(parse_duration("0", &ms), 0);
+    ck_assert_uint_eq(ms, 0);
+    ck_assert_int_eq(parse_duration("500ms", &ms), 0);
+    ck_assert_uint_eq(ms, 500);
+    ck_assert_int_eq(parse_duration("10s", &ms), 0);
+    ck_assert_uint_eq(ms, 10000);
+    ck_assert_int_eq(parse_duration("5m", &ms), 0);
+    ck_assert_uint_eq(ms, 300000);
+    ck_assert_int_eq(parse_duration("1h", &ms), 0);
+    ck_assert_uint_eq(ms, 3600000);
+}
+END_TEST
+
+START_TEST(test_parse_duration_rejects)
+{
+    static const char *const bad[] = {"",     "-1",   "-1s", "1.5s", "10 s",
+                                      "10S",  "5min", "1d",  "s",    "ms",
+                                      "1sec", "0x10", " 1"};
+    unsigned ms = 7;
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(bad); i++) {
+        ck_assert_msg(parse_duration(bad[i], &ms) < 0, "accepted '%s'", bad[i]);
+        ck_assert_uint_eq(ms, 7);
+    }
+    ck_assert_int_lt(parse_duration(NULL, &ms), 0);
+}
+END_TEST
+
+START_TEST(test_parse_duration_overflow)
+{
+    char buf[64];
+    unsigned ms;
+
+    snprintf(buf, sizeof(buf), "%ums", UINT_MAX);
+    ck_assert_int_eq(parse_duration(buf, &ms), 0);
+    ck_assert_uint_eq(ms, UINT_MAX);
+    snprintf(buf, sizeof(buf), "%lums", (unsigned long)UINT_MAX + 1);
+    ck_assert_int_lt(parse_duration(buf, &ms), 0);
+    snprintf(buf, sizeof(buf), "%us", UINT_MAX / 1000 + 1);
+    ck_assert_int_lt(parse_duration(buf, &ms), 0);
+    ck_assert_int_lt(parse_duration("1194h", &ms), 0); /* ~49.7 days max */
+    ck_assert_int_eq(parse_duration("1193h", &ms), 0);
+}
+END_TEST
+
+START_TEST(test_bad_size)
+{
+    ASSERT_ERROR("server:\n  limits:\n    max_body_size: 16kb\n",
+                 "t.yaml:3:20: bad size '16kb' for server.limits.max_body_size "
+                 "(expected bytes, or a number with k, m or g, like 16k)");
+}
+END_TEST
+
+START_TEST(test_size_zero_rejected)
+{
+    ASSERT_ERROR("server: {limits: {max_header_size: 0}}\n",
+                 "t.yaml:1:36: expected a size above 0 for "
+                 "server.limits.max_header_size, got '0'");
+}
+END_TEST
+
+START_TEST(test_bad_duration)
+{
+    ASSERT_ERROR("server:\n  shutdown_timeout: -5s\n",
+                 "t.yaml:2:21: bad duration '-5s' for server.shutdown_timeout "
+                 "(expected seconds, or a number with ms, s, m or h, like "
+                 "30s)");
+}
+END_TEST
+
+START_TEST(test_timeout_zero_rejected)
+{
+    ASSERT_ERROR("server: {limits: {idle_timeout: 0s}}\n",
+                 "t.yaml:1:33: expected a duration above 0 for "
+                 "server.limits.idle_timeout, got '0s'");
+}
+END_TEST
+
+START_TEST(test_shutdown_timeout_zero)
+{
+    struct config *cfg = parse("server: {shutdown_timeout: 0}\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->shutdown_timeout_ms, 0);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_size_expected_scalar)
+{
+    ASSERT_ERROR("server: {limits: {max_uri_size: {a: 1}}}\n",
+                 "t.yaml:1:33: expected a size for server.limits.max_uri_size, "
+                 "got a mapping");
+}
+END_TEST
+
+/* server ------------------------------------------------------------------ */
+
+START_TEST(test_listen_string)
+{
+    struct config *cfg = parse("server: {listen: \"127.0.0.1:9000\"}\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->nlisten, 1);
+    ck_assert_str_eq(cfg->listen[0].text, "127.0.0.1:9000");
+    ck_assert_uint_gt(cfg->listen[0].addrlen, 0);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_listen_list)
+{
+    struct config *cfg =
+        parse("server:\n  listen:\n    - 127.0.0.1:1\n    - 127.0.0.1:2\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->nlisten, 2);
+    ck_assert_str_eq(cfg->listen[0].text, "127.0.0.1:1");
+    ck_assert_str_eq(cfg->listen[1].text, "127.0.0.1:2");
+    ck_assert_int_eq(cfg->listen[1].mark.line, 4);
+    ck_assert_int_eq(cfg->listen[1].mark.col, 7);
+    config_free(cfg);
+}
+END_TEST
+
+/* The wording after the mark is listen_parse()'s. */
+START_TEST(test_listen_bad_address)
+{
+    static const char prefix[] = "t.yaml:4:7: ";
+    struct config *cfg =
+        parse("server:\n  listen:\n    - 127.0.0.1:1\n    - nonsense\n");
+
+    ck_assert_ptr_null(cfg);
+    ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0, "got '%s'", err);
+    ck_assert_uint_gt(strlen(err), strlen(prefix));
+}
+END_TEST
+
+START_TEST(test_listen_empty_list)
+{
+    ASSERT_ERROR("server: {listen: []}\n",
+                 "t.yaml:1:18: empty list for server.listen (give at least "
+                 "one address)");
+}
+END_TEST
+
+START_TEST(test_listen_wrong_type)
+{
+    ASSERT_ERROR("server: {listen: {a: b}}\n",
+                 "t.yaml:1:18: expected an address or a list of them for "
+                 "server.listen, got a mapping");
+}
+END_TEST
+
+START_TEST(test_workers_auto)
+{
+    struct config *cfg = parse("server: {workers: auto}\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_int_eq(cfg->workers, cpu_count());
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_workers_number)
+{
+    struct config *cfg = parse("server: {workers: 1024}\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_int_eq(cfg->workers, 1024);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_workers_zero)
+{
+    ASSERT_ERROR("server: {workers: 0}\n",
+                 "t.yaml:1:19: expected 'auto' or an integer from 1 to 1024 "
+                 "for server.workers, got '0'");
+}
+END_TEST
+
+START_TEST(test_workers_too_many)
+{
+    ASSERT_ERROR("server: {workers: 1025}\n",
+                 "t.yaml:1:19: expected 'auto' or an integer from 1 to 1024 "
+                 "for server.workers, got '1025'");
+}
+END_TEST
+
+START_TEST(test_workers_garbage)
+{
+    ASSERT_ERROR("server: {workers: many}\n",
+                 "t.yaml:1:19: expected 'auto' or an integer from 1 to 1024 "
+                 "for server.workers, got 'many'");
+}
+END_TEST
+
+START_TEST(test_workers_wrong_type)
+{
+    ASSERT_ERROR("server: {workers: [4]}\n",
+                 "t.yaml:1:19: expected 'auto' or an integer for "
+                 "server.workers, got a list");
+}
+END_TEST
+
+/* log -----------------------------------------------------------------------
+ */
+
+START_TEST(test_log_levels)
+{
+    static const char *const names[] = {"debug", "info",  "notice",
+                                        "warn",  "error", "crit"};
+    static const int levels[] = {SQ_LOG_DEBUG, SQ_LOG_INFO,  SQ_LOG_NOTICE,
+                                 SQ_LOG_WARN,  SQ_LOG_ERROR, SQ_LOG_CRIT};
+    struct config *cfg;
+    char yaml[64];
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(names); i++) {
+        snprintf(yaml, sizeof(yaml), "log: {level: %s}\n", names[i]);
+        cfg = parse(yaml);
+        ck_assert_ptr_nonnull(cfg);
+        ck_assert_int_eq(cfg->log_level, levels[i]);
+        config_free(cfg);
+    }
+}
+END_TEST
+
+START_TEST(test_log_bad_level)
+{
+    ASSERT_ERROR("log:\n  level: verbose\n",
+                 "t.yaml:2:10: unknown log level 'verbose' for log.level "
+                 "(expected debug, info, notice, warn, error or crit)");
+}
+END_TEST
+
+START_TEST(test_log_error_stderr)
+{
+    struct config *cfg = parse("log: {error: stderr}\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_ptr_null(cfg->log_error);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_log_access_modes)
+{
+    struct config *cfg = parse("log: {access: stderr}\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_int_eq(cfg->access_mode, ACCESS_STDERR);
+    ck_assert_ptr_null(cfg->log_access);
+    config_free(cfg);
+    cfg = parse("log: {access: off}\n");
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_int_eq(cfg->access_mode, ACCESS_OFF);
+    config_free(cfg);
+    cfg = parse("log: {access: logs/access.log}\n");
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_int_eq(cfg->access_mode, ACCESS_FILE);
+    ck_assert_str_eq(cfg->log_access, "logs/access.log");
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_log_access_boolean_rejected)
+{
+    ASSERT_ERROR("log: {access: false}\n",
+                 "t.yaml:1:15: expected off, stderr or a file path for "
+                 "log.access, got 'false'");
+}
+END_TEST
+
+/* modules ----------------------------------------------------------------- */
+
+START_TEST(test_module_missing_path)
+{
+    ASSERT_ERROR("modules:\n  hello:\n    config: {a: 1}\n",
+                 "t.yaml:2:3: missing 'path' in modules.hello");
+}
+END_TEST
+
+START_TEST(test_module_empty)
+{
+    ASSERT_ERROR("modules:\n  hello:\n",
+                 "t.yaml:2:3: missing 'path' in modules.hello");
+}
+END_TEST
+
+START_TEST(test_module_bad_name)
+{
+    ASSERT_ERROR("modules:\n  hello-world: {path: hw.so}\n",
+                 "t.yaml:2:3: bad module name 'hello-world' in modules (use "
+                 "letters, digits and '_', not starting with a digit)");
+}
+END_TEST
+
+START_TEST(test_module_not_mapping)
+{
+    ASSERT_ERROR("modules:\n  hello: hello.so\n",
+                 "t.yaml:2:10: expected a mapping for modules.hello, got a "
+                 "string");
+}
+END_TEST
+
+START_TEST(test_module_unknown_key)
+{
+    ASSERT_ERROR("modules:\n  hello: {pth: hello.so}\n",
+                 "t.yaml:2:11: unknown key 'pth' in modules.hello (did you "
+                 "mean 'path'?)");
+}
+END_TEST
+
+/* A string has no directory: relative paths stay as written. */
+START_TEST(test_module_path_kept_in_string)
+{
+    struct config *cfg = parse("modules:\n"
+                               "  a: {path: a.so}\n"
+                               "  b: {path: ./b.so}\n"
+                               "  c: {path: lib/c.so}\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_str_eq(cfg->modules[0].path, "a.so");
+    ck_assert_str_eq(cfg->modules[1].path, "./b.so");
+    ck_assert_str_eq(cfg->modules[2].path, "lib/c.so");
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_module_path_resolved_in_file)
+{
+    char path[128], expect[256];
+    struct config *cfg;
+
+    tmpdir_setup();
+    snprintf(path, sizeof(path), "%s/squall.yaml", tmpdir);
+    write_file(path, "modules:\n"
+                     "  a: {path: a.so}\n"
+                     "  b: {path: ./b.so}\n"
+                     "  c: {path: lib/c.so}\n"
+                     "  d: {path: /abs/d.so}\n"
+                     "log: {access: access.log}\n");
+    cfg = config_load(path, err, sizeof(err));
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->file, path);
+    ck_assert_ptr_eq(cfg->modules[0].mark.file, cfg->file);
+    ck_assert_str_eq(cfg->modules[0].path, "a.so");
+    snprintf(expect, sizeof(expect), "%s/b.so", tmpdir);
+    ck_assert_str_eq(cfg->modules[1].path, expect);
+    snprintf(expect, sizeof(expect), "%s/lib/c.so", tmpdir);
+    ck_assert_str_eq(cfg->modules[2].path, expect);
+    ck_assert_str_eq(cfg->modules[3].path, "/abs/d.so");
+    snprintf(expect, sizeof(expect), "%s/access.log", tmpdir);
+    ck_assert_str_eq(cfg->log_access, expect);
+    config_free(cfg);
+    tmpdir_teardown();
+}
+END_TEST
+
+/* A config path relative to the working directory still gives absolute
+ * module paths, so a later chdir("/") does not break them. */
+START_TEST(test_module_path_relative_config)
+{
+    char path[128], old[PATH_MAX], cwd[PATH_MAX], expect[PATH_MAX + 256];
+    struct config *cfg;
+
+    tmpdir_setup();
+    snprintf(path, sizeof(path), "%s/squall.yaml", tmpdir);
+    write_file(path, "modules: {m: {path: mods/m.so}}\n");
+    ck_assert_ptr_nonnull(getcwd(old, sizeof(old)));
+    ck_assert_int_eq(chdir("/tmp"), 0);
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+    cfg = config_load(path + strlen("/tmp/"), err, sizeof(err));
+    /* back before asserting: with CK_FORK=no later tests share the cwd */
+    ck_assert_int_eq(chdir(old), 0);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    snprintf(expect, sizeof(expect), "%s/%s/mods/m.so", cwd,
+             tmpdir + strlen("/tmp/"));
+    ck_assert_str_eq(cfg->modules[0].path, expect);
+    config_free(cfg);
+    tmpdir_teardown();
+}
+END_TEST
+
+START_TEST(test_module_config_tree)
+{
+    struct config *cfg = parse("modules:\n"
+                               "  chat:\n"
+                               "    path: chat.so\n"
+                               "    config:\n"
+                               "      history: 200\n"
+                               "      rooms: [lobby, \"dev\"]\n"
+                               "      quoted: \"null\"\n"
+                               "      empty:\n"
+                               "      tilde: ~\n"
+                               "      nested: {on: yes}\n");
+    const sq_conf *c, *rooms;
+    const char *key;
+
+    ck_assert_ptr_nonnull(cfg);
+    c = cfg->modules[0].config;
+    ck_assert_int_eq(sq_conf_type(c), SQ_CONF_MAP);
+    ck_assert_uint_eq(sq_conf_len(c), 6);
+    ck_assert_int_eq(sq_conf_int(c, "history", 0), 200);
+    rooms = sq_conf_get(c, "rooms");
+    ck_assert_int_eq(sq_conf_type(rooms), SQ_CONF_LIST);
+    ck_assert_uint_eq(sq_conf_len(rooms), 2);
+    ck_assert_str_eq(sq_conf_value(sq_conf_at(rooms, 1, &key)), "dev");
+    ck_assert_ptr_null(key);
+    ck_assert_str_eq(sq_conf_str(c, "quoted", "x"), "null");
+    ck_assert_str_eq(sq_conf_str(c, "empty", "x"), "");
+    ck_assert_str_eq(sq_conf_str(c, "tilde", "x"), "");
+    ck_assert_int_eq(sq_conf_bool(sq_conf_get(c, "nested"), "on", 0), 1);
+    ck_assert_ptr_nonnull(sq_conf_at(c, 5, &key));
+    ck_assert_str_eq(key, "nested");
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_module_config_empty_is_null)
+{
+    struct config *cfg = parse("modules:\n  a: {path: a.so, config: }\n"
+                               "  b: {path: b.so, config: ~}\n"
+                               "  c: {path: c.so, config: 5}\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_ptr_null(cfg->modules[0].config);
+    ck_assert_ptr_null(cfg->modules[1].config);
+    ck_assert_int_eq(sq_conf_type(cfg->modules[2].config), SQ_CONF_SCALAR);
+    ck_assert_str_eq(sq_conf_value(cfg->modules[2].config), "5");
+    config_free(cfg);
+}
+END_TEST
+
+/* routes ------------------------------------------------------------------ */
+
+START_TEST(test_route_missing_path)
+{
+    ASSERT_ERROR(MOD "routes:\n  - handler: hello:hello\n",
+                 "t.yaml:3:5: missing 'path' in routes[0]");
+}
+END_TEST
+
+START_TEST(test_route_missing_handler)
+{
+    ASSERT_ERROR(MOD "routes:\n  - path: /\n  - path: /x\n",
+                 "t.yaml:3:5: missing 'handler' in routes[0]");
+}
+END_TEST
+
+START_TEST(test_route_not_mapping)
+{
+    ASSERT_ERROR(MOD "routes:\n  - /x\n",
+                 "t.yaml:3:5: expected a mapping for routes[0], got a string");
+}
+END_TEST
+
+START_TEST(test_route_bad_path)
+{
+    ASSERT_ERROR(MOD "routes:\n  - {path: x/y, handler: hello:hello}\n",
+                 "t.yaml:3:12: bad path 'x/y' for routes[0].path (expected "
+                 "'/...', or '^...' for a regex)");
+}
+END_TEST
+
+START_TEST(test_route_bad_handler)
+{
+    static const char *const bad[] = {"hello",    "hello:", ":hello",
+                                      "a:b:c",    "1a:b",   "a:1b",
+                                      "he-llo:x", "a :b",   "a.b"};
+    char yaml[128], expect[256];
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(bad); i++) {
+        snprintf(yaml, sizeof(yaml),
+                 MOD "routes:\n  - {path: /, handler: \"%s\"}\n", bad[i]);
+        snprintf(expect, sizeof(expect),
+                 "t.yaml:3:24: bad handler '%s' for routes[0].handler "
+                 "(expected module:function, like hello:hello)",
+                 bad[i]);
+        ASSERT_ERROR(yaml, expect);
+    }
+}
+END_TEST
+
+START_TEST(test_route_unknown_module)
+{
+    ASSERT_ERROR("routes:\n  - path: /\n    handler: helo:hello\n" MOD,
+                 "t.yaml:3:14: unknown module 'helo' in handler 'helo:hello' "
+                 "(did you mean 'hello'?)");
+}
+END_TEST
+
+START_TEST(test_route_no_modules)
+{
+    ASSERT_ERROR("routes:\n  - {path: /, handler: hello:hello}\n",
+                 "t.yaml:2:24: unknown module 'hello' in handler "
+                 "'hello:hello'");
+}
+END_TEST
+
+START_TEST(test_route_module_declared_later)
+{
+    struct config *cfg =
+        parse("routes:\n  - {path: /, handler: hello:hello}\n" MOD);
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_str_eq(cfg->routes[0].module, "hello");
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_route_methods)
+{
+    struct config *cfg =
+        parse(MOD "routes:\n  - {path: /, handler: hello:hello, methods: "
+                  "[GET, HEAD, DELETE, GET]}\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->routes[0].methods, METHOD_BIT(METHOD_GET) |
+                                                  METHOD_BIT(METHOD_HEAD) |
+                                                  METHOD_BIT(METHOD_DELETE));
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_route_unknown_method)
+{
+    ASSERT_ERROR(MOD "routes:\n  - path: /\n    handler: hello:hello\n"
+                     "    methods: [GET, PSOT]\n",
+                 "t.yaml:5:20: unknown method 'PSOT' in routes[0].methods "
+                 "(did you mean 'POST'?)");
+}
+END_TEST
+
+START_TEST(test_route_method_lowercase)
+{
+    ASSERT_ERROR(MOD "routes:\n  - {path: /, handler: hello:hello, methods: "
+                     "[delete]}\n",
+                 "t.yaml:3:47: unknown method 'delete' in routes[0].methods "
+                 "(did you mean 'DELETE'?)");
+}
+END_TEST
+
+START_TEST(test_route_methods_empty)
+{
+    ASSERT_ERROR(MOD "routes:\n  - {path: /, handler: hello:hello, methods: "
+                     "[]}\n",
+                 "t.yaml:3:46: empty list for routes[0].methods (leave "
+                 "'methods' out to allow any method)");
+}
+END_TEST
+
+START_TEST(test_route_methods_not_list)
+{
+    ASSERT_ERROR(MOD "routes:\n  - {path: /, handler: hello:hello, methods: "
+                     "GET}\n",
+                 "t.yaml:3:46: expected a list for routes[0].methods, got a "
+                 "string");
+}
+END_TEST
+
+/* config_load ----------------------------------------------------------------
+ */
+
+START_TEST(test_load_missing_file)
+{
+    struct config *cfg =
+        config_load("/nonexistent/squall.yaml", err, sizeof(err));
+
+    ck_assert_ptr_null(cfg);
+    ck_assert_str_eq(err, "/nonexistent/squall.yaml: cannot read: No such "
+                          "file or directory");
+}
+END_TEST
+
+START_TEST(test_load_error_names_file)
+{
+    char path[128], expect[256];
+
+    tmpdir_setup();
+    snprintf(path, sizeof(path), "%s/bad.yaml", tmpdir);
+    write_file(path, "server:\n  workers: 0\n");
+    ck_assert_ptr_null(config_load(path, err, sizeof(err)));
+    snprintf(expect, sizeof(expect),
+             "%s:2:12: expected 'auto' or an integer from 1 to 1024 for "
+             "server.workers, got '0'",
+             path);
+    ck_assert_str_eq(err, expect);
+    tmpdir_teardown();
+}
+END_TEST
+
+START_TEST(test_load_directory)
+{
+    struct config *cfg = config_load("/tmp", err, sizeof(err));
+
+    ck_assert_ptr_null(cfg);
+    ck_assert_str_eq(err, "/tmp: cannot read: Is a directory");
+}
+END_TEST
+
+/* The shipped reference sets every key to its default: it must parse, and
+ * its values must be the defaults of the code. */
+START_TEST(test_reference_file)
+{
+    const char *srcdir = getenv("SQUALL_SRCDIR");
+    struct config *ref, *def;
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/conf/squall.reference.yaml",
+             srcdir != NULL ? srcdir : ".");
+    ref = config_load(path, err, sizeof(err));
+    ck_assert_msg(ref != NULL, "%s", err);
+    def = parse("server:\n");
+    ck_assert_ptr_nonnull(def);
+    ck_assert_str_eq(ref->listen[0].text, def->listen[0].text);
+    ck_assert_int_eq(ref->workers, def->workers);
+    ck_assert_uint_eq(ref->shutdown_timeout_ms, def->shutdown_timeout_ms);
+    ck_assert_mem_eq(&ref->limits, &def->limits, sizeof(def->limits));
+    ck_assert_int_eq(ref->log_level, def->log_level);
+    ck_assert_ptr_null(ref->log_error);
+    ck_assert_int_eq(ref->access_mode, def->access_mode);
+    ck_assert_uint_gt(ref->nmodules, 0);
+    ck_assert_uint_gt(ref->nroutes, 0);
+    config_free(ref);
+    config_free(def);
+}
+END_TEST
+
+/* conftree ---------------------------------------------------------------- */
+
+START_TEST(test_conf_null_safe)
+{
+    ck_assert_int_eq(sq_conf_type(NULL), 0);
+    ck_assert_ptr_null(sq_conf_value(NULL));
+    ck_assert_uint_eq(sq_conf_len(NULL), 0);
+    ck_assert_ptr_null(sq_conf_at(NULL, 0, NULL));
+    ck_assert_ptr_null(sq_conf_get(NULL, "a"));
+    ck_assert_str_eq(sq_conf_str(NULL, "a", "d"), "d");
+    ck_assert_int_eq(sq_conf_int(NULL, "a", 42), 42);
+    ck_assert_int_eq(sq_conf_bool(NULL, "a", 1), 1);
+    conftree_free(NULL);
+}
+END_TEST
+
+START_TEST(test_conf_wrong_kind)
+{
+    sq_conf *map = conftree_new(SQ_CONF_MAP);
+    sq_conf *list = conftree_new(SQ_CONF_LIST);
+    const char *key = "x";
+
+    ck_assert_int_eq(conftree_append(list, NULL, conftree_scalar("1")), 0);
+    ck_assert_int_eq(conftree_append(map, "l", list), 0);
+    ck_assert_ptr_null(sq_conf_value(map));
+    ck_assert_str_eq(sq_conf_str(map, "l", "d"), "d");
+    ck_assert_int_eq(sq_conf_int(map, "l", 3), 3);
+    ck_assert_ptr_null(sq_conf_get(list, "a"));
+    ck_assert_ptr_null(sq_conf_at(map, 1, &key));
+    ck_assert_ptr_null(key);
+    ck_assert_uint_eq(sq_conf_len(sq_conf_at(list, 0, NULL)), 0);
+    conftree_free(map);
+}
+END_TEST
+
+START_TEST(test_conf_int)
+{
+    sq_conf *map = conftree_new(SQ_CONF_MAP);
+
+    conftree_append(map, "dec", conftree_scalar("42"));
+    conftree_append(map, "neg", conftree_scalar("-7"));
+    conftree_append(map, "oct", conftree_scalar("010"));
+    conftree_append(map, "big", conftree_scalar("99999999999999999999"));
+    conftree_append(map, "junk", conftree_scalar("12abc"));
+    conftree_append(map, "space", conftree_scalar(" 1"));
+    conftree_append(map, "empty", conftree_scalar(""));
+    ck_assert_int_eq(sq_conf_int(map, "dec", 0), 42);
+    ck_assert_int_eq(sq_conf_int(map, "neg", 0), -7);
+    ck_assert_int_eq(sq_conf_int(map, "oct", 0), 10);
+    ck_assert_int_eq(sq_conf_int(map, "big", -1), -1);
+    ck_assert_int_eq(sq_conf_int(map, "junk", -1), -1);
+    ck_assert_int_eq(sq_conf_int(map, "space", -1), -1);
+    ck_assert_int_eq(sq_conf_int(map, "empty", -1), -1);
+    ck_assert_int_eq(sq_conf_int(map, "absent", -1), -1);
+    conftree_free(map);
+}
+END_TEST
+
+START_TEST(test_conf_bool)
+{
+    static const char *const yes[] = {"true", "True", "yes", "on", "1"};
+    static const char *const no[] = {"false", "FALSE", "no", "off", "0"};
+    sq_conf *map = conftree_new(SQ_CONF_MAP);
+    char key[16];
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(yes); i++) {
+        snprintf(key, sizeof(key), "y%zu", i);
+        conftree_append(map, key, conftree_scalar(yes[i]));
+        ck_assert_int_eq(sq_conf_bool(map, key, -1), 1);
+        snprintf(key, sizeof(key), "n%zu", i);
+        conftree_append(map, key, conftree_scalar(no[i]));
+        ck_assert_int_eq(sq_conf_bool(map, key, -1), 0);
+    }
+    conftree_append(map, "maybe", conftree_scalar("maybe"));
+    ck_assert_int_eq(sq_conf_bool(map, "maybe", -1), -1);
+    conftree_free(map);
+}
+END_TEST
+
+START_TEST(test_conftree_append_checks)
+{
+    sq_conf *map = conftree_new(SQ_CONF_MAP);
+    sq_conf *list = conftree_new(SQ_CONF_LIST);
+    sq_conf *scalar = conftree_scalar("s");
+
+    /* the item is freed on failure: ASan/valgrind would see a leak */
+    ck_assert_int_lt(conftree_append(map, NULL, conftree_scalar("a")), 0);
+    ck_assert_int_lt(conftree_append(list, "k", conftree_scalar("a")), 0);
+    ck_assert_int_lt(conftree_append(scalar, NULL, conftree_scalar("a")), 0);
+    ck_assert_int_lt(conftree_append(map, "k", NULL), 0);
+    ck_assert_ptr_null(conftree_new(0));
+    ck_assert_uint_eq(sq_conf_len(map), 0);
+    conftree_free(map);
+    conftree_free(list);
+    conftree_free(scalar);
+}
+END_TEST
+
+START_TEST(test_conftree_many_items)
+{
+    sq_conf *map = conftree_new(SQ_CONF_MAP);
+    char key[16], val[16];
+    const char *k;
+    int i;
+
+    for (i = 0; i < 1000; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        snprintf(val, sizeof(val), "%d", i);
+        ck_assert_int_eq(conftree_append(map, key, conftree_scalar(val)), 0);
+    }
+    ck_assert_uint_eq(sq_conf_len(map), 1000);
+    ck_assert_int_eq(sq_conf_int(map, "k777", -1), 777);
+    ck_assert_str_eq(sq_conf_value(sq_conf_at(map, 999, &k)), "999");
+    ck_assert_str_eq(k, "k999");
+    conftree_free(map);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc;
+
+    tc = tcase_create("files");
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_full_file);
+    tcase_add_test(tc, test_flow_style);
+    tcase_add_test(tc, test_marks);
+    tcase_add_test(tc, test_empty_sections_keep_defaults);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("yaml");
+    tcase_add_test(tc, test_syntax_error);
+    tcase_add_test(tc, test_syntax_error_with_context);
+    tcase_add_test(tc, test_invalid_utf8);
+    tcase_add_test(tc, test_empty_file);
+    tcase_add_test(tc, test_comments_only);
+    tcase_add_test(tc, test_null_document);
+    tcase_add_test(tc, test_two_documents);
+    tcase_add_test(tc, test_top_level_not_mapping);
+    tcase_add_test(tc, test_anchor_rejected);
+    tcase_add_test(tc, test_alias_rejected);
+    tcase_add_test(tc, test_nul_rejected);
+    tcase_add_test(tc, test_nesting_limit);
+    tcase_add_test(tc, test_non_scalar_key);
+    tcase_add_test(tc, test_message_is_one_line);
+    tcase_add_test(tc, test_message_truncated);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("keys");
+    tcase_add_test(tc, test_unknown_key_suggests);
+    tcase_add_test(tc, test_unknown_key_top_level);
+    tcase_add_test(tc, test_unknown_key_nested);
+    tcase_add_test(tc, test_unknown_key_no_suggestion);
+    tcase_add_test(tc, test_unknown_key_case);
+    tcase_add_test(tc, test_unknown_key_in_route);
+    tcase_add_test(tc, test_duplicate_key);
+    tcase_add_test(tc, test_duplicate_key_top_level);
+    tcase_add_test(tc, test_duplicate_key_in_module_config);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("types");
+    tcase_add_test(tc, test_expected_mapping);
+    tcase_add_test(tc, test_expected_list);
+    tcase_add_test(tc, test_expected_string);
+    tcase_add_test(tc, test_expected_string_not_empty);
+    tcase_add_test(tc, test_expected_integer);
+    tcase_add_test(tc, test_integer_out_of_range);
+    tcase_add_test(tc, test_integer_garbage);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("units");
+    tcase_add_test(tc, test_parse_size_units);
+    tcase_add_test(tc, test_parse_size_rejects);
+    tcase_add_test(tc, test_parse_size_overflow);
+    tcase_add_test(tc, test_parse_duration_units);
+    tcase_add_test(tc, test_parse_duration_rejects);
+    tcase_add_test(tc, test_parse_duration_overflow);
+    tcase_add_test(tc, test_bad_size);
+    tcase_add_test(tc, test_size_zero_rejected);
+    tcase_add_test(tc, test_bad_duration);
+    tcase_add_test(tc, test_timeout_zero_rejected);
+    tcase_add_test(tc, test_shutdown_timeout_zero);
+    tcase_add_test(tc, test_size_expected_scalar);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("server");
+    tcase_add_test(tc, test_listen_string);
+    tcase_add_test(tc, test_listen_list);
+    tcase_add_test(tc, test_listen_bad_address);
+    tcase_add_test(tc, test_listen_empty_list);
+    tcase_add_test(tc, test_listen_wrong_type);
+    tcase_add_test(tc, test_workers_auto);
+    tcase_add_test(tc, test_workers_number);
+    tcase_add_test(tc, test_workers_zero);
+    tcase_add_test(tc, test_workers_too_many);
+    tcase_add_test(tc, test_workers_garbage);
+    tcase_add_test(tc, test_workers_wrong_type);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("log");
+    tcase_add_test(tc, test_log_levels);
+    tcase_add_test(tc, test_log_bad_level);
+    tcase_add_test(tc, test_log_error_stderr);
+    tcase_add_test(tc, test_log_access_modes);
+    tcase_add_test(tc, test_log_access_boolean_rejected);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("modules");
+    tcase_add_test(tc, test_module_missing_path);
+    tcase_add_test(tc, test_module_empty);
+    tcase_add_test(tc, test_module_bad_name);
+    tcase_add_test(tc, test_module_not_mapping);
+    tcase_add_test(tc, test_module_unknown_key);
+    tcase_add_test(tc, test_module_path_kept_in_string);
+    tcase_add_test(tc, test_module_path_resolved_in_file);
+    tcase_add_test(tc, test_module_path_relative_config);
+    tcase_add_test(tc, test_module_config_tree);
+    tcase_add_test(tc, test_module_config_empty_is_null);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("routes");
+    tcase_add_test(tc, test_route_missing_path);
+    tcase_add_test(tc, test_route_missing_handler);
+    tcase_add_test(tc, test_route_not_mapping);
+    tcase_add_test(tc, test_route_bad_path);
+    tcase_add_test(tc, test_route_bad_handler);
+    tcase_add_test(tc, test_route_unknown_module);
+    tcase_add_test(tc, test_route_no_modules);
+    tcase_add_test(tc, test_route_module_declared_later);
+    tcase_add_test(tc, test_route_methods);
+    tcase_add_test(tc, test_route_unknown_method);
+    tcase_add_test(tc, test_route_method_lowercase);
+    tcase_add_test(tc, test_route_methods_empty);
+    tcase_add_test(tc, test_route_methods_not_list);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("load");
+    tcase_add_test(tc, test_load_missing_file);
+    tcase_add_test(tc, test_load_error_names_file);
+    tcase_add_test(tc, test_load_directory);
+    tcase_add_test(tc, test_reference_file);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("conftree");
+    tcase_add_test(tc, test_conf_null_safe);
+    tcase_add_test(tc, test_conf_wrong_kind);
+    tcase_add_test(tc, test_conf_int);
+    tcase_add_test(tc, test_conf_bool);
+    tcase_add_test(tc, test_conftree_append_checks);
+    tcase_add_test(tc, test_conftree_many_items);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
