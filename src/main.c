@@ -19,12 +19,13 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: squalld [-t] [-m moduledir] [-c file]\n"
-               "       squalld -V\n"
+               "       squalld -V | -h\n"
                "  -c file       configuration (default " SQ_CONFIG_FILE ")\n"
                "  -t            check the configuration, modules and "
                "handlers, then exit\n"
                "  -m moduledir  where bare module names are looked up\n"
-               "  -V            print version and build features\n");
+               "  -V            print version and build features\n"
+               "  -h            print this help\n");
 }
 
 /* Everything a worker does before serving except running module code:

@@ -53,6 +53,7 @@ static struct {
     int stopping;
     int exit_code;
     uint64_t kill_at; /* when stopping: SIGKILL the rest at this time */
+    int killed_all;   /* that SIGKILL was sent */
 } M;
 
 static const int master_signals[] = {SIGTERM, SIGINT, SIGCHLD, SIGUSR1,
@@ -78,8 +79,10 @@ static int spawn(struct slot *s)
         close(M.ready_rd);
         if (M.started)
             close(M.ready_wr);
-        _exit(worker_main(s->id, M.cfg, M.listeners, M.nlisteners,
-                          M.started ? -1 : M.ready_wr));
+        /* exit, not _exit: a sanitizer build checks the worker for
+         * leaks at exit (stdio holds nothing: logs use write(2)) */
+        exit(worker_main(s->id, M.cfg, M.listeners, M.nlisteners,
+                         M.started ? -1 : M.ready_wr));
     }
     s->pid = pid;
     s->started_ms = now_ms();
@@ -151,7 +154,16 @@ static void reaped(pid_t pid, int status)
         s->pid = 0;
         describe(status, how, sizeof(how));
         if (M.stopping) {
-            log_info("worker %d %s", s->id, how);
+            /* a worker that fails its own shutdown (a crash, or a leak
+             * found by a sanitizer build) makes the stop unclean */
+            int clean = WIFEXITED(status) ? WEXITSTATUS(status) == 0
+                                          : M.killed_all;
+            if (clean) {
+                log_info("worker %d %s", s->id, how);
+            } else {
+                log_error("worker %d %s while stopping", s->id, how);
+                M.exit_code = 1;
+            }
         } else if (!M.started) {
             log_crit("worker %d %s during startup; stopping", s->id, how);
             begin_stop(1);
@@ -228,6 +240,7 @@ static int run_timers(void)
         if (now >= M.kill_at) {
             log_warn("workers did not stop in time; killing them");
             signal_all(SIGKILL);
+            M.killed_all = 1;
             M.kill_at = 0;
         } else {
             next = M.kill_at;

@@ -45,6 +45,10 @@ TESTMOD = os.path.join(TEST_MODULES, "testmod.so")
 SLOW = float(os.environ.get("SQUALLTEST_SLOW", "1"))
 
 
+# what AddressSanitizer, LeakSanitizer and UBSan print when they find a bug
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error: ")
+
+
 def scaled(seconds):
     """A deadline, stretched for slow (sanitizer) builds."""
     return seconds * SLOW
@@ -617,10 +621,23 @@ class SquallTestCase(unittest.TestCase):
         return outcome is not None and not getattr(outcome, "success", True)
 
     def _finish_server(self, srv):
-        if self._failed() and os.path.exists(srv.stderr_path):
+        # A graceful stop first, so that a sanitizer build checks the
+        # processes for leaks as they exit; then nothing may be left.
+        if srv.proc is not None and srv.proc.poll() is None:
+            try:
+                srv.stop(timeout=10)
+            except (AssertionError, ProcessLookupError):
+                pass
+        srv.cleanup()
+        if not os.path.exists(srv.stderr_path):
+            return
+        if self._failed():
             sys.stderr.write("\n--- squalld log of %s (%s) ---\n%s\n--- end ---\n"
                              % (self.id(), srv.config_path, srv.log_tail(60)))
-        srv.cleanup()
+        report = SANITIZER_REPORT.search(srv.log_text())
+        if report:
+            self.fail("sanitizer report in squalld's log:\n%s"
+                      % srv.log_text()[report.start():][:6000])
 
     def squalld(self, config=None, activation=True, address=None, args=(),
                 env=None, **config_kw):
