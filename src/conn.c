@@ -19,7 +19,6 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <netinet/in.h>
@@ -48,8 +47,8 @@ struct conn {
     int fd;
     struct event rev, wev, timer;
     struct http_in *http;
-    struct evbuffer *out;  /* bytes for the client */
-    struct evbuffer *body; /* lent to the current request as r->out */
+    struct buf out;  /* bytes for the client */
+    struct buf body; /* lent to the current request as r->out */
     sq_req *req;           /* the request being read or answered */
     sq_pool *spare;        /* pool of the last request, reset for reuse */
     char *in;              /* input not parsed yet */
@@ -170,9 +169,7 @@ void conn_new(int fd, const struct sockaddr *sa, socklen_t salen, int is_unix)
         goto fail;
     c->fd = fd;
     c->http = http_in_new();
-    c->out = evbuffer_new();
-    c->body = evbuffer_new();
-    if (c->http == NULL || c->out == NULL || c->body == NULL)
+    if (c->http == NULL)
         goto fail;
     if (is_unix)
         strcpy(c->remote, "unix");
@@ -199,14 +196,7 @@ void conn_new(int fd, const struct sockaddr *sa, socklen_t salen, int is_unix)
     return;
 fail:
     log_error("out of memory for a new connection");
-    if (c != NULL) {
-        http_in_free(c->http);
-        if (c->out)
-            evbuffer_free(c->out);
-        if (c->body)
-            evbuffer_free(c->body);
-        free(c);
-    }
+    free(c);
     close(fd);
 }
 
@@ -242,8 +232,8 @@ static void conn_close(struct conn *c)
         c->next->prev = c->prev;
     close(c->fd);
     http_in_free(c->http);
-    evbuffer_free(c->out);
-    evbuffer_free(c->body);
+    buf_free(&c->out);
+    buf_free(&c->body);
     pool_free(c->spare);
     free(c->in);
     free(c);
@@ -263,7 +253,7 @@ static void close_after_output(struct conn *c, int linger)
 static void protocol_error(struct conn *c, int status)
 {
     log_info("%s: bad request, answering %d", c->remote, status);
-    response_simple_error(c->out, status, 1);
+    response_simple_error(&c->out, status, 1);
     close_after_output(c, 1);
 }
 
@@ -277,7 +267,7 @@ static sq_req *new_request(struct conn *c)
         return NULL;
     r = sq_palloc(pool, sizeof(*r));
     req_init(r, pool, c);
-    r->out = c->body;
+    r->out = &c->body;
     memcpy(r->remote, c->remote, sizeof(r->remote));
     http_in_begin(c->http, r, &worker->cfg->limits);
     c->req = r;
@@ -288,7 +278,10 @@ static sq_req *new_request(struct conn *c)
 /* The request is answered: queue its response and get ready for the next. */
 static void complete(struct conn *c, sq_req *r)
 {
-    response_serialize(r, c->out, 1);
+    if (response_serialize(r, &c->out, 1) < 0) {
+        log_error("%s: out of memory for a response", c->remote);
+        close_after_output(c, 0);
+    }
     access_log(r);
     if (!r->keep_alive || worker->stopping || c->eof)
         close_after_output(c, 0);
@@ -358,13 +351,13 @@ static void head_complete(struct conn *c, sq_req *r)
 
     /* RFC 9110 10.1.1: the client waits for this before sending the body */
     if (r->expect_continue && r->version == 11)
-        evbuffer_add(c->out, cont, sizeof(cont) - 1);
+        buf_add(&c->out, cont, sizeof(cont) - 1);
     set_timer(c, T_BODY);
 }
 
 static int output_backlog(const struct conn *c)
 {
-    return evbuffer_get_length(c->out) >= OUT_HIGH;
+    return buf_pending(&c->out) >= OUT_HIGH;
 }
 
 /* Parses and answers what can be answered in data; returns the number of
@@ -550,14 +543,20 @@ static void finish_close(struct conn *c)
 /* Writes what is queued; returns -1 when that closed the connection. */
 static int conn_flush(struct conn *c)
 {
-    if (evbuffer_get_length(c->out) > 0) {
-        int n = evbuffer_write(c->out, c->fd);
-        if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            conn_close(c);
-            return -1;
+    while (buf_pending(&c->out) > 0) {
+        ssize_t n = write(c->fd, c->out.p + c->out.off, buf_pending(&c->out));
+        if (n > 0) {
+            buf_consume(&c->out, (size_t)n);
+            continue;
         }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        conn_close(c);
+        return -1;
     }
-    if (evbuffer_get_length(c->out) > 0) {
+    if (buf_pending(&c->out) > 0) {
         if (!c->writing) {
             event_add(&c->wev, NULL);
             c->writing = 1;
@@ -584,7 +583,7 @@ static void on_write(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
     if (conn_flush(c) < 0)
         return;
     /* output drained enough: answer requests that waited behind it */
-    if (evbuffer_get_length(c->out) <= OUT_LOW && !c->close_after &&
+    if (buf_pending(&c->out) <= OUT_LOW && !c->close_after &&
         c->req == NULL && c->in_len > c->in_off) {
         if (!c->eof)
             reading(c, 1);
@@ -606,7 +605,7 @@ static void on_timer(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
             (kind == T_BODY || http_in_started(c->http))) {
             log_info("%s: %s timeout", c->remote,
                      kind == T_HEAD ? "header" : "body");
-            response_simple_error(c->out, 408, 1);
+            response_simple_error(&c->out, 408, 1);
             close_after_output(c, 0);
             (void)conn_flush(c);
             return;
@@ -621,7 +620,10 @@ static void on_timer(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 
 void conn_request_flush(struct conn *c, sq_req *r)
 {
-    response_serialize(r, c->out, 0);
+    if (response_serialize(r, &c->out, 0) < 0) {
+        log_error("%s: out of memory for a response", c->remote);
+        close_after_output(c, 0);
+    }
     if (!c->dispatching)
         (void)conn_flush(c);
 }
@@ -648,7 +650,7 @@ void conn_shutdown_all(void)
 
     for (; c != NULL; c = next) {
         next = c->next;
-        if (c->req == NULL && evbuffer_get_length(c->out) == 0)
+        if (c->req == NULL && buf_pending(&c->out) == 0)
             conn_close(c);
         else if (c->req == NULL || !http_in_started(c->http))
             close_after_output(c, 0);

@@ -41,6 +41,26 @@ void pool_reset(sq_pool *p);
 /* Runs the cleanups and frees the pool. NULL is fine. */
 void pool_free(sq_pool *p);
 
+/* buf.c -------------------------------------------------------------- */
+
+/* Bytes p[off, len) are pending; p[len, cap) is free room. */
+struct buf {
+    char *p;
+    size_t off, len, cap;
+};
+
+#define buf_pending(b) ((b)->len - (b)->off)
+
+/* Room for n more bytes at p + len (len is not advanced); NULL when out of
+ * memory. May move the pending bytes. */
+char *buf_reserve(struct buf *b, size_t n);
+int buf_add(struct buf *b, const void *data, size_t n);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Drops n pending bytes from the front; an emptied large buffer is freed. */
+void buf_consume(struct buf *b, size_t n);
+void buf_clear(struct buf *b);
+void buf_free(struct buf *b);
+
 /* log.c -------------------------------------------------------------- */
 
 /* Error log: level names "debug" ... "crit"; -1 when unknown. */
@@ -364,7 +384,7 @@ struct sq_req {
     int status;
     struct header *out_headers;
     size_t nout, cap_out;
-    struct evbuffer *out; /* body buffered by sq_write */
+    struct buf *out;      /* body buffered by sq_write, lent by the conn */
     uint64_t bytes_sent;
     unsigned head_sent : 1;   /* after sq_flush */
     unsigned chunked_out : 1;
@@ -390,9 +410,9 @@ int req_parse_target(sq_req *r);
 /* Serialises status line, headers and buffered body of r into out. With
  * final = 0 it is a flush: headers go out with chunked (or close-delimited)
  * framing and the buffered body as the first chunk. */
-void response_serialize(sq_req *r, struct evbuffer *out, int final);
+int response_serialize(sq_req *r, struct buf *out, int final);
 /* A complete error response for protocol errors (no request object). */
-void response_simple_error(struct evbuffer *out, int status, int close);
+int response_simple_error(struct buf *out, int status, int close);
 /* Replaces r's response by an error page. */
 void response_error_page(sq_req *r, int status);
 /* The cached "Date: ..." line ending in CRLF, refreshed once a second. */

@@ -9,7 +9,6 @@
  */
 #include "internal.h"
 
-#include <event2/buffer.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -43,26 +42,16 @@ const char *response_date_line(size_t *len)
     return line;
 }
 
-/* A head is assembled in a stack buffer and handed to the evbuffer in one
- * piece; an unusually large head spills over in several. */
+/* A head is written straight into the output buffer: head_size() bounds
+ * it, one reservation makes room, and the puts below cannot overflow. */
 struct head {
-    struct evbuffer *out;
-    size_t len;
-    char buf[2048];
+    char *p;
 };
 
 static void head_put(struct head *h, const char *s, size_t n)
 {
-    if (h->len + n > sizeof(h->buf)) {
-        evbuffer_add(h->out, h->buf, h->len);
-        h->len = 0;
-        if (n > sizeof(h->buf)) {
-            evbuffer_add(h->out, s, n);
-            return;
-        }
-    }
-    memcpy(h->buf + h->len, s, n);
-    h->len += n;
+    memcpy(h->p, s, n);
+    h->p += n;
 }
 
 static void head_puts(struct head *h, const char *s)
@@ -94,6 +83,18 @@ static void head_put_number(struct head *h, const char *name, uint64_t v)
     char num[24], *start = format_u64(num + sizeof(num) - 1, v);
     num[sizeof(num) - 1] = '\0';
     head_put_field(h, name, start);
+}
+
+/* Room for everything but the handler's headers: status line, Server,
+ * Date, Content-Type, framing, Connection, a chunk size and the CRLFs. */
+#define HEAD_FIXED 512
+
+static size_t head_size(const sq_req *r)
+{
+    size_t n = HEAD_FIXED;
+    for (size_t i = 0; i < r->nout; i++)
+        n += r->out_headers[i].name_len + r->out_headers[i].value_len + 4;
+    return n;
 }
 
 static int has_out_header(const sq_req *r, const char *name)
@@ -154,48 +155,36 @@ static void put_head(sq_req *r, struct head *h, int final, size_t body_len)
     head_put(h, "\r\n", 2);
 }
 
-/* Moves the buffered body to out: small bodies are copied next to the head
- * so that the write has one piece, large ones change owner without a copy. */
-static void move_body(struct evbuffer *out, struct evbuffer *body, size_t len)
+int response_serialize(sq_req *r, struct buf *out, int final)
 {
-    if (len <= 16384) {
-        evbuffer_add(out, evbuffer_pullup(body, -1), len);
-        evbuffer_drain(body, len);
-    } else {
-        evbuffer_add_buffer(out, body);
-    }
-}
-
-void response_serialize(sq_req *r, struct evbuffer *out, int final)
-{
-    struct evbuffer *body = r->out;
-    size_t len = body ? evbuffer_get_length(body) : 0;
+    struct buf *body = r->out;
+    size_t len = body ? buf_pending(body) : 0;
     int send_body = r->method != METHOD_HEAD && status_has_body(r->status);
     struct head h;
+    char *start;
 
-    h.out = out;
-    h.len = 0;
+    if ((start = buf_reserve(out, head_size(r))) == NULL)
+        return -1;
+    h.p = start;
     if (!r->head_sent) {
         put_head(r, &h, final, len);
         r->head_sent = 1;
     }
-    if (len > 0 && send_body && r->chunked_out) {
-        char size[24];
-        int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-        head_put(&h, size, (size_t)n);
-    }
-    evbuffer_add(out, h.buf, h.len);
-    h.len = 0;
+    if (len > 0 && send_body && r->chunked_out)
+        h.p += sprintf(h.p, "%zx\r\n", len);
+    out->len += (size_t)(h.p - start);
     if (len > 0 && send_body) {
         r->body_bytes += len;
-        move_body(out, body, len);
-        if (r->chunked_out)
-            evbuffer_add(out, "\r\n", 2);
-    } else if (len > 0) {
-        evbuffer_drain(body, len);
+        if (buf_add(out, body->p + body->off, len) < 0)
+            return -1;
+        if (r->chunked_out && buf_add(out, "\r\n", 2) < 0)
+            return -1;
     }
+    if (body != NULL)
+        buf_clear(body);
     if (final && r->chunked_out && send_body)
-        evbuffer_add(out, "0\r\n\r\n", 5);
+        return buf_add(out, "0\r\n\r\n", 5);
+    return 0;
 }
 
 static int error_page(char *buf, size_t len, int status)
@@ -206,16 +195,18 @@ static int error_page(char *buf, size_t len, int status)
                     status, text, status, text);
 }
 
-void response_simple_error(struct evbuffer *out, int status, int close)
+int response_simple_error(struct buf *out, int status, int close)
 {
     char body[256];
     int blen = error_page(body, sizeof(body), status);
     size_t dlen;
     const char *date = response_date_line(&dlen);
     struct head h;
+    char *start = buf_reserve(out, HEAD_FIXED + (size_t)blen);
 
-    h.out = out;
-    h.len = 0;
+    if (start == NULL)
+        return -1;
+    h.p = start;
     put_status_line(&h, status);
     head_put(&h, date, dlen);
     head_put_field(&h, "Content-Type", DEFAULT_CONTENT_TYPE);
@@ -224,7 +215,8 @@ void response_simple_error(struct evbuffer *out, int status, int close)
         head_put_field(&h, "Connection", "close");
     head_put(&h, "\r\n", 2);
     head_put(&h, body, (size_t)blen);
-    evbuffer_add(out, h.buf, h.len);
+    out->len += (size_t)(h.p - start);
+    return 0;
 }
 
 void response_error_page(sq_req *r, int status)
@@ -235,8 +227,8 @@ void response_error_page(sq_req *r, int status)
     r->status = status;
     r->nout = 0;
     if (r->out != NULL) {
-        evbuffer_drain(r->out, evbuffer_get_length(r->out));
-        evbuffer_add(r->out, body, (size_t)blen);
+        buf_clear(r->out);
+        buf_add(r->out, body, (size_t)blen);
     }
 }
 
@@ -277,8 +269,10 @@ int sq_add_header(sq_req *r, const char *name, const char *value)
         r->cap_out = cap;
     }
     h = &r->out_headers[r->nout];
-    h->name = sq_pstrdup(r->pool, name);
-    h->value = sq_pstrdup(r->pool, value);
+    h->name_len = (uint32_t)strlen(name);
+    h->value_len = (uint32_t)strlen(value);
+    h->name = sq_pstrndup(r->pool, name, h->name_len);
+    h->value = sq_pstrndup(r->pool, value, h->value_len);
     if (h->name == NULL || h->value == NULL)
         return SQ_ERROR;
     r->nout++;
@@ -304,7 +298,7 @@ int sq_write(sq_req *r, const void *data, size_t len)
         return SQ_ERROR;
     if (r->conn == NULL || r->out == NULL)
         return 0; /* the client went away: dropped, as documented */
-    return evbuffer_add(r->out, data, len) == 0 ? 0 : SQ_ERROR;
+    return buf_add(r->out, data, len) == 0 ? 0 : SQ_ERROR;
 }
 
 int sq_vprintf(sq_req *r, const char *fmt, va_list ap)
@@ -313,7 +307,7 @@ int sq_vprintf(sq_req *r, const char *fmt, va_list ap)
         return SQ_ERROR;
     if (r->conn == NULL || r->out == NULL)
         return 0;
-    return evbuffer_add_vprintf(r->out, fmt, ap) < 0 ? SQ_ERROR : 0;
+    return buf_vprintf(r->out, fmt, ap) < 0 ? SQ_ERROR : 0;
 }
 
 int sq_printf(sq_req *r, const char *fmt, ...)
@@ -347,7 +341,7 @@ int sq_redirect(sq_req *r, const char *url, int status)
         return SQ_ERROR;
     r->nout = 0;
     if (r->out != NULL)
-        evbuffer_drain(r->out, evbuffer_get_length(r->out));
+        buf_clear(r->out);
     r->status = status;
     return sq_set_header(r, "Location", url);
 }
