@@ -28,8 +28,11 @@ DEPTH=16
 duration=10
 warmup=2
 conns=64
-squalld=${SQUALLD:-$ROOT/src/squalld}
-moddir=${SQUALL_MODULE_DIR:-$ROOT/handlers}
+# dev.sh builds in build/; an in-tree build has them at the top
+build=$ROOT/build
+[ -x "$build/src/squalld" ] || build=$ROOT
+squalld=${SQUALLD:-$build/src/squalld}
+moddir=${SQUALL_MODULE_DIR:-$build/handlers}
 servers=squall,nginx,tornado
 server_cpu=1
 client_cpu=0
@@ -44,9 +47,10 @@ usage: $0 [options]
   -d SECONDS  length of each measured run (default $duration)
   -w SECONDS  warm-up before each server's runs (default $warmup)
   -c N        connections (default $conns)
-  -s PATH     squalld to run (default \$SQUALLD or ./src/squalld of the repo)
+  -s PATH     squalld to run (default \$SQUALLD, else build/src/squalld
+              or src/squalld of the repo)
   -m DIR      module directory holding hello.so (default \$SQUALL_MODULE_DIR
-              or ./handlers of the repo)
+              or the handlers/ next to that squalld)
   -o LIST     servers to measure, comma-separated (default $servers)
   -S CPU      CPU the servers are pinned to (default $server_cpu)
   -C CPU      CPU wrk is pinned to (default $client_cpu)
