@@ -17,26 +17,21 @@
 #include <string.h>
 #include <strings.h>
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
 enum { CB_NONE, CB_FIELD, CB_VALUE };
 
 struct http_in {
     http_parser parser;
     sq_req *r;
     const struct limits_conf *lim;
-    struct sbuf url, name, value;
+    struct buf url, name, value;
     size_t head_bytes; /* bytes of the head seen so far */
     int last_cb;
-    int status;        /* our verdict when a callback fails */
-    int state;         /* HTTP_IN_* reached by the current request */
-    int head_event;    /* the head completed since the last return */
+    int status;     /* our verdict when a callback fails */
+    int state;      /* HTTP_IN_* reached by the current request */
+    int head_event; /* the head completed since the last return */
     int started;
     int nhost, nte;
-    int in_trailer;    /* fields after the last chunk */
+    int in_trailer; /* fields after the last chunk */
     /* obs-fold detection: where the current http_parser_execute() input
      * starts, and whether the last value piece ended at the input's end */
     const char *feed_start, *value_end;
@@ -45,18 +40,11 @@ struct http_in {
 
 static const http_parser_settings settings;
 
-static int sbuf_add(struct sbuf *b, const char *s, size_t n)
+/* Appends to a text buffer and keeps it NUL-terminated. */
+static int text_add(struct buf *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if ((p = realloc(b->p, cap)) == NULL)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
+    if (buf_reserve(b, n + 1) == NULL)
+        return -1;
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
@@ -77,9 +65,9 @@ void http_in_free(struct http_in *h)
 {
     if (h == NULL)
         return;
-    free(h->url.p);
-    free(h->name.p);
-    free(h->value.p);
+    buf_free(&h->url);
+    buf_free(&h->name);
+    buf_free(&h->value);
     free(h);
 }
 
@@ -133,7 +121,7 @@ static int on_url(http_parser *p, const char *at, size_t len)
     struct http_in *h = p->data;
     if (h->url.len + len > h->lim->max_uri_size)
         return fail(h, 414);
-    return sbuf_add(&h->url, at, len) < 0 ? fail(h, 500) : 0;
+    return text_add(&h->url, at, len) < 0 ? fail(h, 500) : 0;
 }
 
 /* RFC 9110 5.6.2: field names are tokens. */
@@ -167,7 +155,7 @@ static int valid_value(const char *s, size_t n)
     return 1;
 }
 
-static int name_is(const struct sbuf *b, const char *name)
+static int name_is(const struct buf *b, const char *name)
 {
     return b->len == strlen(name) && strcasecmp(b->p, name) == 0;
 }
@@ -191,7 +179,7 @@ static int check_te(struct http_in *h, const char *v)
 static int commit_header(struct http_in *h)
 {
     sq_req *r = h->r;
-    struct sbuf *v = &h->value;
+    struct buf *v = &h->value;
     char *name, *value;
 
     while (v->len > 0 && (v->p[v->len - 1] == ' ' || v->p[v->len - 1] == '\t'))
@@ -230,7 +218,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     if (h->last_cb == CB_VALUE && commit_header(h) < 0)
         return -1;
     h->last_cb = CB_FIELD;
-    return sbuf_add(&h->name, at, len) < 0 ? fail(h, 500) : 0;
+    return text_add(&h->name, at, len) < 0 ? fail(h, 500) : 0;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len)
@@ -245,7 +233,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
         return fail(h, 400);
     h->last_cb = CB_VALUE;
     h->value_end = at + len;
-    if (sbuf_add(&h->value, at, len) < 0)
+    if (text_add(&h->value, at, len) < 0)
         return fail(h, 500);
     return 0;
 }
@@ -369,8 +357,8 @@ int http_feed(struct http_in *h, const char *data, size_t len, size_t *used)
         h->feed_start = data + total;
         n = http_parser_execute(&h->parser, &settings, data + total, chunk);
         /* a value piece ending exactly at the input's end may continue */
-        h->value_at_end = h->last_cb == CB_VALUE &&
-                          h->value_end == data + total + chunk;
+        h->value_at_end =
+            h->last_cb == CB_VALUE && h->value_end == data + total + chunk;
         total += n;
         e = HTTP_PARSER_ERRNO(&h->parser);
         if (e != HPE_OK && e != HPE_PAUSED) {

@@ -313,6 +313,9 @@ long url_decoded_len(const char *s, size_t len);
 const char *http_status_text(int status);
 /* Number of online CPUs (>= 1). */
 int cpu_count(void);
+/* Writes a one-line error message into err (when err is not NULL). */
+void errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* http.c ------------------------------------------------------------- */
 

@@ -54,32 +54,34 @@ static int open_append(const char *path, char *err, size_t errlen)
     return fd;
 }
 
+/* Opens path for appending into *fd, remembering the path for reopening. */
+static int open_log(const char *path, int *fd, char **saved, char *err,
+                    size_t errlen)
+{
+    int nfd = open_append(path, err, errlen);
+
+    if (nfd < 0)
+        return -1;
+    if (*fd > 2)
+        close(*fd);
+    *fd = nfd;
+    free(*saved);
+    *saved = strdup(path);
+    return 0;
+}
+
 int log_open(const struct config *cfg, char *err, size_t errlen)
 {
-    int fd;
-
     L.level = cfg->log_level;
-    if (cfg->log_error != NULL) {
-        if ((fd = open_append(cfg->log_error, err, errlen)) < 0)
-            return -1;
-        if (L.fd > 2)
-            close(L.fd);
-        L.fd = fd;
-        free(L.path);
-        L.path = strdup(cfg->log_error);
-    }
+    if (cfg->log_error != NULL &&
+        open_log(cfg->log_error, &L.fd, &L.path, err, errlen) < 0)
+        return -1;
     L.access_mode = cfg->access_mode;
-    if (cfg->access_mode == ACCESS_FILE) {
-        if ((fd = open_append(cfg->log_access, err, errlen)) < 0)
-            return -1;
-        if (L.access_fd > 2)
-            close(L.access_fd);
-        L.access_fd = fd;
-        free(L.access_path);
-        L.access_path = strdup(cfg->log_access);
-    } else if (cfg->access_mode == ACCESS_STDERR) {
+    if (cfg->access_mode == ACCESS_FILE)
+        return open_log(cfg->log_access, &L.access_fd, &L.access_path, err,
+                        errlen);
+    if (cfg->access_mode == ACCESS_STDERR)
         L.access_fd = 2;
-    }
     return 0;
 }
 
@@ -204,9 +206,8 @@ static void access_put(const char *s)
 
 void access_log(const struct sq_req *r)
 {
-    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr",
-                                      "May", "Jun", "Jul", "Aug",
-                                      "Sep", "Oct", "Nov", "Dec"};
+    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     const char *ref, *ua;
     char head[160];
     struct tm tm;
@@ -227,9 +228,8 @@ void access_log(const struct sq_req *r)
     access_put_escaped(r->method_s ? r->method_s : "-", 64);
     access_put(" ");
     access_put_escaped(r->target ? r->target : "-", 4096 + 64);
-    snprintf(head, sizeof(head), " HTTP/%d.%d\" %d %llu \"",
-             r->version / 10, r->version % 10, r->status,
-             (unsigned long long)r->body_bytes);
+    snprintf(head, sizeof(head), " HTTP/%d.%d\" %d %llu \"", r->version / 10,
+             r->version % 10, r->status, (unsigned long long)r->body_bytes);
     access_put(head);
     ref = sq_header(r, "Referer");
     ua = sq_header(r, "User-Agent");

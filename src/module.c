@@ -36,20 +36,6 @@ __attribute__((constructor)) static void module_dir_from_env(void)
         module_dir = dir;
 }
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static const char *mark_file(const struct conf_mark *mk)
 {
     return mk->file ? mk->file : "(config)";

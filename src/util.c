@@ -4,6 +4,10 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
+
+#include <stdarg.h>
+
 #include <unistd.h>
 
 static int hexval(int c)
@@ -139,4 +143,15 @@ int cpu_count(void)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
 
     return n < 1 ? 1 : (int)n;
+}
+
+void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }
