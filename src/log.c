@@ -105,6 +105,7 @@ void log_reopen(void)
     access_flush();
     reopen_one(&L.fd, L.path);
     reopen_one(&L.access_fd, L.access_path);
+    log_info("log files reopened");
 }
 
 static void write_all(int fd, const char *buf, size_t len)

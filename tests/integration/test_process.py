@@ -227,5 +227,57 @@ class ProcessTest(squalltest.SquallTestCase):
                  5, "the 404 access line with - for referer and agent")
 
 
+    def test_worker_failing_first_start_stops_squalld(self):
+        srv = self.squalld(workers=2, testmod={"init_fail": True})
+        srv.start(wait_ready=False)
+        self.assertEqual(srv.wait_exit(timeout=10), 1, srv.log_tail())
+        self.assertFalse(srv.ready or any(b"READY=1" in d for d in srv.notified()),
+                         "READY=1 sent although no worker could start")
+        self.assertRegex(srv.log_text(), r"\[crit\] .* during startup")
+
+    def test_shutdown_timeout_cuts_long_requests(self):
+        srv = self.start_squalld(workers=1, shutdown_timeout="500ms")
+        slow = srv.connect(timeout=10)
+        self.addCleanup(slow.close)
+        slow.send(build_request("GET", "/slow?ms=60000"))
+        srv.wait_log(r"testmod: slow request started")
+        t0 = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        # the worker gives up on the request after shutdown_timeout: the
+        # client sees its connection closed, and squalld exits cleanly
+        slow.assert_closed(timeout=5)
+        self.assertEqual(srv.wait_exit(timeout=5), 0, srv.log_tail())
+        elapsed = time.monotonic() - t0
+        self.assertGreaterEqual(elapsed, 0.4, "stopped before shutdown_timeout")
+        self.assertLess(elapsed, scaled(4.5), "did not honour shutdown_timeout")
+        self.assertRegex(srv.log_text(), r"shutdown_timeout reached")
+
+    def test_sigusr1_reopens_log_files(self):
+        access = self.path("access.log")
+        srv = self.start_squalld(workers=2, log={"access": access})
+        self.assertStatus(srv.get("/pid?before"), 200)
+        wait_for(lambda: "/pid?before" in read_text(access), 5,
+                 "the first access line")
+        os.rename(access, access + ".1")  # what logrotate does
+        srv.send_signal(signal.SIGUSR1)
+        # the master and both workers say so once they have reopened
+        wait_for(lambda: len(re.findall(r"log files reopened", srv.log_text())) >= 3,
+                 5, "master and workers to reopen their logs")
+        for i in range(20):  # fresh connections: both workers answer some
+            self.assertStatus(srv.get("/pid?after=%d" % i), 200)
+        wait_for(lambda: all("/pid?after=%d " % i in read_text(access)
+                             for i in range(20)),
+                 5, "every later access line in the reopened file")
+        self.assertNotIn("/pid?after", read_text(access + ".1"))
+        self.assertIn("/pid?before", read_text(access + ".1"))
+
+    def test_sighup_is_ignored_and_serving_goes_on(self):
+        srv = self.start_squalld(workers=2)
+        srv.send_signal(signal.SIGHUP)
+        srv.wait_log(r"SIGHUP: configuration reload is not supported yet")
+        self.assertStatus(srv.get("/"), 200, "Hello, world!")
+        self.assertTrue(proc_alive(srv.pid))
+
+
 if __name__ == "__main__":
     squalltest.main()
