@@ -650,10 +650,12 @@ void conn_shutdown_all(void)
 
     for (; c != NULL; c = next) {
         next = c->next;
-        if (c->req == NULL && buf_pending(&c->out) == 0)
+        if (c->req == NULL && buf_pending(&c->out) == 0) {
             conn_close(c);
-        else if (c->req == NULL || !http_in_started(c->http))
+        } else if (c->req == NULL || !http_in_started(c->http)) {
             close_after_output(c, 0);
+            (void)conn_flush(c); /* closes now if nothing is left to send */
+        }
     }
 }
 

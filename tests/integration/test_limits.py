@@ -4,6 +4,7 @@ status and, where the stream can no longer be trusted, a closed connection.
 The malformed cases are data (MALFORMED) turned into one test each."""
 
 import os
+import random
 import socket
 import time
 
@@ -230,6 +231,47 @@ class LimitsTest(squalltest.SquallTestCase):
                         "squalld never answered the pipelined requests: %r" % head)
         self.assertLess(peak - baseline, 64 << 20,
                         "worker RSS grew by %.1f MiB" % ((peak - baseline) / 2**20))
+
+
+    # hostile input ---------------------------------------------------------
+
+    def test_random_and_mutated_requests_never_crash_a_worker(self):
+        """Garbage and mutations of valid requests get an HTTP error or a
+        close, never a crash: the same workers serve before and after."""
+        srv = self.start()
+        workers = srv.worker_pids(2)
+        rnd = random.Random(9112)  # fixed seed: a failure can be replayed
+        valid = [
+            build_request("GET", "/args/7?q=x"),
+            build_request("POST", "/body", body=b"hello"),
+            build_request("POST", "/body", headers=[("Transfer-Encoding", "chunked")],
+                          body=b"5\r\nhello\r\n0\r\n\r\n"),
+        ]
+        cases = [bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300)))
+                 for _ in range(100)]
+        for _ in range(300):
+            b = bytearray(rnd.choice(valid))
+            for _ in range(rnd.randrange(1, 4)):
+                i = rnd.randrange(len(b))
+                op = rnd.randrange(3)
+                if op == 0:
+                    b[i] = rnd.randrange(256)
+                elif op == 1:
+                    del b[i]
+                else:
+                    b[i:i] = bytes([rnd.choice(b" :\r\n\t\x00\x7f0")])
+            cases.append(bytes(b))
+        for data in cases:
+            with srv.connect(timeout=2) as c:
+                try:
+                    c.send(data)
+                    c.sock.shutdown(socket.SHUT_WR)
+                    c.read_until_eof(timeout=2)
+                except (ConnectionResetError, BrokenPipeError):
+                    pass
+        self.assertEqual(srv.worker_pids(2), workers,
+                         "a worker died on hostile input:\n" + srv.log_tail())
+        self.assertStatus(srv.get("/"), 200, "Hello, world!")
 
 
 def _malformed_test(request, status):
