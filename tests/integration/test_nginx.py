@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""squall behind nginx, as deployed: the shipped site example
+(conf/nginx-squall.conf) in front of a real squalld. Requests go through
+nginx's keep-alive upstream, with the forwarding headers set."""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+
+import squalltest
+from squalltest import free_port, scaled, wait_for
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SITE = os.path.join(squalltest.SRCDIR, "conf", "nginx-squall.conf")
+
+
+def site_for(upstream_port, listen_port):
+    """The shipped site with its addresses pointed at the test servers."""
+    with open(SITE) as f:
+        text = f.read()
+    text, n = re.subn(r"server 127\.0\.0\.1:8080", "server 127.0.0.1:%d" % upstream_port, text)
+    assert n == 1, "conf/nginx-squall.conf: upstream address not found"
+    text, n = re.subn(r"(?m)^(\s*)listen 80;", r"\1listen 127.0.0.1:%d;" % listen_port, text)
+    assert n == 1, "conf/nginx-squall.conf: listen 80 not found"
+    return re.sub(r"(?m)^\s*listen \[::\]:80;\n", "", text)
+
+
+class NginxTest(squalltest.SquallTestCase):
+
+    def setUp(self):
+        super().setUp()
+        if not os.access(NGINX, os.X_OK):
+            self.skipTest("nginx is not installed (Debian package nginx-light)")
+        self.squall = self.start_squalld(workers=2)
+        self.port = self.start_nginx(self.squall.address[1])
+
+    def start_nginx(self, upstream_port):
+        prefix = self.path("nginx")
+        os.makedirs(os.path.join(prefix, "logs"))
+        port = free_port()
+        with open(os.path.join(prefix, "site.conf"), "w") as f:
+            f.write(site_for(upstream_port, port))
+        with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+            f.write("daemon off;\nworker_processes 1;\npid %s/nginx.pid;\n"
+                    "error_log %s/logs/error.log;\n"
+                    "events { worker_connections 256; }\n"
+                    "http { access_log off; include %s/site.conf; }\n"
+                    % (prefix, prefix, prefix))
+        proc = subprocess.Popen([NGINX, "-p", prefix, "-c", "nginx.conf"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, start_new_session=True)
+
+        def stop():
+            proc.terminate()
+            try:
+                proc.wait(scaled(5))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()
+        self.addCleanup(stop)
+
+        def listening():
+            if proc.poll() is not None:
+                raise AssertionError("nginx exited: %s"
+                                     % proc.stderr.read().decode(errors="replace"))
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except ConnectionRefusedError:
+                return False
+        wait_for(listening, 10, "nginx to listen")
+        return port
+
+    def via_nginx(self, method, target, **kw):
+        kw.setdefault("close", True)
+        with squalltest.Conn(("127.0.0.1", self.port), timeout=5) as c:
+            return c.request(method, target, **kw)
+
+    def upstream_connections(self):
+        """Established connections from nginx to squalld's port."""
+        out = subprocess.run(["ss", "-Htn", "state", "established",
+                              "( dport = :%d )" % self.squall.address[1]],
+                             capture_output=True, text=True, check=True).stdout
+        return len(out.splitlines())
+
+    def test_hello_through_nginx(self):
+        resp = self.via_nginx("GET", "/")
+        self.assertStatus(resp, 200, "Hello, world!")
+        self.assertEqual(resp.header("Content-Type"), "text/plain")
+
+    def test_large_body_through_nginx(self):
+        body = os.urandom(512 * 1024)
+        resp = self.via_nginx("POST", "/echo", body=body)
+        self.assertStatus(resp, 200, body)
+
+    def test_forwarding_headers_reach_the_handler(self):
+        resp = self.via_nginx("GET", "/headers", headers=[("Host", "app.example")])
+        self.assertStatus(resp, 200)
+        text = resp.body.decode()
+        self.assertRegex(text, r"(?m)^Host: app\.example$")
+        self.assertRegex(text, r"(?m)^X-Real-IP: 127\.0\.0\.1$")
+        self.assertRegex(text, r"(?m)^X-Forwarded-For: 127\.0\.0\.1$")
+        self.assertRegex(text, r"(?m)^X-Forwarded-Proto: http$")
+
+    def test_upstream_connections_are_kept_alive(self):
+        for i in range(30):
+            self.assertStatus(self.via_nginx("GET", "/pid?n=%d" % i), 200)
+        # 30 sequential requests reuse the idle upstream connection(s)
+        # instead of opening one each
+        n = self.upstream_connections()
+        self.assertGreaterEqual(n, 1)
+        self.assertLessEqual(n, 2, "nginx did not keep its upstream alive")
+
+    def test_squall_errors_pass_through(self):
+        self.assertStatus(self.via_nginx("GET", "/no/such"), 404)
+        resp = self.via_nginx("POST", "/get-only", body=b"x")
+        self.assertStatus(resp, 405)
+        self.assertIn("GET", resp.header("Allow"))
+
+    def test_long_poll_through_nginx(self):
+        t0 = time.monotonic()
+        resp = self.via_nginx("GET", "/slow?ms=300")
+        self.assertStatus(resp, 200, "slow done")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.25)
+
+
+if __name__ == "__main__":
+    squalltest.main()
