@@ -9,7 +9,7 @@ import socket
 import time
 
 import squalltest
-from squalltest import build_request, scaled, vm_rss
+from squalltest import build_request, scaled, vm_rss, wait_for
 
 LIMITS = {
     "max_header_size": "2k",
@@ -64,6 +64,17 @@ MALFORMED = {
     "http11_with_two_hosts": (
         b"GET /pid HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
 }
+
+
+def proc_has_conn_to(srv, conn):
+    """Whether squalld still holds the server side of conn (ss lists an
+    established socket on squalld's port whose peer is conn's port)."""
+    import subprocess
+    port = conn.sock.getsockname()[1]
+    out = subprocess.run(["ss", "-Htn", "state", "established",
+                          "( sport = :%d and dport = :%d )" % (srv.address[1], port)],
+                         capture_output=True, text=True, check=True).stdout
+    return bool(out.strip())
 
 
 class LimitsTest(squalltest.SquallTestCase):
@@ -169,6 +180,16 @@ class LimitsTest(squalltest.SquallTestCase):
             t0 = time.monotonic()
             c.assert_closed(timeout=5)  # EOF, and no bytes (no 408)
             self.assertGreaterEqual(time.monotonic() - t0, 0.4)
+
+    def test_client_that_stops_reading_is_dropped_after_idle_timeout(self):
+        srv = self.start(workers=1, idle_timeout="500ms")
+        with srv.connect(rcvbuf=4096) as stuck, srv.connect() as other:
+            stuck.send(build_request("GET", "/big?n=%d" % (16 << 20)))
+            # squalld waits for the client for idle_timeout, then gives up:
+            # the connection ends (FIN or reset) while we still read nothing
+            wait_for(lambda: not proc_has_conn_to(srv, stuck), 5,
+                     "squalld to drop the connection it cannot write to")
+            self.assertStatus(other.request("GET", "/pid"), 200)
 
     def test_max_connections_pauses_accepting(self):
         srv = self.start(workers=1, max_connections=2)
