@@ -1,11 +1,10 @@
 /*
  * config.c - the YAML configuration file, turned into a struct config.
  *
- * Two passes. The first reads libyaml's event stream into a small tree of
- * nodes that remember where they stood in the file; it rejects what YAML
- * allows but a config must not have (duplicate keys, several documents,
- * anchors and aliases, NUL bytes). The second walks that tree against the
- * schema below, one table of keys per section, and fills plain structs.
+ * Two passes. The first (yamltree.c) reads the YAML into a small tree of
+ * nodes that remember where they stood in the file. The second, here,
+ * walks that tree against the schema below, one table of keys per section,
+ * and fills plain structs.
  * Nothing here opens a socket, a log or a module, so checking a file
  * (squalld -t, or a new file on reload) changes nothing that runs.
  *
@@ -23,462 +22,20 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <yaml.h>
-
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define WORKERS_MAX 1024
-#define MAX_DEPTH 64   /* nesting; deeper input would only exhaust the stack */
-#define WHERE_MAX 256  /* "modules.chat.config.rooms[3]" and the like */
 #define SUGGEST_MAX 64 /* words longer than this get no suggestion */
 
 /* Context of one parse ------------------------------------------------- */
 
 struct ctx {
+    struct conf_err e; /* file, and where the message goes */
     struct config *cfg;
-    const char *file;    /* cfg->file, for marks */
     const char *basedir; /* for relative file paths; NULL: keep them */
-    char *err;
-    size_t errlen;
 };
 
-static struct conf_mark mark_at(const struct ctx *c, size_t line, size_t col)
-{
-    struct conf_mark m = {c->file, (int)line + 1, (int)col + 1};
-
-    return m;
-}
-
-/* Writes "file:line:col: message" and returns -1. Control characters that
- * quoted input brings in become '?', so the message stays one line. */
-__attribute__((format(printf, 3, 4))) static int
-fail(struct ctx *c, struct conf_mark m, const char *fmt, ...)
-{
-    va_list ap;
-    size_t n;
-    char *p;
-
-    if (c->err == NULL || c->errlen == 0)
-        return -1;
-    n = (size_t)snprintf(c->err, c->errlen, "%s:%d:%d: ", c->file, m.line,
-                         m.col);
-    if (n < c->errlen) {
-        va_start(ap, fmt);
-        vsnprintf(c->err + n, c->errlen - n, fmt, ap);
-        va_end(ap);
-    }
-    for (p = c->err; *p != '\0'; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    return -1;
-}
-
-/* "in server" for a section, nothing at the top level. */
-static const char *in_where(const char *where, char *buf, size_t len)
-{
-    if (*where == '\0')
-        return "";
-    snprintf(buf, len, " in %s", where);
-    return buf;
-}
-
-/* Pass 1: YAML events to a tree of nodes -------------------------------- */
-
-enum { NODE_SCALAR, NODE_LIST, NODE_MAP };
-
-struct node {
-    int type;
-    int is_null; /* a plain "", "~" or "null": an empty value */
-    char *text;  /* NODE_SCALAR */
-    struct conf_mark mark;
-    size_t n;           /* list items, or map entries */
-    size_t nkids;       /* n for a list, 2 n for a map */
-    struct node **kids; /* list: items; map: key, value, key, value, ... */
-};
-
-#define MAP_KEY(m, i) ((m)->kids[2 * (i)])
-#define MAP_VALUE(m, i) ((m)->kids[2 * (i) + 1])
-
-struct loader {
-    struct ctx *c;
-    yaml_parser_t parser;
-    const char *text;
-    size_t len;
-};
-
-static void node_free(struct node *n)
-{
-    size_t i;
-
-    if (n == NULL)
-        return;
-    for (i = 0; i < n->nkids; i++)
-        node_free(n->kids[i]);
-    free(n->kids);
-    free(n->text);
-    free(n);
-}
-
-static const char *node_kind(const struct node *n)
-{
-    if (n->type == NODE_LIST)
-        return "a list";
-    if (n->type == NODE_MAP)
-        return "a mapping";
-    return n->is_null ? "an empty value" : "a string";
-}
-
-static struct node *node_new(struct loader *l, int type, yaml_mark_t ym)
-{
-    struct node *n = calloc(1, sizeof(*n));
-
-    if (n == NULL) {
-        fail(l->c, mark_at(l->c, ym.line, ym.column), "out of memory");
-        return NULL;
-    }
-    n->type = type;
-    n->mark = mark_at(l->c, ym.line, ym.column);
-    return n;
-}
-
-/* Appends kid (NULL after a failed load) to parent, or frees it. */
-static int node_add(struct loader *l, struct node *parent, struct node *kid)
-{
-    struct node **kids;
-
-    if (kid == NULL)
-        return -1;
-    kids = realloc(parent->kids, (parent->nkids + 1) * sizeof(*kids));
-    if (kids == NULL) {
-        node_free(kid);
-        return fail(l->c, parent->mark, "out of memory");
-    }
-    parent->kids = kids;
-    parent->kids[parent->nkids++] = kid;
-    parent->n = parent->type == NODE_MAP ? parent->nkids / 2 : parent->nkids;
-    return 0;
-}
-
-/* A reader error (bad UTF-8, a control character) comes with a byte
- * offset only; count lines for the mark. */
-static struct conf_mark offset_mark(struct loader *l, size_t off)
-{
-    size_t i, line = 0, bol = 0;
-
-    for (i = 0; i < off && i < l->len; i++)
-        if (l->text[i] == '\n') {
-            line++;
-            bol = i + 1;
-        }
-    return mark_at(l->c, line, off - bol);
-}
-
-static int syntax_error(struct loader *l)
-{
-    yaml_parser_t *p = &l->parser;
-    struct conf_mark m =
-        mark_at(l->c, p->problem_mark.line, p->problem_mark.column);
-    const char *problem = p->problem != NULL ? p->problem : "unknown error";
-
-    if (p->error == YAML_MEMORY_ERROR)
-        return fail(l->c, m, "out of memory");
-    if (p->error == YAML_READER_ERROR)
-        return fail(l->c, offset_mark(l, p->problem_offset),
-                    "YAML syntax error: %s", problem);
-    if (p->context != NULL)
-        return fail(l->c, m, "YAML syntax error: %s (%s at line %zu)", problem,
-                    p->context, p->context_mark.line + 1);
-    return fail(l->c, m, "YAML syntax error: %s", problem);
-}
-
-static int next_event(struct loader *l, yaml_event_t *ev)
-{
-    if (yaml_parser_parse(&l->parser, ev))
-        return 0;
-    return syntax_error(l);
-}
-
-static const unsigned char *event_anchor(const yaml_event_t *ev)
-{
-    switch (ev->type) {
-    case YAML_SCALAR_EVENT:
-        return ev->data.scalar.anchor;
-    case YAML_SEQUENCE_START_EVENT:
-        return ev->data.sequence_start.anchor;
-    case YAML_MAPPING_START_EVENT:
-        return ev->data.mapping_start.anchor;
-    default:
-        return NULL;
-    }
-}
-
-/* YAML 1.2 core schema nulls; only unquoted ones, "null" is a string. */
-static int is_null_scalar(const yaml_event_t *ev)
-{
-    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
-    const char *v = (const char *)ev->data.scalar.value;
-    size_t i;
-
-    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return 0;
-    for (i = 0; i < ARRAY_LEN(nulls); i++)
-        if (strcmp(v, nulls[i]) == 0)
-            return 1;
-    return 0;
-}
-
-static struct node *load_scalar(struct loader *l, const yaml_event_t *ev)
-{
-    struct node *n = node_new(l, NODE_SCALAR, ev->start_mark);
-    const char *v = (const char *)ev->data.scalar.value;
-
-    if (n == NULL)
-        return NULL;
-    /* "\0" is legal YAML but would silently cut a C string short */
-    if (strlen(v) != ev->data.scalar.length) {
-        fail(l->c, n->mark, "a NUL character is not allowed in a value");
-        goto fail;
-    }
-    n->is_null = is_null_scalar(ev);
-    n->text = strdup(v);
-    if (n->text == NULL) {
-        fail(l->c, n->mark, "out of memory");
-        goto fail;
-    }
-    return n;
-
-fail:
-    node_free(n);
-    return NULL;
-}
-
-static struct node *load_node(struct loader *l, yaml_event_t *ev,
-                              const char *where, int depth);
-
-static struct node *load_list(struct loader *l, const yaml_event_t *start,
-                              const char *where, int depth)
-{
-    struct node *n = node_new(l, NODE_LIST, start->start_mark);
-    char kwhere[WHERE_MAX];
-    yaml_event_t ev;
-
-    if (n == NULL)
-        return NULL;
-    for (;;) {
-        if (next_event(l, &ev) < 0)
-            goto fail;
-        if (ev.type == YAML_SEQUENCE_END_EVENT)
-            break;
-        snprintf(kwhere, sizeof(kwhere), "%s[%zu]", where, n->n);
-        if (node_add(l, n, load_node(l, &ev, kwhere, depth + 1)) < 0)
-            goto fail;
-    }
-    yaml_event_delete(&ev);
-    return n;
-
-fail:
-    node_free(n);
-    return NULL;
-}
-
-struct keyref {
-    const char *key;
-    size_t i;
-};
-
-static int keyref_cmp(const void *a, const void *b)
-{
-    const struct keyref *x = a, *y = b;
-    int d = strcmp(x->key, y->key);
-
-    if (d != 0)
-        return d;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
-/* YAML 1.2 3.2.1.1: the keys of a mapping are unique. Sorting finds the
- * repeats in O(n log n); the one reported is the first repeat in file
- * order, with the line of the key it repeats. */
-static int check_duplicates(struct loader *l, const struct node *map,
-                            const char *where)
-{
-    struct keyref *refs, *dup = NULL;
-    char buf[WHERE_MAX + 8];
-    size_t i;
-    int rc = 0;
-
-    if (map->n < 2)
-        return 0;
-    refs = calloc(map->n, sizeof(*refs));
-    if (refs == NULL)
-        return fail(l->c, map->mark, "out of memory");
-    for (i = 0; i < map->n; i++) {
-        refs[i].key = MAP_KEY(map, i)->text;
-        refs[i].i = i;
-    }
-    qsort(refs, map->n, sizeof(*refs), keyref_cmp);
-    for (i = 1; i < map->n; i++)
-        if (strcmp(refs[i].key, refs[i - 1].key) == 0 &&
-            (dup == NULL || refs[i].i < dup->i))
-            dup = &refs[i];
-    if (dup != NULL)
-        rc = fail(l->c, MAP_KEY(map, dup->i)->mark,
-                  "duplicate key '%s'%s (first at line %d)", dup->key,
-                  in_where(where, buf, sizeof(buf)),
-                  MAP_KEY(map, dup[-1].i)->mark.line);
-    free(refs);
-    return rc;
-}
-
-/* Loads one "key: value" of a mapping whose key event is ev. */
-static int load_entry(struct loader *l, struct node *map, yaml_event_t *ev,
-                      const char *where, int depth)
-{
-    char buf[WHERE_MAX + 8];
-    struct node *key;
-
-    key = load_node(l, ev, where, depth + 1);
-    if (key == NULL)
-        return -1;
-    if (key->type != NODE_SCALAR) {
-        fail(l->c, key->mark, "expected a scalar as a key%s, got %s",
-             in_where(where, buf, sizeof(buf)), node_kind(key));
-        node_free(key);
-        return -1;
-    }
-    /* in the map before the value loads, so a failing value frees it */
-    if (node_add(l, map, key) < 0 || next_event(l, ev) < 0)
-        return -1;
-    snprintf(buf, sizeof(buf), "%s%s%s", where, *where != '\0' ? "." : "",
-             key->text);
-    return node_add(l, map, load_node(l, ev, buf, depth + 1));
-}
-
-static struct node *load_map(struct loader *l, const yaml_event_t *start,
-                             const char *where, int depth)
-{
-    struct node *n = node_new(l, NODE_MAP, start->start_mark);
-    yaml_event_t ev;
-
-    if (n == NULL)
-        return NULL;
-    for (;;) {
-        if (next_event(l, &ev) < 0)
-            goto fail;
-        if (ev.type == YAML_MAPPING_END_EVENT)
-            break;
-        if (load_entry(l, n, &ev, where, depth) < 0)
-            goto fail;
-    }
-    yaml_event_delete(&ev);
-    if (check_duplicates(l, n, where) < 0)
-        goto fail;
-    return n;
-
-fail:
-    node_free(n);
-    return NULL;
-}
-
-/*
- * Builds the node that starts with ev, and deletes ev. Anchors and aliases
- * are refused: nothing in the schema needs them, and expanding aliases
- * into module trees would let a short file build a huge one.
- */
-static struct node *load_node(struct loader *l, yaml_event_t *ev,
-                              const char *where, int depth)
-{
-    struct conf_mark m =
-        mark_at(l->c, ev->start_mark.line, ev->start_mark.column);
-    struct node *n = NULL;
-
-    if (ev->type == YAML_ALIAS_EVENT || event_anchor(ev) != NULL)
-        fail(l->c, m, "YAML anchors and aliases are not supported");
-    else if (depth > MAX_DEPTH)
-        fail(l->c, m, "nesting deeper than %d levels", MAX_DEPTH);
-    else if (ev->type == YAML_SCALAR_EVENT)
-        n = load_scalar(l, ev);
-    else if (ev->type == YAML_SEQUENCE_START_EVENT)
-        n = load_list(l, ev, where, depth);
-    else if (ev->type == YAML_MAPPING_START_EVENT)
-        n = load_map(l, ev, where, depth);
-    else
-        fail(l->c, m, "unexpected YAML event %d", (int)ev->type);
-    yaml_event_delete(ev);
-    return n;
-}
-
-/* Expects the next event to be of type t, e.g. the end of the document. */
-static int expect_event(struct loader *l, yaml_event_type_t t, yaml_event_t *ev)
-{
-    if (next_event(l, ev) < 0)
-        return -1;
-    if (ev->type == t)
-        return 0;
-    fail(l->c, mark_at(l->c, ev->start_mark.line, ev->start_mark.column),
-         "unexpected YAML event %d", (int)ev->type);
-    yaml_event_delete(ev);
-    return -1;
-}
-
-/* Loads the single document of the stream; an empty stream or document is
- * an error, and so is a second document. */
-static struct node *load_document(struct loader *l)
-{
-    struct node *root = NULL;
-    yaml_event_t ev;
-
-    if (expect_event(l, YAML_STREAM_START_EVENT, &ev) < 0)
-        return NULL;
-    yaml_event_delete(&ev);
-    if (next_event(l, &ev) < 0)
-        return NULL;
-    if (ev.type != YAML_DOCUMENT_START_EVENT)
-        goto empty;
-    yaml_event_delete(&ev);
-    if (next_event(l, &ev) < 0 || (root = load_node(l, &ev, "", 0)) == NULL)
-        return NULL;
-    if (root->is_null) {
-        fail(l->c, root->mark, "no configuration");
-        goto fail;
-    }
-    if (expect_event(l, YAML_DOCUMENT_END_EVENT, &ev) < 0)
-        goto fail;
-    yaml_event_delete(&ev);
-    if (next_event(l, &ev) < 0)
-        goto fail;
-    if (ev.type != YAML_STREAM_END_EVENT) {
-        fail(l->c, mark_at(l->c, ev.start_mark.line, ev.start_mark.column),
-             "more than one YAML document");
-        yaml_event_delete(&ev);
-        goto fail;
-    }
-    yaml_event_delete(&ev);
-    return root;
-
-empty:
-    fail(l->c, mark_at(l->c, ev.start_mark.line, ev.start_mark.column),
-         "no configuration");
-    yaml_event_delete(&ev);
-    return NULL;
-fail:
-    node_free(root);
-    return NULL;
-}
-
-static struct node *load_tree(struct ctx *c, const char *text, size_t len)
-{
-    struct loader l = {.c = c, .text = text, .len = len};
-    struct node *root;
-
-    if (!yaml_parser_initialize(&l.parser)) {
-        fail(c, mark_at(c, 0, 0), "out of memory");
-        return NULL;
-    }
-    yaml_parser_set_input_string(&l.parser, (const unsigned char *)text, len);
-    root = load_document(&l);
-    yaml_parser_delete(&l.parser);
-    return root;
-}
+#define fail(c, ...) conf_fail(&(c)->e, __VA_ARGS__)
+#define mark_at(c, line, col) conf_mark_at(&(c)->e, line, col)
 
 /* Values: sizes, durations, integers, strings ----------------------------- */
 
@@ -567,28 +124,28 @@ static int is_ident(const char *s, size_t len)
     return 1;
 }
 
-static int wrong_type(struct ctx *c, const struct node *v, const char *where,
+static int wrong_type(struct ctx *c, const struct ynode *v, const char *where,
                       const char *expected)
 {
     if (*where == '\0')
         return fail(c, v->mark, "expected %s at the top level, got %s",
-                    expected, node_kind(v));
+                    expected, ynode_kind(v));
     return fail(c, v->mark, "expected %s for %s, got %s", expected, where,
-                node_kind(v));
+                ynode_kind(v));
 }
 
 /* A non-empty scalar. */
-static int get_string(struct ctx *c, const struct node *v, const char *where,
+static int get_string(struct ctx *c, const struct ynode *v, const char *where,
                       const char **out)
 {
     *out = NULL; /* (also keeps gcc's -Wmaybe-uninitialized quiet) */
-    if (v->type != NODE_SCALAR || v->is_null || v->text[0] == '\0')
+    if (v->type != YNODE_SCALAR || v->is_null || v->text[0] == '\0')
         return wrong_type(c, v, where, "a string");
     *out = v->text;
     return 0;
 }
 
-static int copy_string(struct ctx *c, const struct node *v, const char *text,
+static int copy_string(struct ctx *c, const struct ynode *v, const char *text,
                        char **out)
 {
     char *s = strdup(text);
@@ -600,13 +157,13 @@ static int copy_string(struct ctx *c, const struct node *v, const char *text,
     return 0;
 }
 
-static int get_int(struct ctx *c, const struct node *v, const char *where,
+static int get_int(struct ctx *c, const struct ynode *v, const char *where,
                    uint64_t min, uint64_t max, uint64_t *out)
 {
     const char *s = v->text;
 
     *out = 0;
-    if (v->type != NODE_SCALAR || v->is_null)
+    if (v->type != YNODE_SCALAR || v->is_null)
         return wrong_type(c, v, where, "an integer");
     if (parse_digits(&s, max, out) < 0 || *s != '\0' || *out < min)
         return fail(c, v->mark,
@@ -616,10 +173,10 @@ static int get_int(struct ctx *c, const struct node *v, const char *where,
     return 0;
 }
 
-static int get_size(struct ctx *c, const struct node *v, const char *where,
+static int get_size(struct ctx *c, const struct ynode *v, const char *where,
                     size_t min, size_t *out)
 {
-    if (v->type != NODE_SCALAR || v->is_null)
+    if (v->type != YNODE_SCALAR || v->is_null)
         return wrong_type(c, v, where, "a size");
     if (parse_size(v->text, out) < 0)
         return fail(c, v->mark,
@@ -632,10 +189,10 @@ static int get_size(struct ctx *c, const struct node *v, const char *where,
     return 0;
 }
 
-static int get_duration(struct ctx *c, const struct node *v, const char *where,
+static int get_duration(struct ctx *c, const struct ynode *v, const char *where,
                         unsigned min, unsigned *out)
 {
-    if (v->type != NODE_SCALAR || v->is_null)
+    if (v->type != YNODE_SCALAR || v->is_null)
         return wrong_type(c, v, where, "a duration");
     if (parse_duration(v->text, out) < 0)
         return fail(c, v->mark,
@@ -654,7 +211,7 @@ static int get_duration(struct ctx *c, const struct node *v, const char *where,
  * a file and the files it names can move together. Paths from
  * config_parse() strings have no directory and stay as written.
  */
-static int resolve_path(struct ctx *c, const struct node *v, char **out)
+static int resolve_path(struct ctx *c, const struct ynode *v, char **out)
 {
     const char *p = v->text;
     char *s;
@@ -745,7 +302,7 @@ static const char *suggest_hint(const struct suggest *s, char *buf, size_t len)
  * config, limits_conf, module_conf or route_conf); where is the key's
  * dotted path for messages ("server.limits.max_body_size").
  */
-typedef int (*key_fn)(struct ctx *c, const struct node *v, const char *where,
+typedef int (*key_fn)(struct ctx *c, const struct ynode *v, const char *where,
                       void *field);
 
 struct key_def {
@@ -754,36 +311,36 @@ struct key_def {
     size_t off;
 };
 
-static int unknown_key(struct ctx *c, const struct node *key, const char *where,
-                       const struct key_def *defs)
+static int unknown_key(struct ctx *c, const struct ynode *key,
+                       const char *where, const struct key_def *defs)
 {
-    char in[WHERE_MAX + 8], hint[SUGGEST_MAX + 32];
+    char in[CONF_WHERE_MAX + 8], hint[SUGGEST_MAX + 32];
     struct suggest s;
 
     suggest_init(&s, key->text);
     for (; defs->name != NULL; defs++)
         suggest_try(&s, defs->name);
     return fail(c, key->mark, "unknown key '%s'%s%s", key->text,
-                in_where(where, in, sizeof(in)),
+                conf_in_where(where, in, sizeof(in)),
                 suggest_hint(&s, hint, sizeof(hint)));
 }
 
 /* Applies defs to every entry of map. An empty section ("server:" with
  * nothing under it) keeps every default. */
-static int walk_map(struct ctx *c, const struct node *map, const char *where,
+static int walk_map(struct ctx *c, const struct ynode *map, const char *where,
                     const struct key_def *defs, void *obj)
 {
     const struct key_def *d;
-    const struct node *key;
-    char kwhere[WHERE_MAX];
+    const struct ynode *key;
+    char kwhere[CONF_WHERE_MAX];
     size_t i;
 
     if (map->is_null)
         return 0;
-    if (map->type != NODE_MAP)
+    if (map->type != YNODE_MAP)
         return wrong_type(c, map, where, "a mapping");
     for (i = 0; i < map->n; i++) {
-        key = MAP_KEY(map, i);
+        key = YMAP_KEY(map, i);
         for (d = defs; d->name != NULL; d++)
             if (strcmp(d->name, key->text) == 0)
                 break;
@@ -791,7 +348,7 @@ static int walk_map(struct ctx *c, const struct node *map, const char *where,
             return unknown_key(c, key, where, defs);
         snprintf(kwhere, sizeof(kwhere), "%s%s%s", where,
                  *where != '\0' ? "." : "", d->name);
-        if (d->fn(c, MAP_VALUE(map, i), kwhere, (char *)obj + d->off) < 0)
+        if (d->fn(c, YMAP_VALUE(map, i), kwhere, (char *)obj + d->off) < 0)
             return -1;
     }
     return 0;
@@ -799,31 +356,31 @@ static int walk_map(struct ctx *c, const struct node *map, const char *where,
 
 /* server.limits */
 
-static int set_size(struct ctx *c, const struct node *v, const char *where,
+static int set_size(struct ctx *c, const struct ynode *v, const char *where,
                     void *field)
 {
     return get_size(c, v, where, 0, field);
 }
 
-static int set_size_nonzero(struct ctx *c, const struct node *v,
+static int set_size_nonzero(struct ctx *c, const struct ynode *v,
                             const char *where, void *field)
 {
     return get_size(c, v, where, 1, field);
 }
 
-static int set_duration(struct ctx *c, const struct node *v, const char *where,
+static int set_duration(struct ctx *c, const struct ynode *v, const char *where,
                         void *field)
 {
     return get_duration(c, v, where, 0, field);
 }
 
-static int set_timeout(struct ctx *c, const struct node *v, const char *where,
+static int set_timeout(struct ctx *c, const struct ynode *v, const char *where,
                        void *field)
 {
     return get_duration(c, v, where, 1, field);
 }
 
-static int set_max_connections(struct ctx *c, const struct node *v,
+static int set_max_connections(struct ctx *c, const struct ynode *v,
                                const char *where, void *field)
 {
     uint64_t n;
@@ -851,7 +408,7 @@ static const struct key_def limits_keys[] = {
     {NULL, NULL, 0},
 };
 
-static int set_limits(struct ctx *c, const struct node *v, const char *where,
+static int set_limits(struct ctx *c, const struct ynode *v, const char *where,
                       void *field)
 {
     return walk_map(c, v, where, limits_keys, field);
@@ -884,16 +441,16 @@ static int add_listen(struct ctx *c, const char *text, struct conf_mark m)
     return 0;
 }
 
-static int set_listen(struct ctx *c, const struct node *v, const char *where,
+static int set_listen(struct ctx *c, const struct ynode *v, const char *where,
                       void *field UNUSED)
 {
-    char iwhere[WHERE_MAX];
+    char iwhere[CONF_WHERE_MAX];
     const char *text;
     size_t i;
 
-    if (v->type == NODE_SCALAR && !v->is_null)
+    if (v->type == YNODE_SCALAR && !v->is_null)
         return add_listen(c, v->text, v->mark);
-    if (v->type != NODE_LIST)
+    if (v->type != YNODE_LIST)
         return wrong_type(c, v, where, "an address or a list of them");
     if (v->n == 0)
         return fail(c, v->mark, "empty list for %s (give at least one address)",
@@ -908,13 +465,13 @@ static int set_listen(struct ctx *c, const struct node *v, const char *where,
 }
 
 /* 0 stands for `auto` until the end of the parse. */
-static int set_workers(struct ctx *c, const struct node *v, const char *where,
+static int set_workers(struct ctx *c, const struct ynode *v, const char *where,
                        void *field)
 {
     const char *s = v->text;
     uint64_t n;
 
-    if (v->type != NODE_SCALAR || v->is_null)
+    if (v->type != YNODE_SCALAR || v->is_null)
         return wrong_type(c, v, where, "'auto' or an integer");
     if (strcmp(s, "auto") == 0) {
         *(int *)field = 0;
@@ -938,7 +495,7 @@ static const struct key_def server_keys[] = {
     {NULL, NULL, 0},
 };
 
-static int set_server(struct ctx *c, const struct node *v, const char *where,
+static int set_server(struct ctx *c, const struct ynode *v, const char *where,
                       void *field)
 {
     return walk_map(c, v, where, server_keys, field);
@@ -946,8 +503,8 @@ static int set_server(struct ctx *c, const struct node *v, const char *where,
 
 /* log */
 
-static int set_log_level(struct ctx *c, const struct node *v, const char *where,
-                         void *field)
+static int set_log_level(struct ctx *c, const struct ynode *v,
+                         const char *where, void *field)
 {
     const char *name;
     int level;
@@ -964,8 +521,8 @@ static int set_log_level(struct ctx *c, const struct node *v, const char *where,
     return 0;
 }
 
-static int set_log_error(struct ctx *c, const struct node *v, const char *where,
-                         void *field)
+static int set_log_error(struct ctx *c, const struct ynode *v,
+                         const char *where, void *field)
 {
     const char *text;
     char **path = field;
@@ -994,7 +551,7 @@ static int is_yaml11_bool(const char *s)
     return 0;
 }
 
-static int set_log_access(struct ctx *c, const struct node *v,
+static int set_log_access(struct ctx *c, const struct ynode *v,
                           const char *where, void *field)
 {
     struct config *cfg = field;
@@ -1027,7 +584,7 @@ static const struct key_def log_keys[] = {
     {NULL, NULL, 0},
 };
 
-static int set_log(struct ctx *c, const struct node *v, const char *where,
+static int set_log(struct ctx *c, const struct ynode *v, const char *where,
                    void *field)
 {
     return walk_map(c, v, where, log_keys, field);
@@ -1037,7 +594,7 @@ static int set_log(struct ctx *c, const struct node *v, const char *where,
 
 /* A bare file name ("hello.so") is looked up in the module directory by
  * module.c; only a path with a '/' in it is a path to resolve. */
-static int set_module_path(struct ctx *c, const struct node *v,
+static int set_module_path(struct ctx *c, const struct ynode *v,
                            const char *where, void *field)
 {
     struct module_conf *mc = field;
@@ -1053,20 +610,21 @@ static int set_module_path(struct ctx *c, const struct node *v,
 
 /* Any YAML, as text. An empty null inside the tree is the scalar "", so a
  * module sees "key:" as a key with an empty value. */
-static sq_conf *to_conftree(const struct node *n)
+static sq_conf *to_conftree(const struct ynode *n)
 {
     sq_conf *t, *kid;
     size_t i;
 
-    if (n->type == NODE_SCALAR)
+    if (n->type == YNODE_SCALAR)
         return conftree_scalar(n->is_null ? "" : n->text);
-    t = conftree_new(n->type == NODE_MAP ? SQ_CONF_MAP : SQ_CONF_LIST);
+    t = conftree_new(n->type == YNODE_MAP ? SQ_CONF_MAP : SQ_CONF_LIST);
     if (t == NULL)
         return NULL;
     for (i = 0; i < n->n; i++) {
-        kid = to_conftree(n->type == NODE_MAP ? MAP_VALUE(n, i) : n->kids[i]);
+        kid = to_conftree(n->type == YNODE_MAP ? YMAP_VALUE(n, i) : n->kids[i]);
         if (kid == NULL ||
-            conftree_append(t, n->type == NODE_MAP ? MAP_KEY(n, i)->text : NULL,
+            conftree_append(t,
+                            n->type == YNODE_MAP ? YMAP_KEY(n, i)->text : NULL,
                             kid) < 0) {
             conftree_free(t);
             return NULL;
@@ -1076,7 +634,7 @@ static sq_conf *to_conftree(const struct node *n)
 }
 
 /* An empty `config:` is the same as none: the module gets NULL. */
-static int set_module_config(struct ctx *c, const struct node *v,
+static int set_module_config(struct ctx *c, const struct ynode *v,
                              const char *where UNUSED, void *field)
 {
     sq_conf **tree = field;
@@ -1095,11 +653,11 @@ static const struct key_def module_keys[] = {
     {NULL, NULL, 0},
 };
 
-static int add_module(struct ctx *c, const struct node *key,
-                      const struct node *v, const char *where)
+static int add_module(struct ctx *c, const struct ynode *key,
+                      const struct ynode *v, const char *where)
 {
     struct module_conf *mc = &c->cfg->modules[c->cfg->nmodules];
-    char mwhere[WHERE_MAX];
+    char mwhere[CONF_WHERE_MAX];
 
     if (!is_ident(key->text, strlen(key->text)))
         return fail(c, key->mark,
@@ -1118,27 +676,27 @@ static int add_module(struct ctx *c, const struct node *key,
     return 0;
 }
 
-static int set_modules(struct ctx *c, const struct node *v, const char *where,
+static int set_modules(struct ctx *c, const struct ynode *v, const char *where,
                        void *field UNUSED)
 {
     size_t i;
 
     if (v->is_null)
         return 0;
-    if (v->type != NODE_MAP)
+    if (v->type != YNODE_MAP)
         return wrong_type(c, v, where, "a mapping");
     c->cfg->modules = calloc(v->n ? v->n : 1, sizeof(struct module_conf));
     if (c->cfg->modules == NULL)
         return fail(c, v->mark, "out of memory");
     for (i = 0; i < v->n; i++)
-        if (add_module(c, MAP_KEY(v, i), MAP_VALUE(v, i), where) < 0)
+        if (add_module(c, YMAP_KEY(v, i), YMAP_VALUE(v, i), where) < 0)
             return -1;
     return 0;
 }
 
 /* routes */
 
-static int set_route_path(struct ctx *c, const struct node *v,
+static int set_route_path(struct ctx *c, const struct ynode *v,
                           const char *where, void *field)
 {
     const char *text;
@@ -1153,7 +711,7 @@ static int set_route_path(struct ctx *c, const struct node *v,
     return copy_string(c, v, text, field);
 }
 
-static int unknown_method(struct ctx *c, const struct node *v,
+static int unknown_method(struct ctx *c, const struct ynode *v,
                           const char *where)
 {
     char hint[SUGGEST_MAX + 32];
@@ -1168,16 +726,16 @@ static int unknown_method(struct ctx *c, const struct node *v,
 }
 
 /* 0 means any method, so an empty list would be a silent "any": refused. */
-static int set_methods(struct ctx *c, const struct node *v, const char *where,
+static int set_methods(struct ctx *c, const struct ynode *v, const char *where,
                        void *field)
 {
-    char iwhere[WHERE_MAX];
+    char iwhere[CONF_WHERE_MAX];
     const char *name;
     unsigned set = 0;
     size_t i;
     int m;
 
-    if (v->type != NODE_LIST)
+    if (v->type != YNODE_LIST)
         return wrong_type(c, v, where, "a list");
     if (v->n == 0)
         return fail(c, v->mark,
@@ -1197,7 +755,7 @@ static int set_methods(struct ctx *c, const struct node *v, const char *where,
     return 0;
 }
 
-static int set_handler(struct ctx *c, const struct node *v, const char *where,
+static int set_handler(struct ctx *c, const struct ynode *v, const char *where,
                        void *field)
 {
     struct route_conf *rc = field;
@@ -1229,11 +787,11 @@ static const struct key_def route_keys[] = {
     {NULL, NULL, 0},
 };
 
-static int add_route(struct ctx *c, const struct node *v, size_t i,
+static int add_route(struct ctx *c, const struct ynode *v, size_t i,
                      const char *where)
 {
     struct route_conf *rc = &c->cfg->routes[c->cfg->nroutes];
-    char rwhere[WHERE_MAX];
+    char rwhere[CONF_WHERE_MAX];
 
     rc->mark = v->mark;
     c->cfg->nroutes++; /* counted now, so config_free frees it on error */
@@ -1247,14 +805,14 @@ static int add_route(struct ctx *c, const struct node *v, size_t i,
     return 0;
 }
 
-static int set_routes(struct ctx *c, const struct node *v, const char *where,
+static int set_routes(struct ctx *c, const struct ynode *v, const char *where,
                       void *field UNUSED)
 {
     size_t i;
 
     if (v->is_null)
         return 0;
-    if (v->type != NODE_LIST)
+    if (v->type != YNODE_LIST)
         return wrong_type(c, v, where, "a list");
     c->cfg->routes = calloc(v->n ? v->n : 1, sizeof(struct route_conf));
     if (c->cfg->routes == NULL)
@@ -1314,9 +872,9 @@ static void set_defaults(struct config *cfg)
     cfg->access_mode = ACCESS_OFF;
 }
 
-static int apply(struct ctx *c, const struct node *root)
+static int apply(struct ctx *c, const struct ynode *root)
 {
-    struct conf_mark nowhere = {c->file, 0, 0};
+    struct conf_mark nowhere = {c->e.file, 0, 0};
 
     if (walk_map(c, root, "", top_keys, c->cfg) < 0)
         return -1;
@@ -1332,8 +890,8 @@ static int apply(struct ctx *c, const struct node *root)
 static struct config *parse_text(const char *text, size_t len, const char *name,
                                  const char *basedir, char *err, size_t errlen)
 {
-    struct ctx c = {.basedir = basedir, .err = err, .errlen = errlen};
-    struct node *root = NULL;
+    struct ctx c = {.e = {.err = err, .errlen = errlen}, .basedir = basedir};
+    struct ynode *root = NULL;
     struct config *cfg;
 
     cfg = calloc(1, sizeof(*cfg));
@@ -1344,16 +902,16 @@ static struct config *parse_text(const char *text, size_t len, const char *name,
         return NULL;
     }
     c.cfg = cfg;
-    c.file = cfg->file;
+    c.e.file = cfg->file;
     set_defaults(cfg);
-    root = load_tree(&c, text, len);
+    root = yamltree_load(&c.e, text, len);
     if (root == NULL || apply(&c, root) < 0)
         goto fail;
-    node_free(root);
+    yamltree_free(root);
     return cfg;
 
 fail:
-    node_free(root);
+    yamltree_free(root);
     config_free(cfg);
     return NULL;
 }

@@ -162,6 +162,48 @@ int parse_size(const char *s, size_t *out);
 /* "500ms", "10s", "5m", "1h", "30" (seconds) -> milliseconds. */
 int parse_duration(const char *s, unsigned *ms_out);
 
+/* yamltree.c --------------------------------------------------------- */
+
+/* Where a parse writes its one error: "file:line:col: message". */
+struct conf_err {
+    const char *file;
+    char *err;
+    size_t errlen;
+};
+
+/* The mark of a 0-based libyaml position. */
+struct conf_mark conf_mark_at(const struct conf_err *e, size_t line,
+                              size_t col);
+/* Writes "file:line:col: message" (one line) and returns -1. */
+int conf_fail(const struct conf_err *e, struct conf_mark m, const char *fmt,
+              ...) __attribute__((format(printf, 3, 4)));
+/* Longest "where" of a value: "modules.chat.config.rooms[3]" and such. */
+#define CONF_WHERE_MAX 256
+/* " in server" for a section, "" at the top level, for messages. */
+const char *conf_in_where(const char *where, char *buf, size_t len);
+
+enum { YNODE_SCALAR, YNODE_LIST, YNODE_MAP };
+
+struct ynode {
+    int type;
+    int is_null; /* a plain "", "~" or "null": an empty value */
+    char *text;  /* YNODE_SCALAR */
+    struct conf_mark mark;
+    size_t n;            /* list items, or map entries */
+    size_t nkids;        /* n for a list, 2 n for a map */
+    struct ynode **kids; /* list: items; map: key, value, key, value, ... */
+};
+
+#define YMAP_KEY(m, i) ((m)->kids[2 * (i)])
+#define YMAP_VALUE(m, i) ((m)->kids[2 * (i) + 1])
+
+/* Parses one YAML document into a tree; NULL and an error in e. */
+struct ynode *yamltree_load(const struct conf_err *e, const char *text,
+                            size_t len);
+void yamltree_free(struct ynode *n);
+/* "a list", "a mapping", "a string" or "an empty value", for messages. */
+const char *ynode_kind(const struct ynode *n);
+
 /* conftree.c --------------------------------------------------------- */
 
 /* The plain tree handed to module init(). Built by config.c, freed with
