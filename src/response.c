@@ -21,9 +21,8 @@ const char *response_date_line(size_t *len)
 {
     static const char *const day[] = {"Sun", "Mon", "Tue", "Wed",
                                       "Thu", "Fri", "Sat"};
-    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr",
-                                      "May", "Jun", "Jul", "Aug",
-                                      "Sep", "Oct", "Nov", "Dec"};
+    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     static char line[64];
     static size_t line_len;
     static time_t last = -1;
@@ -113,8 +112,8 @@ static int status_has_body(int status)
 
 static void put_status_line(struct head *h, int status)
 {
-    static const char ok[] = "HTTP/1.1 200 OK\r\nServer: " SQ_SERVER_NAME
-                             "\r\n";
+    static const char ok[] =
+        "HTTP/1.1 200 OK\r\nServer: " SQ_SERVER_NAME "\r\n";
     char line[96];
     int n;
 
@@ -122,8 +121,8 @@ static void put_status_line(struct head *h, int status)
         head_put(h, ok, sizeof(ok) - 1);
         return;
     }
-    n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nServer: %s\r\n",
-                 status, http_status_text(status), SQ_SERVER_NAME);
+    n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nServer: %s\r\n", status,
+                 http_status_text(status), SQ_SERVER_NAME);
     head_put(h, line, (size_t)n);
 }
 
@@ -252,11 +251,21 @@ static int field_ok(const char *s, int is_name)
     return 1;
 }
 
+/* The framing of a message is squall's to decide (RFC 9112 6): a handler
+ * that set these could make the response say two different lengths. */
+static int framing_header(const char *name)
+{
+    return strcasecmp(name, "Content-Length") == 0 ||
+           strcasecmp(name, "Transfer-Encoding") == 0 ||
+           strcasecmp(name, "Connection") == 0;
+}
+
 int sq_add_header(sq_req *r, const char *name, const char *value)
 {
     struct header *h;
 
-    if (r->head_sent || !field_ok(name, 1) || !field_ok(value, 0))
+    if (r->head_sent || !field_ok(name, 1) || !field_ok(value, 0) ||
+        framing_header(name))
         return SQ_ERROR;
     if (r->nout == r->cap_out) {
         size_t cap = r->cap_out ? r->cap_out * 2 : 8;
@@ -283,7 +292,8 @@ int sq_set_header(sq_req *r, const char *name, const char *value)
 {
     size_t j = 0;
 
-    if (r->head_sent || !field_ok(name, 1) || !field_ok(value, 0))
+    if (r->head_sent || !field_ok(name, 1) || !field_ok(value, 0) ||
+        framing_header(name))
         return SQ_ERROR;
     for (size_t i = 0; i < r->nout; i++)
         if (strcasecmp(r->out_headers[i].name, name) != 0)

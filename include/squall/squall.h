@@ -142,8 +142,10 @@ int sq_http_version(const sq_req *r);
 /* Sets the status code (default 200). Returns SQ_ERROR after a flush or for
  * a code outside 100..599. */
 int sq_set_status(sq_req *r, int status);
-/* Sets a response header, replacing any of the same name. value is copied.
- * Returns SQ_ERROR after a flush or when name or value holds CR, LF or NUL. */
+/* Sets a response header, replacing any of the same name; name and value
+ * are copied. Returns SQ_ERROR after a flush, when name or value holds CR or
+ * LF, or for Content-Length, Transfer-Encoding and Connection: squall frames
+ * every response itself. */
 int sq_set_header(sq_req *r, const char *name, const char *value);
 /* Adds a response header, keeping others of the same name (Set-Cookie). */
 int sq_add_header(sq_req *r, const char *name, const char *value);
