@@ -49,9 +49,9 @@ struct conn {
     struct http_in *http;
     struct buf out;  /* bytes for the client */
     struct buf body; /* lent to the current request as r->out */
-    sq_req *req;           /* the request being read or answered */
-    sq_pool *spare;        /* pool of the last request, reset for reuse */
-    char *in;              /* input not parsed yet */
+    sq_req *req;     /* the request being read or answered */
+    sq_pool *spare;  /* pool of the last request, reset for reuse */
+    char *in;        /* input not parsed yet */
     size_t in_off, in_len, in_cap;
     char remote[48];
     enum timer_kind timer_kind;
@@ -306,18 +306,30 @@ static void answer_error(struct conn *c, sq_req *r, int status)
     complete(c, r);
 }
 
+/* Finds the route of r; 0, or the status to answer with. */
+static int route(sq_req *r)
+{
+    int rc;
+
+    if (r->routed)
+        return 0;
+    rc = router_match(worker->router, r->path, r->path_len, r->method, r->pool,
+                      &r->match);
+    r->routed = rc == ROUTER_OK;
+    return rc == ROUTER_OK           ? 0
+           : rc == ROUTER_NOT_FOUND  ? 404
+           : rc == ROUTER_BAD_METHOD ? 405
+                                     : 500;
+}
+
 /* Runs the handler of r; returns -1 when the connection was closed. */
 static int dispatch(struct conn *c, sq_req *r)
 {
     const struct route *rt;
-    int rc = router_match(worker->router, r->path, r->path_len, r->method,
-                          r->pool, &r->match);
+    int rc = route(r);
 
-    if (rc != ROUTER_OK) {
-        answer_error(c, r,
-                     rc == ROUTER_NOT_FOUND    ? 404
-                     : rc == ROUTER_BAD_METHOD ? 405
-                                               : 500);
+    if (rc != 0) {
+        answer_error(c, r, rc);
         return 0;
     }
     rt = r->match.target;
@@ -345,10 +357,20 @@ out:
     return -1;
 }
 
+/* The head of a request with a body is complete. A request that no route
+ * takes is answered now, before its body is read (and the connection is
+ * then closed, the body unread), so a client that sent Expect:
+ * 100-continue gets its 404 or 405 instead of an invitation to upload. */
 static void head_complete(struct conn *c, sq_req *r)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    int status = route(r);
 
+    if (status != 0) {
+        answer_error(c, r, status);
+        close_after_output(c, 1);
+        return;
+    }
     /* RFC 9110 10.1.1: the client waits for this before sending the body */
     if (r->expect_continue && r->version == 11)
         buf_add(&c->out, cont, sizeof(cont) - 1);
@@ -583,8 +605,8 @@ static void on_write(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
     if (conn_flush(c) < 0)
         return;
     /* output drained enough: answer requests that waited behind it */
-    if (buf_pending(&c->out) <= OUT_LOW && !c->close_after &&
-        c->req == NULL && c->in_len > c->in_off) {
+    if (buf_pending(&c->out) <= OUT_LOW && !c->close_after && c->req == NULL &&
+        c->in_len > c->in_off) {
         if (!c->eof)
             reading(c, 1);
         process(c, C.rbuf, 0);

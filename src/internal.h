@@ -420,6 +420,7 @@ struct sq_req {
     unsigned expect_continue : 1;
     unsigned chunked_in : 1;
     unsigned close_after : 1;
+    unsigned routed : 1; /* match holds the route (found at the head) */
     struct route_match match;
     char **qargs;        /* decoded query pairs, parsed on first use */
     size_t nqargs;

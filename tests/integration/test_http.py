@@ -169,6 +169,16 @@ class HttpTest(squalltest.SquallTestCase):
             resp = c.read_response()
             self.assertStatus(resp, 200, b"payload")  # one 100, then this
 
+    def test_expect_100_continue_to_unknown_route_gets_final_status(self):
+        for target, status in (("/no/such", 404), ("/get-only", 405)):
+            with self.conn() as c:
+                c.send(build_request("POST", target, headers=[
+                    ("Content-Length", "100000"), ("Expect", "100-continue")]))
+                # answered from the head alone: no invitation to upload
+                resp = c.read_response()
+                self.assertStatus(resp, status)
+                c.assert_closed()
+
     def test_client_gone_during_async_request(self):
         srv = self.start_squalld(workers=1)  # one worker: it must survive
         worker = srv.worker_pid()
