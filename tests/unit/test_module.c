@@ -171,6 +171,38 @@ START_TEST(test_load_wrong_abi)
 }
 END_TEST
 
+START_TEST(test_load_bad_magic)
+{
+    struct module_conf mc = mconf("fake", test_module("badmagic.so"));
+    struct module m;
+    char want[PATH_MAX + 256];
+
+    ck_assert_int_lt(module_load(&m, &mc, err, sizeof(err)), 0);
+    snprintf(want, sizeof(want),
+             "squall.yaml:3:11: module 'fake' (%s) is not a squall module: "
+             "its sq_module_descriptor has magic 0xdeadbeef, not 0x%08x",
+             mc.path, SQ_MODULE_MAGIC);
+    ck_assert_str_eq(err, want);
+    ck_assert_ptr_null(m.dl);
+}
+END_TEST
+
+START_TEST(test_load_no_name)
+{
+    struct module_conf mc = mconf("anon", test_module("noname.so"));
+    struct module m;
+    char want[PATH_MAX + 256];
+
+    ck_assert_int_lt(module_load(&m, &mc, err, sizeof(err)), 0);
+    snprintf(want, sizeof(want),
+             "squall.yaml:3:11: module 'anon' (%s) has no name in its "
+             "sq_module_descriptor",
+             mc.path);
+    ck_assert_str_eq(err, want);
+    ck_assert_ptr_null(m.dl);
+}
+END_TEST
+
 START_TEST(test_load_no_descriptor)
 {
     struct module_conf mc = mconf("plain", test_module("nodesc.so"));
@@ -411,6 +443,8 @@ static Suite *module_suite(void)
     tcase_add_test(tc, test_load_missing_file);
     tcase_add_test(tc, test_load_wrong_abi);
     tcase_add_test(tc, test_load_no_descriptor);
+    tcase_add_test(tc, test_load_bad_magic);
+    tcase_add_test(tc, test_load_no_name);
     tcase_add_test(tc, test_modset_resolves_routes);
     tcase_add_test(tc, test_modset_missing_handler);
     tcase_add_test(tc, test_modset_unknown_module);
