@@ -1,11 +1,14 @@
 /*
- * buf.c - flat byte buffers for responses.
+ * buf.c - flat byte buffers for responses and request heads.
  *
  * A connection's output is one contiguous buffer: a response head is
  * formatted straight into it, small bodies are copied after it, and one
- * write(2) sends a whole batch. This costs no allocation per request (the
- * memory is kept while the connection lives) where a chain of evbuffer
- * segments cost a malloc and a free per response.
+ * write(2) sends a whole batch.
+ *
+ * Buffers start as one BUF_BLOCK and go back to a per-process cache of
+ * such blocks when a connection has nothing to hold (buf_release), so a
+ * busy connection costs no malloc per request and an idle one - a long
+ * poll, a quiet keep-alive - holds no buffer at all.
  */
 #include "internal.h"
 
@@ -13,9 +16,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Buffers that grew past this are released once empty, so that one large
- * response does not pin its memory to an idle connection. */
+#define BUF_BLOCK 4096
+/* Blocks kept for reuse: enough for the connections active at one time. */
+#define BUF_CACHE 512
+/* Buffers that grew past this are freed once empty, so that one large
+ * response does not pin its memory to the connection. */
 #define BUF_KEEP (64 * 1024)
+
+static struct {
+    char *blocks[BUF_CACHE];
+    size_t n;
+} cache;
+
+static char *block_get(void)
+{
+    return cache.n > 0 ? cache.blocks[--cache.n] : malloc(BUF_BLOCK);
+}
+
+void buf_release(struct buf *b)
+{
+    if (b->p != NULL && b->cap == BUF_BLOCK && cache.n < BUF_CACHE)
+        cache.blocks[cache.n++] = b->p;
+    else
+        free(b->p);
+    b->p = NULL;
+    b->off = b->len = b->cap = 0;
+}
 
 char *buf_reserve(struct buf *b, size_t n)
 {
@@ -31,7 +57,13 @@ char *buf_reserve(struct buf *b, size_t n)
         b->len = used;
         return b->p + b->len;
     }
-    cap = b->cap ? b->cap : 4096;
+    if (b->p == NULL && n <= BUF_BLOCK) {
+        if ((b->p = block_get()) == NULL)
+            return NULL;
+        b->cap = BUF_BLOCK;
+        return b->p;
+    }
+    cap = b->cap ? b->cap : BUF_BLOCK;
     while (cap - used < n) {
         if (cap > SIZE_MAX / 2)
             return NULL;
@@ -97,7 +129,5 @@ void buf_clear(struct buf *b)
 
 void buf_free(struct buf *b)
 {
-    free(b->p);
-    b->p = NULL;
-    b->off = b->len = b->cap = 0;
+    buf_release(b);
 }

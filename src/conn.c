@@ -35,7 +35,6 @@
 #define OUT_LOW (256 * 1024)
 /* Input kept for a client that sends ahead of our answers. */
 #define IN_MAX (64 * 1024)
-#define POOL_SIZE 4096
 /* After an error response: how long and how much to read and discard so
  * that the client sees the response instead of a reset (RFC 9112 9.6). */
 #define LINGER_MS 2000
@@ -50,7 +49,6 @@ struct conn {
     struct buf out;  /* bytes for the client */
     struct buf body; /* lent to the current request as r->out */
     sq_req *req;     /* the request being read or answered */
-    sq_pool *spare;  /* pool of the last request, reset for reuse */
     char *in;        /* input not parsed yet */
     size_t in_off, in_len, in_cap;
     char remote[48];
@@ -234,7 +232,6 @@ static void conn_close(struct conn *c)
     http_in_free(c->http);
     buf_free(&c->out);
     buf_free(&c->body);
-    pool_free(c->spare);
     free(c->in);
     free(c);
     if (C.count-- >= worker->cfg->limits.max_connections)
@@ -259,11 +256,10 @@ static void protocol_error(struct conn *c, int status)
 
 static sq_req *new_request(struct conn *c)
 {
-    sq_pool *pool = c->spare;
+    sq_pool *pool = pool_get();
     sq_req *r;
 
-    c->spare = NULL;
-    if (pool == NULL && (pool = pool_new(POOL_SIZE)) == NULL)
+    if (pool == NULL)
         return NULL;
     r = sq_palloc(pool, sizeof(*r));
     req_init(r, pool, c);
@@ -287,12 +283,7 @@ static void complete(struct conn *c, sq_req *r)
         close_after_output(c, 0);
     c->req = NULL;
     r->out = NULL;
-    if (c->spare == NULL) {
-        pool_reset(r->pool);
-        c->spare = r->pool;
-    } else {
-        pool_free(r->pool);
-    }
+    pool_recycle(r->pool);
 }
 
 static void answer_error(struct conn *c, sq_req *r, int status)
@@ -466,8 +457,11 @@ static int process(struct conn *c, const char *data, size_t len)
         if (used < 0)
             return -1;
         c->in_off += (size_t)used;
-        if (c->in_off == c->in_len)
-            c->in_off = c->in_len = 0;
+        if (c->in_off == c->in_len) {
+            free(c->in);
+            c->in = NULL;
+            c->in_off = c->in_len = c->in_cap = 0;
+        }
     } else {
         used = parse_requests(c, data, len);
         if (used < 0)
@@ -593,6 +587,12 @@ static int conn_flush(struct conn *c)
     if (c->close_after) {
         finish_close(c);
         return -1;
+    }
+    /* Idle (nothing to answer, nothing read ahead): hold no buffers, so
+     * that thousands of quiet connections cost little memory. */
+    if (c->req == NULL && c->in_len == c->in_off) {
+        buf_release(&c->out);
+        buf_release(&c->body);
     }
     pick_timer(c);
     return 0;

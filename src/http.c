@@ -157,7 +157,7 @@ static int valid_value(const char *s, size_t n)
 
 static int name_is(const struct buf *b, const char *name)
 {
-    return b->len == strlen(name) && strcasecmp(b->p, name) == 0;
+    return name_eq(b->p, b->len, name, strlen(name));
 }
 
 /* RFC 9112 6.1: the only transfer coding we implement is chunked; a coding
@@ -274,6 +274,10 @@ static int on_headers_complete(http_parser *p)
         return fail(h, 413);
     h->state = HTTP_IN_HEAD;
     h->head_event = 1;
+    /* the head is in the request's pool now: give the scratch back */
+    buf_release(&h->url);
+    buf_release(&h->name);
+    buf_release(&h->value);
     /* Stop here when a body follows, so that the connection can answer
      * Expect: 100-continue and switch to the body timeout. */
     if (r->chunked_in ||

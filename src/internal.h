@@ -40,6 +40,12 @@ sq_pool *pool_new(size_t size);
 void pool_reset(sq_pool *p);
 /* Runs the cleanups and frees the pool. NULL is fine. */
 void pool_free(sq_pool *p);
+/* A request pool (POOL_REQUEST bytes first block) from a per-process
+ * cache, and back: recycling resets it and keeps it for the next request
+ * when the cache has room, so requests cost no malloc. */
+#define POOL_REQUEST 4096
+sq_pool *pool_get(void);
+void pool_recycle(sq_pool *p);
 
 /* buf.c -------------------------------------------------------------- */
 
@@ -59,6 +65,8 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Drops n pending bytes from the front; an emptied large buffer is freed. */
 void buf_consume(struct buf *b, size_t n);
 void buf_clear(struct buf *b);
+/* Gives the memory back (to a cache of blocks for the next buffer). */
+void buf_release(struct buf *b);
 void buf_free(struct buf *b);
 
 /* log.c -------------------------------------------------------------- */
@@ -105,9 +113,9 @@ struct listen_conf {
 };
 
 struct limits_conf {
-    size_t max_header_size; /* request line + headers; 431 beyond */
-    size_t max_uri_size;    /* request target; 414 beyond */
-    size_t max_body_size;   /* 413 beyond */
+    size_t max_header_size;     /* request line + headers; 431 beyond */
+    size_t max_uri_size;        /* request target; 414 beyond */
+    size_t max_body_size;       /* 413 beyond */
     unsigned header_timeout_ms; /* 408 when the head is not complete */
     unsigned body_timeout_ms;   /* 408 when the body stalls this long */
     unsigned idle_timeout_ms;   /* idle keep-alive connections closed */
@@ -117,7 +125,7 @@ struct limits_conf {
 struct module_conf {
     char *name;
     char *path;
-    sq_conf *config; /* NULL when the block has no `config:` */
+    sq_conf *config;            /* NULL when the block has no `config:` */
     struct conf_mark mark;      /* of the module's key */
     struct conf_mark path_mark; /* of its path value */
 };
@@ -140,10 +148,10 @@ struct config {
     int workers; /* resolved: `auto` is the number of online CPUs */
     unsigned shutdown_timeout_ms;
     struct limits_conf limits;
-    int log_level;       /* SQ_LOG_* */
-    char *log_error;     /* NULL = stderr, else a file path */
-    int access_mode;     /* ACCESS_* */
-    char *log_access;    /* file path when ACCESS_FILE */
+    int log_level;    /* SQ_LOG_* */
+    char *log_error;  /* NULL = stderr, else a file path */
+    int access_mode;  /* ACCESS_* */
+    char *log_access; /* file path when ACCESS_FILE */
     struct module_conf *modules;
     size_t nmodules;
     struct route_conf *routes;
@@ -355,6 +363,25 @@ long url_decoded_len(const char *s, size_t len);
 const char *http_status_text(int status);
 /* Number of online CPUs (>= 1). */
 int cpu_count(void);
+/* ASCII case-insensitive equality of two field names (RFC 9110 5.1),
+ * lengths first: it runs for every header lookup. */
+static inline int name_eq(const char *a, size_t alen, const char *b,
+                          size_t blen)
+{
+    if (alen != blen)
+        return 0;
+    for (size_t i = 0; i < alen; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x |= 0x20;
+        if (y >= 'A' && y <= 'Z')
+            y |= 0x20;
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
+
 /* Writes a one-line error message into err (when err is not NULL). */
 void errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -375,9 +402,9 @@ void http_in_begin(struct http_in *h, struct sq_req *r,
                    const struct limits_conf *lim);
 
 enum {
-    HTTP_IN_MORE = 0,  /* all input consumed, message not complete */
-    HTTP_IN_HEAD = 1,  /* the head just completed and a body follows */
-    HTTP_IN_DONE = 2,  /* the message is complete */
+    HTTP_IN_MORE = 0, /* all input consumed, message not complete */
+    HTTP_IN_HEAD = 1, /* the head just completed and a body follows */
+    HTTP_IN_DONE = 2, /* the message is complete */
 };
 
 /* Feeds input; *used gets the bytes consumed. Returns HTTP_IN_*, or the
@@ -403,17 +430,17 @@ struct sq_req {
     struct conn *conn; /* NULL once the client went away */
 
     /* request */
-    int method;          /* METHOD_* */
+    int method; /* METHOD_* */
     const char *method_s;
-    int version;         /* 10 or 11 */
-    char *target;        /* as received */
+    int version;  /* 10 or 11 */
+    char *target; /* as received */
     size_t target_len;
-    char *path;          /* path part of target (for absolute-form too) */
+    char *path; /* path part of target (for absolute-form too) */
     size_t path_len;
-    const char *query;   /* after '?' or "" */
+    const char *query; /* after '?' or "" */
     struct header *headers;
     size_t nheaders, cap_headers;
-    const char *host;    /* Host header */
+    const char *host; /* Host header */
     char *body;
     size_t body_len, body_cap;
     unsigned keep_alive : 1;
@@ -422,7 +449,7 @@ struct sq_req {
     unsigned close_after : 1;
     unsigned routed : 1; /* match holds the route (found at the head) */
     struct route_match match;
-    char **qargs;        /* decoded query pairs, parsed on first use */
+    char **qargs; /* decoded query pairs, parsed on first use */
     size_t nqargs;
     int qargs_parsed;
 
@@ -430,9 +457,9 @@ struct sq_req {
     int status;
     struct header *out_headers;
     size_t nout, cap_out;
-    struct buf *out;      /* body buffered by sq_write, lent by the conn */
+    struct buf *out; /* body buffered by sq_write, lent by the conn */
     uint64_t bytes_sent;
-    unsigned head_sent : 1;   /* after sq_flush */
+    unsigned head_sent : 1; /* after sq_flush */
     unsigned chunked_out : 1;
     unsigned finished : 1;
     unsigned async : 1;
@@ -447,8 +474,8 @@ struct sq_req {
 /* Prepares r (from a fresh or reset pool) for a new request on c. */
 void req_init(sq_req *r, sq_pool *pool, struct conn *c);
 /* Appends a header to r; the strings must live in r->pool. */
-int req_add_header(sq_req *r, const char *name, size_t nlen,
-                   const char *value, size_t vlen);
+int req_add_header(sq_req *r, const char *name, size_t nlen, const char *value,
+                   size_t vlen);
 /* Splits r->target into path and query. Returns -1 when it is not a valid
  * origin-form or absolute-form target. */
 int req_parse_target(sq_req *r);
@@ -467,8 +494,7 @@ const char *response_date_line(size_t *len);
 /* conn.c ------------------------------------------------------------- */
 
 /* Takes an accepted socket and serves it. */
-void conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
-              int is_unix);
+void conn_new(int fd, const struct sockaddr *sa, socklen_t salen, int is_unix);
 /* Called by the request API when r (async) finishes or flushes. */
 void conn_request_done(struct conn *c, sq_req *r);
 void conn_request_flush(struct conn *c, sq_req *r);
@@ -510,7 +536,7 @@ void worker_conn_closed(void);
 /* master.c ----------------------------------------------------------- */
 
 /* Forks the workers and supervises them until SIGTERM/SIGINT. */
-int master_main(struct config *cfg, const char *config_path,
-                struct listener *l, size_t nl);
+int master_main(struct config *cfg, const char *config_path, struct listener *l,
+                size_t nl);
 
 #endif /* SQUALL_INTERNAL_H */

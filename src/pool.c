@@ -178,6 +178,30 @@ char *sq_psprintf(sq_pool *p, const char *fmt, ...)
     return d;
 }
 
+/* Pools kept for reuse: enough for the requests active at one time. */
+#define POOL_CACHE 512
+
+static struct {
+    sq_pool *pools[POOL_CACHE];
+    size_t n;
+} cache;
+
+sq_pool *pool_get(void)
+{
+    return cache.n > 0 ? cache.pools[--cache.n] : pool_new(POOL_REQUEST);
+}
+
+void pool_recycle(sq_pool *p)
+{
+    if (p == NULL)
+        return;
+    pool_reset(p);
+    if (p->block_size == POOL_REQUEST && cache.n < POOL_CACHE)
+        cache.pools[cache.n++] = p;
+    else
+        pool_free(p);
+}
+
 int sq_pool_cleanup(sq_pool *p, void (*fn)(void *arg), void *arg)
 {
     struct pool_cleanup *c = sq_palloc(p, sizeof(*c));

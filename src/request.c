@@ -17,8 +17,8 @@ void req_init(sq_req *r, sq_pool *pool, struct conn *c)
     r->version = 11;
 }
 
-int req_add_header(sq_req *r, const char *name, size_t nlen,
-                   const char *value, size_t vlen)
+int req_add_header(sq_req *r, const char *name, size_t nlen, const char *value,
+                   size_t vlen)
 {
     struct header *h;
 
@@ -166,8 +166,10 @@ const char *sq_path_arg(const sq_req *r, const char *name)
 
 const char *sq_header(const sq_req *r, const char *name)
 {
+    size_t len = strlen(name);
+
     for (size_t i = 0; i < r->nheaders; i++)
-        if (strcasecmp(r->headers[i].name, name) == 0)
+        if (name_eq(r->headers[i].name, r->headers[i].name_len, name, len))
             return r->headers[i].value;
     return NULL;
 }

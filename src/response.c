@@ -96,10 +96,11 @@ static size_t head_size(const sq_req *r)
     return n;
 }
 
-static int has_out_header(const sq_req *r, const char *name)
+static int has_out_header(const sq_req *r, const char *name, size_t len)
 {
     for (size_t i = 0; i < r->nout; i++)
-        if (strcasecmp(r->out_headers[i].name, name) == 0)
+        if (name_eq(r->out_headers[i].name, r->out_headers[i].name_len, name,
+                    len))
             return 1;
     return 0;
 }
@@ -135,7 +136,8 @@ static void put_head(sq_req *r, struct head *h, int final, size_t body_len)
     head_put(h, date, dlen);
     for (size_t i = 0; i < r->nout; i++)
         head_put_field(h, r->out_headers[i].name, r->out_headers[i].value);
-    if (status_has_body(r->status) && !has_out_header(r, "Content-Type"))
+    if (status_has_body(r->status) &&
+        !has_out_header(r, "Content-Type", sizeof("Content-Type") - 1))
         head_put_field(h, "Content-Type", DEFAULT_CONTENT_TYPE);
     if (final) {
         if (r->status >= 200 && r->status != 204)
@@ -241,32 +243,46 @@ int sq_set_status(sq_req *r, int status)
     return 0;
 }
 
-static int field_ok(const char *s, int is_name)
+/* The length of a header name or value a handler gives, or -1 when it
+ * could split the head: CR or LF anywhere, ':' or space in a name. */
+static long field_len(const char *s, int is_name)
 {
-    if (is_name && *s == '\0')
-        return 0;
-    for (; *s; s++)
-        if (*s == '\r' || *s == '\n' || (is_name && (*s == ':' || *s == ' ')))
-            return 0;
-    return 1;
+    const char *p = s;
+
+    for (; *p; p++)
+        if (*p == '\r' || *p == '\n' || (is_name && (*p == ':' || *p == ' ')))
+            return -1;
+    return is_name && p == s ? -1 : (long)(p - s);
 }
+
+#define IS(name, len, lit) name_eq(name, len, lit, sizeof(lit) - 1)
 
 /* The framing of a message is squall's to decide (RFC 9112 6): a handler
  * that set these could make the response say two different lengths. */
-static int framing_header(const char *name)
+static int framing_header(const char *name, size_t len)
 {
-    return strcasecmp(name, "Content-Length") == 0 ||
-           strcasecmp(name, "Transfer-Encoding") == 0 ||
-           strcasecmp(name, "Connection") == 0;
+    return IS(name, len, "Content-Length") ||
+           IS(name, len, "Transfer-Encoding") || IS(name, len, "Connection");
 }
 
-int sq_add_header(sq_req *r, const char *name, const char *value)
+/* Checks a header a handler gives: 0, or -1 when it must be refused. */
+static int check_header(const sq_req *r, const char *name, const char *value,
+                        size_t *nlen, size_t *vlen)
+{
+    long n = field_len(name, 1), v = field_len(value, 0);
+
+    if (r->head_sent || n < 0 || v < 0 || framing_header(name, (size_t)n))
+        return -1;
+    *nlen = (size_t)n;
+    *vlen = (size_t)v;
+    return 0;
+}
+
+static int add_header(sq_req *r, const char *name, size_t nlen,
+                      const char *value, size_t vlen)
 {
     struct header *h;
 
-    if (r->head_sent || !field_ok(name, 1) || !field_ok(value, 0) ||
-        framing_header(name))
-        return SQ_ERROR;
     if (r->nout == r->cap_out) {
         size_t cap = r->cap_out ? r->cap_out * 2 : 8;
         struct header *n = sq_palloc(r->pool, cap * sizeof(*n));
@@ -278,28 +294,37 @@ int sq_add_header(sq_req *r, const char *name, const char *value)
         r->cap_out = cap;
     }
     h = &r->out_headers[r->nout];
-    h->name_len = (uint32_t)strlen(name);
-    h->value_len = (uint32_t)strlen(value);
-    h->name = sq_pstrndup(r->pool, name, h->name_len);
-    h->value = sq_pstrndup(r->pool, value, h->value_len);
+    h->name_len = (uint32_t)nlen;
+    h->value_len = (uint32_t)vlen;
+    h->name = sq_pstrndup(r->pool, name, nlen);
+    h->value = sq_pstrndup(r->pool, value, vlen);
     if (h->name == NULL || h->value == NULL)
         return SQ_ERROR;
     r->nout++;
     return 0;
 }
 
+int sq_add_header(sq_req *r, const char *name, const char *value)
+{
+    size_t nlen, vlen;
+
+    if (check_header(r, name, value, &nlen, &vlen) < 0)
+        return SQ_ERROR;
+    return add_header(r, name, nlen, value, vlen);
+}
+
 int sq_set_header(sq_req *r, const char *name, const char *value)
 {
-    size_t j = 0;
+    size_t nlen, vlen, j = 0;
 
-    if (r->head_sent || !field_ok(name, 1) || !field_ok(value, 0) ||
-        framing_header(name))
+    if (check_header(r, name, value, &nlen, &vlen) < 0)
         return SQ_ERROR;
     for (size_t i = 0; i < r->nout; i++)
-        if (strcasecmp(r->out_headers[i].name, name) != 0)
+        if (!name_eq(r->out_headers[i].name, r->out_headers[i].name_len, name,
+                     nlen))
             r->out_headers[j++] = r->out_headers[i];
     r->nout = j;
-    return sq_add_header(r, name, value);
+    return add_header(r, name, nlen, value, vlen);
 }
 
 int sq_write(sq_req *r, const void *data, size_t len)
@@ -345,7 +370,7 @@ int sq_redirect(sq_req *r, const char *url, int status)
 {
     if (status == 0)
         status = 302;
-    if (r->head_sent || !field_ok(url, 0) ||
+    if (r->head_sent || field_len(url, 0) < 0 ||
         (status != 301 && status != 302 && status != 303 && status != 307 &&
          status != 308))
         return SQ_ERROR;
@@ -386,5 +411,5 @@ void sq_finish(sq_req *r)
     if (r->conn != NULL)
         conn_request_done(r->conn, r);
     else
-        pool_free(r->pool); /* detached: the request lives in its pool */
+        pool_recycle(r->pool); /* detached: the request lives in its pool */
 }

@@ -254,6 +254,34 @@ class LimitsTest(squalltest.SquallTestCase):
                         "worker RSS grew by %.1f MiB" % ((peak - baseline) / 2**20))
 
 
+    def test_idle_keep_alive_connections_hold_little_memory(self):
+        """Thousands of quiet connections (long polls, idle keep-alives)
+        must not each keep read, write and pool buffers."""
+        import resource
+        count = 2000
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < count + 100:
+            self.skipTest("needs %d file descriptors" % (count + 100))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, count + 100), hard))
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        srv = self.start(workers=1)
+        worker = srv.worker_pid()
+        before = vm_rss(worker)
+        conns = []
+        try:
+            for _ in range(count):
+                c = srv.connect()
+                conns.append(c)
+                self.assertStatus(c.request("GET", "/args/1?q=keep"), 200)
+            grown = vm_rss(worker) - before
+            print("\n%d idle keep-alive connections: worker RSS +%d kB "
+                  "(%.2f kB each)" % (count, grown // 1024, grown / 1024 / count))
+            self.assertLess(grown, count * 3 * 1024,
+                            "more than 3 kB per idle connection")
+        finally:
+            for c in conns:
+                c.close()
+
     # hostile input ---------------------------------------------------------
 
     def test_random_and_mutated_requests_never_crash_a_worker(self):
