@@ -534,6 +534,7 @@ static int set_log_error(struct ctx *c, const struct ynode *v,
         *path = NULL;
         return 0;
     }
+    c->cfg->log_error_mark = v->mark;
     return resolve_path(c, v, path);
 }
 
@@ -574,6 +575,7 @@ static int set_log_access(struct ctx *c, const struct ynode *v,
                     "expected off, stderr or a file path for %s, got '%s'",
                     where, text);
     cfg->access_mode = ACCESS_FILE;
+    cfg->log_access_mark = v->mark;
     return resolve_path(c, v, &cfg->log_access);
 }
 

@@ -152,6 +152,7 @@ struct config {
     char *log_error;  /* NULL = stderr, else a file path */
     int access_mode;  /* ACCESS_* */
     char *log_access; /* file path when ACCESS_FILE */
+    struct conf_mark log_error_mark, log_access_mark; /* for messages */
     struct module_conf *modules;
     size_t nmodules;
     struct route_conf *routes;

@@ -54,14 +54,18 @@ static int open_append(const char *path, char *err, size_t errlen)
     return fd;
 }
 
-/* Opens path for appending into *fd, remembering the path for reopening. */
-static int open_log(const char *path, int *fd, char **saved, char *err,
-                    size_t errlen)
+/* Opens path for appending into *fd, remembering the path for reopening;
+ * an error names where the config set it. */
+static int open_log(const char *path, const struct conf_mark *m, int *fd,
+                    char **saved, char *err, size_t errlen)
 {
-    int nfd = open_append(path, err, errlen);
+    char msg[512];
+    int nfd = open_append(path, msg, sizeof(msg));
 
-    if (nfd < 0)
+    if (nfd < 0) {
+        errf(err, errlen, "%s:%d:%d: %s", m->file, m->line, m->col, msg);
         return -1;
+    }
     if (*fd > 2)
         close(*fd);
     *fd = nfd;
@@ -73,13 +77,13 @@ static int open_log(const char *path, int *fd, char **saved, char *err,
 int log_open(const struct config *cfg, char *err, size_t errlen)
 {
     L.level = cfg->log_level;
-    if (cfg->log_error != NULL &&
-        open_log(cfg->log_error, &L.fd, &L.path, err, errlen) < 0)
+    if (cfg->log_error != NULL && open_log(cfg->log_error, &cfg->log_error_mark,
+                                           &L.fd, &L.path, err, errlen) < 0)
         return -1;
     L.access_mode = cfg->access_mode;
     if (cfg->access_mode == ACCESS_FILE)
-        return open_log(cfg->log_access, &L.access_fd, &L.access_path, err,
-                        errlen);
+        return open_log(cfg->log_access, &cfg->log_access_mark, &L.access_fd,
+                        &L.access_path, err, errlen);
     if (cfg->access_mode == ACCESS_STDERR)
         L.access_fd = 2;
     return 0;

@@ -161,6 +161,21 @@ class CliTest(squalltest.SquallTestCase):
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(srv.address, timeout=2).close()
 
+    def test_unopenable_log_file_fails_start_at_its_key(self):
+        # (-t does not open files; starting does, and says where)
+        text, (line, col) = expand("""\
+server:
+  listen: 127.0.0.1:$port
+log:
+  access: <@>/nonexistent/squall/access.log
+""")
+        srv = self.squalld(text)
+        srv.start(wait_ready=False)
+        self.assertEqual(srv.wait_exit(timeout=10), 1, srv.log_text())
+        self.assertRegex(srv.log_text(), r"(?m)^squalld: %s:%d:%d: cannot open "
+                         r"log file /nonexistent/squall/access\.log: No such"
+                         % (re.escape(srv.config_path), line, col))
+
     # -V ----------------------------------------------------------------------
 
     def test_version(self):
