@@ -25,7 +25,32 @@
 
 struct worker *worker;
 
+/* Out of file descriptors (or memory): accepting would fail again at once
+ * and spin, so it stops for this long while connections close. */
+#define ACCEPT_PAUSE_MS 100
+
 static struct event *sig_term, *sig_int, *sig_usr1, *stop_timer, *log_timer;
+static struct event *accept_pause;
+static int accept_paused;
+
+static void on_accept_pause_end(evutil_socket_t fd UNUSED, short what UNUSED,
+                                void *arg UNUSED)
+{
+    accept_paused = 0;
+    if (conn_count() < worker->cfg->limits.max_connections)
+        worker_accept_enable(1);
+}
+
+static void pause_accepting(const struct listener *l, int err)
+{
+    static const struct timeval pause = {0, ACCEPT_PAUSE_MS * 1000};
+
+    log_error("accept on %s: %s; not accepting for %d ms", l->name,
+              strerror(err), ACCEPT_PAUSE_MS);
+    worker_accept_enable(0);
+    accept_paused = 1;
+    evtimer_add(accept_pause, &pause);
+}
 
 static void on_accept(evutil_socket_t fd, short what UNUSED, void *arg)
 {
@@ -39,8 +64,9 @@ static void on_accept(evutil_socket_t fd, short what UNUSED, void *arg)
                           SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (cfd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                log_error("accept on %s: %s", l->name, strerror(errno));
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM)
+                pause_accepting(l, errno);
             return; /* EAGAIN: another worker took it */
         }
         if (!l->is_unix)
@@ -53,6 +79,8 @@ static void on_accept(evutil_socket_t fd, short what UNUSED, void *arg)
 
 void worker_accept_enable(int on)
 {
+    if (on && accept_paused)
+        return; /* on_accept_pause_end decides */
     for (size_t i = 0; i < worker->nlisteners && !worker->stopping; i++) {
         if (on)
             event_add(worker->accept_ev[i], NULL);
@@ -157,7 +185,9 @@ static int setup_events(struct worker *w)
     sig_term = evsignal_new(w->base, SIGTERM, on_stop, NULL);
     sig_int = evsignal_new(w->base, SIGINT, on_stop, NULL);
     sig_usr1 = evsignal_new(w->base, SIGUSR1, on_usr1, NULL);
-    if (sig_term == NULL || sig_int == NULL || sig_usr1 == NULL)
+    accept_pause = evtimer_new(w->base, on_accept_pause_end, NULL);
+    if (sig_term == NULL || sig_int == NULL || sig_usr1 == NULL ||
+        accept_pause == NULL)
         return -1;
     evsignal_add(sig_term, NULL);
     evsignal_add(sig_int, NULL);
@@ -173,8 +203,8 @@ static int setup_events(struct worker *w)
 
 static void teardown(struct worker *w)
 {
-    struct event **evs[] = {&sig_term, &sig_int, &sig_usr1, &stop_timer,
-                            &log_timer};
+    struct event **evs[] = {&sig_term,   &sig_int,   &sig_usr1,
+                            &stop_timer, &log_timer, &accept_pause};
 
     conn_close_all();
     access_flush();

@@ -5,6 +5,7 @@ The malformed cases are data (MALFORMED) turned into one test each."""
 
 import os
 import random
+import re
 import socket
 import time
 
@@ -281,6 +282,36 @@ class LimitsTest(squalltest.SquallTestCase):
         finally:
             for c in conns:
                 c.close()
+
+    def test_out_of_file_descriptors_pauses_accepting(self):
+        """EMFILE on accept: the worker logs it, stops accepting for a
+        moment instead of spinning, and serves again once fds are free."""
+        import subprocess
+        srv = self.start(workers=1)
+        worker = srv.worker_pid()
+        subprocess.run(["prlimit", "--pid", str(worker), "--nofile=32:32"],
+                       check=True)
+        held = []
+        try:
+            for _ in range(48):  # more connections than the worker has fds
+                held.append(srv.connect())
+            srv.wait_log(r"accept on .*: Too many open files; not accepting")
+
+            def cpu_seconds():
+                with open("/proc/%d/stat" % worker) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            t0, c0 = time.monotonic(), cpu_seconds()
+            wait_for(lambda: time.monotonic() - t0 >= 1.0, 2, "a second to pass")
+            used = cpu_seconds() - c0
+            self.assertLess(used, 0.5, "the worker spun on accept (%.2fs CPU)" % used)
+            pauses = len(re.findall(r"not accepting", srv.log_text()))
+            self.assertLess(pauses, 40, "more pauses than 100 ms apart")
+        finally:
+            for c in held:
+                c.close()
+        # the queued connections and new ones are served once fds are free
+        wait_for(lambda: srv.get("/").status == 200, 5, "serving again")
 
     # hostile input ---------------------------------------------------------
 
