@@ -216,7 +216,7 @@ static void conn_close(struct conn *c)
             if (r->on_close != NULL)
                 r->on_close(r, r->on_close_arg);
         } else {
-            pool_free(r->pool);
+            pool_recycle(r->pool);
         }
     }
     event_del(&c->rev);
@@ -646,8 +646,11 @@ void conn_request_flush(struct conn *c, sq_req *r)
         log_error("%s: out of memory for a response", c->remote);
         close_after_output(c, 0);
     }
+    /* Written from the loop, not here: a failed write closes the
+     * connection, which calls r's on_close, and whoever called sq_flush()
+     * still holds r. */
     if (!c->dispatching)
-        (void)conn_flush(c);
+        event_active(&c->wev, EV_WRITE, 1);
 }
 
 void conn_request_done(struct conn *c, sq_req *r)

@@ -77,6 +77,7 @@ DEFAULT_ROUTES = [
     {"path": "/pid", "handler": "testmod:pid"},
     {"path": "/slow", "handler": "testmod:slow"},
     {"path": "/stream", "handler": "testmod:stream"},
+    {"path": "/drip", "handler": "testmod:drip"},
     {"path": "/big", "handler": "testmod:big"},
     {"path": "/headers", "handler": "testmod:headers"},
     {"path": "/args/{id}", "handler": "testmod:args"},

@@ -4,6 +4,7 @@ curl): connection reuse, framing, interim responses, routing results."""
 
 import email.utils
 import subprocess
+import socket
 import time
 
 import squalltest
@@ -178,6 +179,26 @@ class HttpTest(squalltest.SquallTestCase):
                 resp = c.read_response()
                 self.assertStatus(resp, status)
                 c.assert_closed()
+
+    def test_streaming_to_a_client_that_resets(self):
+        """A handler flushing to a client that reset the connection keeps
+        its request until sq_finish(): no crash, no sanitizer report (the
+        harness fails the test on either), and the worker serves on."""
+        import struct
+        srv = self.start_squalld(workers=1)
+        worker = srv.worker_pid()
+        for _ in range(30):
+            c = srv.connect()
+            c.send(build_request("GET", "/drip?n=200"))
+            c.sock.recv(1)  # the stream has started
+            # close with RST: the next writes fail on the server side
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                              struct.pack("ii", 1, 0))
+            c.close()
+        self.assertEqual(srv.worker_pid(), worker, srv.log_tail())
+        resp = srv.get("/drip?n=3")
+        self.assertStatus(resp, 200, b"line 3\nafter flush 3\nline 2\n"
+                          b"after flush 2\nline 1\nafter flush 1\n")
 
     def test_client_gone_during_async_request(self):
         srv = self.start_squalld(workers=1)  # one worker: it must survive

@@ -107,6 +107,56 @@ static int slow(sq_req *r)
     return SQ_ASYNC;
 }
 
+/* GET /drip?n=N: N lines 5 ms apart, each flushed on its own. It keeps
+ * using r after every sq_flush(), which must stay safe when the client has
+ * gone: r lives until sq_finish(), whatever the connection does. */
+struct drip {
+    sq_req *r;
+    sq_timer *timer;
+    unsigned left;
+};
+
+static void drip_next(void *arg)
+{
+    struct drip *d = arg; /* in r's pool: gone after sq_finish */
+
+    d->timer = NULL;
+    sq_printf(d->r, "line %u\n", d->left);
+    sq_flush(d->r);
+    sq_printf(d->r, "after flush %u\n", d->left);
+    if (--d->left == 0) {
+        sq_finish(d->r);
+        return;
+    }
+    d->timer = sq_call_later(5, drip_next, d);
+}
+
+static void drip_gone(sq_req *r, void *arg)
+{
+    struct drip *d = arg;
+
+    sq_timer_cancel(d->timer);
+    sq_finish(r);
+}
+
+static int drip(sq_req *r)
+{
+    struct drip *d = sq_palloc(sq_req_pool(r), sizeof *d);
+
+    if (d == NULL)
+        return SQ_ERROR;
+    d->r = r;
+    d->left = (unsigned)query_ulong(r, "n", 10);
+    if (d->left == 0)
+        return SQ_DONE;
+    sq_set_header(r, "Content-Type", "text/plain");
+    d->timer = sq_call_later(5, drip_next, d);
+    if (d->timer == NULL)
+        return SQ_ERROR;
+    sq_on_close(r, drip_gone, d);
+    return SQ_ASYNC;
+}
+
 /* GET /stream: "first\n" flushed at once, "second\n" 50 ms later; the
  * flush makes the response chunked. */
 static void stream_rest(void *arg)
@@ -218,5 +268,5 @@ static int body(sq_req *r)
 }
 
 SQ_MODULE(.name = "testmod", .init = testmod_init,
-          .handlers = SQ_HANDLERS(pid, slow, stream, big, headers, args, status,
-                                  redirect, fail, body));
+          .handlers = SQ_HANDLERS(pid, slow, drip, stream, big, headers, args,
+                                  status, redirect, fail, body));
