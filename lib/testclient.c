@@ -61,7 +61,8 @@
 #define POLL_MS 10             /* child-exit polling interval */
 
 struct sq_test_server {
-    pid_t pid; /* squalld master; -1 once reaped */
+    pid_t pid;    /* squalld master; -1 once reaped */
+    pid_t parent; /* the process that started it (and can wait for it) */
     int port;
     int notify_fd;  /* our end of $NOTIFY_SOCKET */
     double timeout; /* seconds, for every deadline */
@@ -558,6 +559,10 @@ static int child_exited(const sq_test_server *s)
 
     if (s->pid <= 0)
         return 1;
+    /* a forked test process (Check's fork mode) cannot wait for its
+     * parent's child: ask whether the process still exists instead */
+    if (getpid() != s->parent)
+        return kill(s->pid, 0) < 0 && errno == ESRCH;
     memset(&si, 0, sizeof si);
     if (waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
         return errno == ECHILD;
@@ -700,6 +705,7 @@ static int spawn(sq_test_server *s, int lfd, char *err, size_t errlen)
         seterr(err, errlen, "out of memory");
         goto out;
     }
+    s->parent = getpid();
     s->pid = fork();
     if (s->pid == 0)
         child_exec(&c);
@@ -1228,7 +1234,8 @@ static int chunk_size(struct fetch *f, size_t *size)
     if (next_line(f, &line, &len, "in a chunk size line") < 0)
         return -1;
     for (p = line; *p != '\0' && strchr("0123456789abcdefABCDEF", *p); p++) {
-        if (v > (SIZE_MAX - 2) / 16)
+        /* after this digit v + 2 (the CRLF) must still fit */
+        if (v > (SIZE_MAX - 2 - 15) / 16)
             return fail(f, "chunk size too large \"%.40s\"", line);
         v = v * 16 + (size_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
     }
@@ -1263,12 +1270,17 @@ static int read_chunked_body(struct fetch *f)
         }
         f->pos += size + 2;
     }
-    /* trailer section (RFC 9112 7.1.2): kept with the headers */
-    for (;;) {
+    /* trailer section (RFC 9112 7.1.2): kept with the headers, and as
+     * bounded as they are */
+    for (size_t total = 0;; total += len) {
         if (next_line(f, &line, &len, "in the chunked trailer") < 0)
             goto fail;
         if (len == 0)
             break;
+        if (total + len > MAX_HEAD) {
+            fail(f, "chunked trailer larger than %d bytes", MAX_HEAD);
+            goto fail;
+        }
         if (parse_field(f, line, len) < 0)
             goto fail;
     }

@@ -127,7 +127,8 @@ void sq_test_response_free(sq_test_response *r);
  * for it and any process it left), then removes the temporary directory
  * and frees s. Returns squalld's exit status (0 for a clean stop), or -1
  * when it was killed by a signal, had to be killed or left processes
- * behind; the end of its log is then copied to stderr. */
+ * behind; the end of its log is then copied to stderr. Call it from the
+ * process that started s (it waits for squalld as for a child). */
 int sq_test_stop(sq_test_server *s);
 
 #ifdef __cplusplus

@@ -20,6 +20,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 
 LISTEN_FD = 3
 
@@ -137,6 +138,15 @@ RESPONSES = {
         b"x\r\n"
         b"0\r\n"
         b"\r\n"),
+    # 2^64 - 1: size + 2 wraps around in lib/testclient.c (not yet tested)
+    "/huge-chunk": (
+        b"HTTP/1.1 200 OK\r\n"
+        b"Transfer-Encoding: chunked\r\n"
+        b"\r\n"
+        b"FFFFFFFFFFFFFFFF\r\n"
+        b"x\r\n"
+        b"0\r\n"
+        b"\r\n"),
 }
 
 
@@ -199,6 +209,7 @@ def serve(listener):
     while True:
         conn, _ = listener.accept()
         try:
+            conn.settimeout(5)
             head, body = read_request(conn)
             reply = answer(head, body) if head is not None else b""
             if reply is None:
@@ -211,7 +222,6 @@ def serve(listener):
             # the client must see the end of the response without our FIN.
             if not keep_alive(head):
                 conn.shutdown(socket.SHUT_WR)
-            conn.settimeout(5)
             while conn.recv(65536):
                 pass
         except OSError as e:
@@ -229,11 +239,12 @@ def main():
                   os.getpid()))
     listener = socket.socket(fileno=LISTEN_FD)
 
-    def on_term(signum, frame):
-        listener.close()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, on_term)
+    # SIGTERM stays blocked (in the server thread too, which inherits the
+    # mask) and is taken by sigwait(): a Python handler would only run
+    # once a blocking accept() or recv() returned, and a SIGTERM arriving
+    # just before one would then be missed until the next connection.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    threading.Thread(target=serve, args=(listener,), daemon=True).start()
 
     notify = os.environ.get("NOTIFY_SOCKET", "")
     if notify.startswith("@"):
@@ -241,7 +252,10 @@ def main():
     if notify:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
             s.sendto(b"READY=1", notify)
-    serve(listener)
+
+    signal.sigwait({signal.SIGTERM})
+    listener.close()
+    os._exit(0)  # not sys.exit(): the server thread may be in accept()
 
 
 if __name__ == "__main__":
