@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define READ_SIZE 65536
@@ -47,6 +48,7 @@ struct conn {
     struct event rev, wev, timer;
     struct http_in *http;
     struct buf out;  /* bytes for the client */
+    struct buf tail; /* a large body, sent after out (response.c moves it) */
     struct buf body; /* lent to the current request as r->out */
     sq_req *req;     /* the request being read or answered */
     char *in;        /* input not parsed yet */
@@ -84,11 +86,6 @@ static int process(struct conn *c, const char *data, size_t len);
 unsigned conn_count(void)
 {
     return C.count;
-}
-
-const char *conn_remote_addr(const struct conn *c)
-{
-    return c->remote;
 }
 
 static void ms_to_tv(unsigned ms, struct timeval *tv)
@@ -159,7 +156,7 @@ static void reading(struct conn *c, int on)
     c->reading = on != 0;
 }
 
-void conn_new(int fd, const struct sockaddr *sa, socklen_t salen, int is_unix)
+void conn_new(int fd, const struct sockaddr *sa, int is_unix)
 {
     struct conn *c = calloc(1, sizeof(*c));
 
@@ -177,7 +174,6 @@ void conn_new(int fd, const struct sockaddr *sa, socklen_t salen, int is_unix)
     else
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
                   c->remote, sizeof(c->remote));
-    (void)salen;
     timers_init();
     event_assign(&c->rev, worker->base, fd, EV_READ | EV_PERSIST, on_read, c);
     event_assign(&c->wev, worker->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
@@ -231,6 +227,7 @@ static void conn_close(struct conn *c)
     close(c->fd);
     http_in_free(c->http);
     buf_free(&c->out);
+    buf_free(&c->tail);
     buf_free(&c->body);
     free(c->in);
     free(c);
@@ -274,7 +271,7 @@ static sq_req *new_request(struct conn *c)
 /* The request is answered: queue its response and get ready for the next. */
 static void complete(struct conn *c, sq_req *r)
 {
-    if (response_serialize(r, &c->out, 1) < 0) {
+    if (response_serialize(r, &c->out, &c->tail, 1) < 0) {
         log_error("%s: out of memory for a response", c->remote);
         close_after_output(c, 0);
     }
@@ -368,9 +365,16 @@ static void head_complete(struct conn *c, sq_req *r)
     set_timer(c, T_BODY);
 }
 
+static size_t output_pending(const struct conn *c)
+{
+    return buf_pending(&c->out) + buf_pending(&c->tail);
+}
+
+/* Whether no new request may be answered yet: too much output waits, or a
+ * tail does, which must stay the last thing queued. */
 static int output_backlog(const struct conn *c)
 {
-    return buf_pending(&c->out) >= OUT_HIGH;
+    return buf_pending(&c->tail) > 0 || buf_pending(&c->out) >= OUT_HIGH;
 }
 
 /* Parses and answers what can be answered in data; returns the number of
@@ -444,6 +448,16 @@ static void pick_timer(struct conn *c)
         set_timer(c, T_HEAD);
 }
 
+/* Parses the kept input from the event loop: after an answer that others
+ * waited behind, without recursing into the caller. */
+static void resume_later(struct conn *c)
+{
+    c->resume = 1;
+    if (!c->eof)
+        reading(c, 1);
+    event_active(&c->rev, EV_READ, 1);
+}
+
 /* Feeds new input (data, len) after whatever input was kept before;
  * returns -1 when the connection was closed. */
 static int process(struct conn *c, const char *data, size_t len)
@@ -473,7 +487,14 @@ static int process(struct conn *c, const char *data, size_t len)
     /* Too much unanswered input: let TCP push back on the client. */
     if (c->in_len - c->in_off >= IN_MAX)
         reading(c, 0);
-    return conn_flush(c);
+    if (conn_flush(c) < 0)
+        return -1;
+    /* The output that held requests back may have gone out at once, with
+     * no write event to come: resume them from the loop. */
+    if (c->req == NULL && c->in_len > c->in_off && !c->close_after &&
+        !output_backlog(c))
+        resume_later(c);
+    return 0;
 oom:
     log_error("%s: out of memory for input", c->remote);
     conn_close(c);
@@ -557,12 +578,34 @@ static void finish_close(struct conn *c)
 }
 
 /* Writes what is queued; returns -1 when that closed the connection. */
+static ssize_t write_out(struct conn *c)
+{
+    struct iovec iov[2];
+    int n = 0;
+
+    if (buf_pending(&c->out) > 0)
+        iov[n++] = (struct iovec){c->out.p + c->out.off, buf_pending(&c->out)};
+    if (buf_pending(&c->tail) > 0)
+        iov[n++] =
+            (struct iovec){c->tail.p + c->tail.off, buf_pending(&c->tail)};
+    return writev(c->fd, iov, n);
+}
+
+static void consume_out(struct conn *c, size_t n)
+{
+    size_t head = buf_pending(&c->out) < n ? buf_pending(&c->out) : n;
+
+    buf_consume(&c->out, head);
+    if (n > head)
+        buf_consume(&c->tail, n - head);
+}
+
 static int conn_flush(struct conn *c)
 {
-    while (buf_pending(&c->out) > 0) {
-        ssize_t n = write(c->fd, c->out.p + c->out.off, buf_pending(&c->out));
+    while (output_pending(c) > 0) {
+        ssize_t n = write_out(c);
         if (n > 0) {
-            buf_consume(&c->out, (size_t)n);
+            consume_out(c, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -572,7 +615,7 @@ static int conn_flush(struct conn *c)
         conn_close(c);
         return -1;
     }
-    if (buf_pending(&c->out) > 0) {
+    if (output_pending(c) > 0) {
         if (!c->writing) {
             event_add(&c->wev, NULL);
             c->writing = 1;
@@ -592,6 +635,7 @@ static int conn_flush(struct conn *c)
      * that thousands of quiet connections cost little memory. */
     if (c->req == NULL && c->in_len == c->in_off) {
         buf_release(&c->out);
+        buf_release(&c->tail);
         buf_release(&c->body);
     }
     pick_timer(c);
@@ -605,8 +649,8 @@ static void on_write(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
     if (conn_flush(c) < 0)
         return;
     /* output drained enough: answer requests that waited behind it */
-    if (buf_pending(&c->out) <= OUT_LOW && !c->close_after && c->req == NULL &&
-        c->in_len > c->in_off) {
+    if (!output_backlog(c) && buf_pending(&c->out) <= OUT_LOW &&
+        !c->close_after && c->req == NULL && c->in_len > c->in_off) {
         if (!c->eof)
             reading(c, 1);
         process(c, C.rbuf, 0);
@@ -642,7 +686,7 @@ static void on_timer(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 
 void conn_request_flush(struct conn *c, sq_req *r)
 {
-    if (response_serialize(r, &c->out, 0) < 0) {
+    if (response_serialize(r, &c->out, NULL, 0) < 0) {
         log_error("%s: out of memory for a response", c->remote);
         close_after_output(c, 0);
     }
@@ -659,10 +703,7 @@ void conn_request_done(struct conn *c, sq_req *r)
     /* Requests pipelined behind this one are parsed from the loop, not
      * from inside the caller of sq_finish (which may be another handler). */
     if (c->in_len > c->in_off && !c->close_after) {
-        c->resume = 1;
-        if (!c->eof)
-            reading(c, 1);
-        event_active(&c->rev, EV_READ, 1);
+        resume_later(c);
     } else if (c->eof && !c->close_after) {
         close_after_output(c, 0);
     }
@@ -675,7 +716,7 @@ void conn_shutdown_all(void)
 
     for (; c != NULL; c = next) {
         next = c->next;
-        if (c->req == NULL && buf_pending(&c->out) == 0) {
+        if (c->req == NULL && output_pending(c) == 0) {
             conn_close(c);
         } else if (c->req == NULL || !http_in_started(c->http)) {
             close_after_output(c, 0);

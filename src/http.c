@@ -262,7 +262,6 @@ static int on_headers_complete(http_parser *p)
         return fail(h, 400);
     r->method = method_of(p, r);
     r->target = sq_pstrndup(r->pool, h->url.p ? h->url.p : "", h->url.len);
-    r->target_len = h->url.len;
     if (r->target == NULL)
         return fail(h, 500);
     if (req_parse_target(r) < 0)

@@ -435,8 +435,7 @@ struct sq_req {
     const char *method_s;
     int version;  /* 10 or 11 */
     char *target; /* as received */
-    size_t target_len;
-    char *path; /* path part of target (for absolute-form too) */
+    char *path;   /* path part of target (for absolute-form too) */
     size_t path_len;
     const char *query; /* after '?' or "" */
     struct header *headers;
@@ -447,7 +446,6 @@ struct sq_req {
     unsigned keep_alive : 1;
     unsigned expect_continue : 1;
     unsigned chunked_in : 1;
-    unsigned close_after : 1;
     unsigned routed : 1; /* match holds the route (found at the head) */
     struct route_match match;
     char **qargs; /* decoded query pairs, parsed on first use */
@@ -458,8 +456,7 @@ struct sq_req {
     int status;
     struct header *out_headers;
     size_t nout, cap_out;
-    struct buf *out; /* body buffered by sq_write, lent by the conn */
-    uint64_t bytes_sent;
+    struct buf *out;        /* body buffered by sq_write, lent by the conn */
     unsigned head_sent : 1; /* after sq_flush */
     unsigned chunked_out : 1;
     unsigned finished : 1;
@@ -483,19 +480,19 @@ int req_parse_target(sq_req *r);
 
 /* Serialises status line, headers and buffered body of r into out. With
  * final = 0 it is a flush: headers go out with chunked (or close-delimited)
- * framing and the buffered body as the first chunk. */
-int response_serialize(sq_req *r, struct buf *out, int final);
+ * framing and the buffered body as the first chunk. A large final body is
+ * moved into tail (when given and empty) instead of being copied; it must
+ * then be sent right after out. */
+int response_serialize(sq_req *r, struct buf *out, struct buf *tail, int final);
 /* A complete error response for protocol errors (no request object). */
 int response_simple_error(struct buf *out, int status, int close);
 /* Replaces r's response by an error page. */
 void response_error_page(sq_req *r, int status);
-/* The cached "Date: ..." line ending in CRLF, refreshed once a second. */
-const char *response_date_line(size_t *len);
 
 /* conn.c ------------------------------------------------------------- */
 
 /* Takes an accepted socket and serves it. */
-void conn_new(int fd, const struct sockaddr *sa, socklen_t salen, int is_unix);
+void conn_new(int fd, const struct sockaddr *sa, int is_unix);
 /* Called by the request API when r (async) finishes or flushes. */
 void conn_request_done(struct conn *c, sq_req *r);
 void conn_request_flush(struct conn *c, sq_req *r);
@@ -507,12 +504,10 @@ void conn_shutdown_all(void);
 void conn_close_all(void);
 /* Number of open connections of this worker. */
 unsigned conn_count(void);
-const char *conn_remote_addr(const struct conn *c);
 
 /* worker.c ----------------------------------------------------------- */
 
 struct worker {
-    int slot;
     struct event_base *base;
     const struct config *cfg;
     struct modset mods;

@@ -46,8 +46,7 @@ static int parse_unix(const char *path, struct listen_conf *lc, char *err,
     size_t len = strlen(path);
 
     if (path[0] != '/') {
-        snprintf(err, errlen, "unix socket path must be absolute: '%s'",
-                 path);
+        snprintf(err, errlen, "unix socket path must be absolute: '%s'", path);
         return -1;
     }
     if (len >= sizeof(sun->sun_path)) {
@@ -124,8 +123,8 @@ static int set_nonblock(int fd)
     return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static int open_one(const struct listen_conf *lc, struct listener *l,
-                    char *err, size_t errlen)
+static int open_one(const struct listen_conf *lc, struct listener *l, char *err,
+                    size_t errlen)
 {
     int family = lc->addr.ss_family, one = 1, fd;
 
@@ -235,8 +234,7 @@ void listen_close(struct listener *l, size_t n, int unlink_unix)
             if (unlink_unix && l[i].is_unix) {
                 struct sockaddr_un sun;
                 socklen_t len = sizeof(sun);
-                if (getsockname(l[i].fd, (struct sockaddr *)&sun, &len) ==
-                        0 &&
+                if (getsockname(l[i].fd, (struct sockaddr *)&sun, &len) == 0 &&
                     sun.sun_path[0] == '/')
                     unlink(sun.sun_path);
             }

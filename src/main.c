@@ -101,8 +101,8 @@ int main(int argc, char **argv)
             test = 1;
             break;
         case 'V':
-            printf("squalld %s\nmodule ABI %d\nfeatures: %s\n",
-                   PACKAGE_VERSION, SQ_ABI_VERSION, SQ_BUILD_FEATURES);
+            printf("squalld %s\nmodule ABI %d\nfeatures: %s\n", PACKAGE_VERSION,
+                   SQ_ABI_VERSION, SQ_BUILD_FEATURES);
             return 0;
         case 'h':
             usage(stdout);

@@ -31,7 +31,7 @@
 
 struct slot {
     int id;
-    pid_t pid;           /* 0 when not running */
+    pid_t pid; /* 0 when not running */
     uint64_t started_ms;
     uint64_t respawn_at; /* 0 when no respawn is due */
     unsigned fast_fails;
@@ -48,16 +48,15 @@ static struct {
     int nslots;
     int sigfd;
     int ready_rd, ready_wr;
-    int nready;   /* first-generation workers that reported ready */
-    int started;  /* every first-generation worker became ready once */
+    int nready;  /* first-generation workers that reported ready */
+    int started; /* every first-generation worker became ready once */
     int stopping;
     int exit_code;
     uint64_t kill_at; /* when stopping: SIGKILL the rest at this time */
     int killed_all;   /* that SIGKILL was sent */
 } M;
 
-static const int master_signals[] = {SIGTERM, SIGINT, SIGCHLD, SIGUSR1,
-                                     SIGHUP};
+static const int master_signals[] = {SIGTERM, SIGINT, SIGCHLD, SIGUSR1, SIGHUP};
 
 static uint64_t now_ms(void)
 {
@@ -156,8 +155,8 @@ static void reaped(pid_t pid, int status)
         if (M.stopping) {
             /* a worker that fails its own shutdown (a crash, or a leak
              * found by a sanitizer build) makes the stop unclean */
-            int clean = WIFEXITED(status) ? WEXITSTATUS(status) == 0
-                                          : M.killed_all;
+            int clean =
+                WIFEXITED(status) ? WEXITSTATUS(status) == 0 : M.killed_all;
             if (clean) {
                 log_info("worker %d %s", s->id, how);
             } else {
@@ -295,8 +294,8 @@ static int setup(struct config *cfg, struct listener *l, size_t nl)
     return 0;
 }
 
-int master_main(struct config *cfg, const char *config_path,
-                struct listener *l, size_t nl)
+int master_main(struct config *cfg, const char *config_path, struct listener *l,
+                size_t nl)
 {
     log_set_role("master");
     signal(SIGPIPE, SIG_IGN);

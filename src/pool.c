@@ -41,7 +41,8 @@ struct sq_pool {
 
 static char *align_up(char *p)
 {
-    return (char *)(((uintptr_t)p + POOL_ALIGN - 1) & ~(uintptr_t)(POOL_ALIGN - 1));
+    return (char *)(((uintptr_t)p + POOL_ALIGN - 1) &
+                    ~(uintptr_t)(POOL_ALIGN - 1));
 }
 
 sq_pool *pool_new(size_t size)

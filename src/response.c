@@ -17,7 +17,7 @@
 #define DEFAULT_CONTENT_TYPE "text/html; charset=UTF-8"
 
 /* The Date header is formatted at most once a second (RFC 9110 6.6.1). */
-const char *response_date_line(size_t *len)
+static const char *response_date_line(size_t *len)
 {
     static const char *const day[] = {"Sun", "Mon", "Tue", "Wed",
                                       "Thu", "Fri", "Sat"};
@@ -156,7 +156,11 @@ static void put_head(sq_req *r, struct head *h, int final, size_t body_len)
     head_put(h, "\r\n", 2);
 }
 
-int response_serialize(sq_req *r, struct buf *out, int final)
+/* A final body at least this large is not copied after its head: it moves
+ * to the connection's tail buffer, written after the head with one writev. */
+#define MOVE_BODY_MIN (256 * 1024)
+
+int response_serialize(sq_req *r, struct buf *out, struct buf *tail, int final)
 {
     struct buf *body = r->out;
     size_t len = body ? buf_pending(body) : 0;
@@ -174,6 +178,14 @@ int response_serialize(sq_req *r, struct buf *out, int final)
     if (len > 0 && send_body && r->chunked_out)
         h.p += sprintf(h.p, "%zx\r\n", len);
     out->len += (size_t)(h.p - start);
+    if (len >= MOVE_BODY_MIN && send_body && final && !r->chunked_out &&
+        tail != NULL && buf_pending(tail) == 0) {
+        struct buf empty = *tail;
+        r->body_bytes += len;
+        *tail = *body;
+        *body = empty;
+        return 0;
+    }
     if (len > 0 && send_body) {
         r->body_bytes += len;
         if (buf_add(out, body->p + body->off, len) < 0)

@@ -71,7 +71,7 @@ static void on_accept(evutil_socket_t fd, short what UNUSED, void *arg)
         }
         if (!l->is_unix)
             setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        conn_new(cfd, (struct sockaddr *)&ss, len, l->is_unix);
+        conn_new(cfd, (struct sockaddr *)&ss, l->is_unix);
         if (conn_count() >= worker->cfg->limits.max_connections)
             return;
     }
@@ -238,7 +238,6 @@ int worker_main(int slot, const struct config *cfg, struct listener *l,
     snprintf(role, sizeof(role), "worker %d", slot);
     log_set_role(role);
     memset(&w, 0, sizeof(w));
-    w.slot = slot;
     w.cfg = cfg;
     w.listeners = l;
     w.nlisteners = nl;

@@ -148,6 +148,20 @@ class HttpTest(squalltest.SquallTestCase):
         self.assertEqual(resp.header("Content-Length"), "3000000")
         self.assertEqual(resp.body, b"x" * 3000000)
 
+    def test_pipelined_big_responses_stay_in_order(self):
+        # large bodies go out from their own buffer after their head; the
+        # small responses pipelined around them must not overtake them
+        sizes = [400000, 10, 700000, 3, 300000]
+        with self.conn(timeout=20) as c:
+            c.send(b"".join(build_request("GET", "/big?n=%d" % n) for n in sizes)
+                   + build_request("GET", "/args/5?q=last"))
+            for n in sizes:
+                resp = c.read_response(timeout=20)
+                self.assertStatus(resp, 200)
+                self.assertEqual(resp.header("Content-Length"), str(n))
+                self.assertEqual(resp.body, b"x" * n)
+            self.assertStatus(c.read_response(), 200, "id=5\nq=last\n")
+
     def test_head(self):
         with self.conn() as c:
             get = c.request("GET", "/args/9?q=head")

@@ -57,7 +57,7 @@ START_TEST(ok_with_length)
 {
     sq_set_header(r, "Content-Type", "text/plain");
     sq_write(r, "Hello, world!", 13);
-    ck_assert_int_eq(response_serialize(r, &out, 1), 0);
+    ck_assert_int_eq(response_serialize(r, &out, NULL, 1), 0);
     ck_assert_int_eq(strncmp(output(),
                              "HTTP/1.1 200 OK\r\nServer: squall\r\n"
                              "Date: ",
@@ -70,10 +70,39 @@ START_TEST(ok_with_length)
 }
 END_TEST
 
+START_TEST(large_body_moves_to_tail)
+{
+    struct buf tail = {0};
+    static char big[300 * 1024];
+
+    memset(big, 'b', sizeof(big));
+    sq_write(r, big, sizeof(big));
+    ck_assert_int_eq(response_serialize(r, &out, &tail, 1), 0);
+    contains("Content-Length: 307200\r\n\r\n");
+    ck_assert_int_eq(strcmp(output() + strlen(output()) - 4, "\r\n\r\n"), 0);
+    ck_assert_uint_eq(buf_pending(&tail), sizeof(big));
+    ck_assert_int_eq(memcmp(tail.p + tail.off, big, sizeof(big)), 0);
+    ck_assert_uint_eq(buf_pending(&body), 0);
+    ck_assert_uint_eq(r->body_bytes, sizeof(big));
+    buf_free(&tail);
+}
+END_TEST
+
+START_TEST(small_body_is_copied_even_with_a_tail)
+{
+    struct buf tail = {0};
+
+    sq_write(r, "small", 5);
+    response_serialize(r, &out, &tail, 1);
+    contains("\r\n\r\nsmall");
+    ck_assert_uint_eq(buf_pending(&tail), 0);
+}
+END_TEST
+
 START_TEST(default_content_type_is_html)
 {
     sq_write(r, "x", 1);
-    response_serialize(r, &out, 1);
+    response_serialize(r, &out, NULL, 1);
     contains("Content-Type: text/html; charset=UTF-8\r\n");
 }
 END_TEST
@@ -82,7 +111,7 @@ START_TEST(head_has_length_but_no_body)
 {
     r->method = METHOD_HEAD;
     sq_write(r, "Hello, world!", 13);
-    response_serialize(r, &out, 1);
+    response_serialize(r, &out, NULL, 1);
     contains("Content-Length: 13\r\n\r\n");
     ck_assert_int_eq(strcmp(output() + strlen(output()) - 4, "\r\n\r\n"), 0);
 }
@@ -91,7 +120,7 @@ END_TEST
 START_TEST(no_content_has_no_length)
 {
     sq_set_status(r, 204);
-    response_serialize(r, &out, 1);
+    response_serialize(r, &out, NULL, 1);
     contains("HTTP/1.1 204 No Content\r\n");
     lacks("Content-Length");
     lacks("Content-Type");
@@ -101,9 +130,9 @@ END_TEST
 START_TEST(flush_switches_to_chunked)
 {
     sq_write(r, "first\n", 6);
-    ck_assert_int_eq(response_serialize(r, &out, 0), 0);
+    ck_assert_int_eq(response_serialize(r, &out, NULL, 0), 0);
     sq_write(r, "second\n", 7);
-    response_serialize(r, &out, 1);
+    response_serialize(r, &out, NULL, 1);
     contains("Transfer-Encoding: chunked\r\n\r\n6\r\nfirst\n\r\n7\r\nsecond\n"
              "\r\n0\r\n\r\n");
     lacks("Content-Length");
@@ -116,8 +145,8 @@ START_TEST(http10_flush_is_close_delimited)
 {
     r->version = 10;
     sq_write(r, "a", 1);
-    response_serialize(r, &out, 0);
-    response_serialize(r, &out, 1);
+    response_serialize(r, &out, NULL, 0);
+    response_serialize(r, &out, NULL, 1);
     lacks("chunked");
     lacks("Content-Length");
     ck_assert_int_eq(r->keep_alive, 0);
@@ -127,7 +156,7 @@ END_TEST
 START_TEST(closing_http11_says_close)
 {
     r->keep_alive = 0;
-    response_serialize(r, &out, 1);
+    response_serialize(r, &out, NULL, 1);
     contains("Connection: close\r\n");
 }
 END_TEST
@@ -135,7 +164,7 @@ END_TEST
 START_TEST(kept_http10_says_keep_alive)
 {
     r->version = 10;
-    response_serialize(r, &out, 1);
+    response_serialize(r, &out, NULL, 1);
     contains("Connection: keep-alive\r\n");
 }
 END_TEST
@@ -148,7 +177,7 @@ START_TEST(framing_headers_are_refused)
     ck_assert_int_eq(sq_set_header(r, "Connection", "close"), SQ_ERROR);
     ck_assert_int_eq(sq_set_header(r, "X-Split", "a\r\nInjected: 1"), SQ_ERROR);
     ck_assert_int_eq(sq_set_header(r, "Bad Name", "v"), SQ_ERROR);
-    response_serialize(r, &out, 1);
+    response_serialize(r, &out, NULL, 1);
     lacks("Injected");
     contains("Content-Length: 0\r\n");
 }
@@ -160,7 +189,7 @@ START_TEST(set_header_replaces_add_header_keeps)
     sq_set_header(r, "x-one", "b");
     sq_add_header(r, "Set-Cookie", "a=1");
     sq_add_header(r, "Set-Cookie", "b=2");
-    response_serialize(r, &out, 1);
+    response_serialize(r, &out, NULL, 1);
     lacks("X-One: a");
     contains("x-one: b\r\n");
     contains("Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n");
@@ -172,7 +201,7 @@ START_TEST(error_page_replaces_response)
     sq_set_header(r, "X-Gone", "1");
     sq_write(r, "partial", 7);
     ck_assert_int_eq(sq_send_error(r, 404), 0);
-    response_serialize(r, &out, 1);
+    response_serialize(r, &out, NULL, 1);
     contains("HTTP/1.1 404 Not Found\r\n");
     contains("<body>404: Not Found</body>");
     lacks("X-Gone");
@@ -183,7 +212,7 @@ END_TEST
 START_TEST(redirect_sets_location)
 {
     ck_assert_int_eq(sq_redirect(r, "/next", 0), 0);
-    response_serialize(r, &out, 1);
+    response_serialize(r, &out, NULL, 1);
     contains("HTTP/1.1 302 Found\r\n");
     contains("Location: /next\r\n");
     ck_assert_int_eq(sq_redirect(r, "/x", 200), SQ_ERROR);
@@ -205,6 +234,8 @@ static Suite *suite(void)
 
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, ok_with_length);
+    tcase_add_test(t, large_body_moves_to_tail);
+    tcase_add_test(t, small_body_is_copied_even_with_a_tail);
     tcase_add_test(t, default_content_type_is_html);
     tcase_add_test(t, head_has_length_but_no_body);
     tcase_add_test(t, no_content_has_no_length);
