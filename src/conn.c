@@ -1,171 +1,150 @@
 /*
- * conn.c - client connections: reading, the request cycle, writing,
- * keep-alive, timeouts and backpressure.
+ * conn.c - the transport: one client socket, its buffers, its timer, and
+ * the protocol that speaks on it (http1.c today; the WebSocket code takes
+ * a connection over by swapping the protocol, as nginx swaps
+ * c->read->handler).
  *
- * Reads go into one buffer shared by the whole worker and are parsed at
- * once; only bytes that cannot be parsed yet (behind a request that is still
- * being answered) are copied into the connection's own buffer. So an idle
- * or long-polling connection costs a few hundred bytes, not a read buffer.
+ * Events. A connection has one edge-triggered event that watches read,
+ * write and peer close (EPOLLRDHUP) for its whole life and is never
+ * modified: readiness is remembered in flags, as nginx does. A protocol
+ * that stops taking input (a request waiting in a handler) therefore keeps
+ * seeing the client: a FIN arrives as EV_CLOSED, and a reset, which epoll
+ * reports as an error, as a read edge on which SO_ERROR is set.
  *
- * Requests on a connection are answered one at a time, in order: the parser
- * stops after each complete request (http.c) and resumes when its response
- * is queued. Responses queue in c->out and are written once per batch of
- * input, so a pipelined batch is answered with a single write.
+ * Input is read into one buffer shared by the worker and offered to the
+ * protocol at once; only the bytes it does not consume are copied into the
+ * connection, and at most IN_MAX of them, so a quiet connection holds no
+ * input buffer.
  *
- * Ownership: the connection owns its current request until the handler
- * returns SQ_ASYNC; if the client goes away after that, the request is
- * detached (r->conn = NULL) and freed by sq_finish(), never here.
+ * Output. Protocols append to c->out (a large body may be moved to
+ * c->tail, written after it) and call conn_send(). Inside a protocol
+ * callback the write is made once when the callback returns, so a batch of
+ * pipelined answers costs one writev. Pending output is bounded: at
+ * OUT_HIGH conn_output_high() tells producers to wait, they get a drain
+ * callback below OUT_LOW, and beyond OUT_LIMIT the connection is closed.
+ * While output waits, the timer is the write timer: idle_timeout from the
+ * last write that made progress, never re-armed without progress.
+ *
+ * Lifetime: conn_close() inside a protocol callback (or with a write in
+ * progress) only marks the connection; it is freed when the outermost
+ * callback returns, after the protocol's release() has freed its state.
+ * So no caller ever holds a freed connection.
  */
 #include "internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define READ_SIZE 65536
-/* Stop parsing new requests while this much output waits for the client,
- * and resume when it has drained below the low mark. */
-#define OUT_HIGH (1024 * 1024)
-#define OUT_LOW (256 * 1024)
-/* Input kept for a client that sends ahead of our answers. */
+/* Input kept for a protocol that does not take it yet; reading stops
+ * there and TCP pushes back on the client. */
 #define IN_MAX (64 * 1024)
 /* After an error response: how long and how much to read and discard so
  * that the client sees the response instead of a reset (RFC 9112 9.6). */
 #define LINGER_MS 2000
 #define LINGER_MAX (1024 * 1024)
 
-enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY, T_WRITE, T_LINGER };
-
 struct conn {
     int fd;
-    struct event rev, wev, timer;
-    struct http_in *http;
-    struct buf out;  /* bytes for the client */
-    struct buf tail; /* a large body, sent after out (response.c moves it) */
-    struct buf body; /* lent to the current request as r->out */
-    sq_req *req;     /* the request being read or answered */
-    char *in;        /* input not parsed yet */
+    struct event ev; /* EV_READ | EV_WRITE | EV_CLOSED, edge-triggered */
+    struct event timer;
+    const struct conn_proto *proto;
+    void *pdata;
+    struct buf out, tail;
+    char *in; /* input the protocol has not consumed */
     size_t in_off, in_len, in_cap;
-    char remote[48];
-    enum timer_kind timer_kind;
-    unsigned reading : 1;     /* rev is added */
-    unsigned writing : 1;     /* wev is added */
-    unsigned close_after : 1; /* close once c->out is written */
-    unsigned lingering : 1;
-    unsigned dispatching : 1; /* a handler is running */
-    unsigned dead : 1;        /* closed while a handler ran */
-    unsigned resume : 1;      /* input waits behind a finished request */
-    unsigned eof : 1;         /* the client sent FIN */
-    unsigned nreq, head_seq;  /* requests started; which one T_HEAD is for */
+    /* the protocol's timer: a common timeout, and when it expires (for
+     * re-arming what is left of it after the write timer) */
+    const struct timeval *ptimer;
+    uint64_t ptimer_at;
+    unsigned depth; /* nesting of callbacks running on this connection */
+    unsigned can_read : 1;    /* no EAGAIN since the last read edge */
+    unsigned can_write : 1;   /* no EAGAIN since the last write edge */
+    unsigned peer_closed : 1; /* EV_CLOSED seen: FIN from the client */
+    unsigned paused : 1;      /* the protocol takes no input now */
+    unsigned offer_kept : 1;  /* kept input to offer again */
+    unsigned send_due : 1;    /* output to write when the callback ends */
+    unsigned close_after : 1; /* close once the output is written */
+    unsigned lingering : 1;   /* ... then read and discard for a while */
+    unsigned half_closed : 1; /* we sent FIN, discarding input */
+    unsigned closing : 1;     /* to be freed when depth reaches 0 */
+    unsigned want_drain : 1;  /* the protocol waits for OUT_LOW */
+    unsigned write_timer : 1; /* the timer is the write timer */
+    unsigned eof_told : 1;    /* proto->eof has run */
     size_t lingered;
+    char remote[48];
     struct conn *prev, *next;
 };
 
 static struct {
+    struct event_base *base;
+    const struct limits_conf *lim;
+    void (*count_changed)(unsigned count, int opened);
     struct conn *head;
     unsigned count;
     char rbuf[READ_SIZE];
-    struct timeval idle, head_to, body, linger;
-    const struct timeval *idle_p, *head_p, *body_p, *linger_p;
+    struct timeval idle, linger;
+    const struct timeval *idle_p, *linger_p;
 } C;
 
-static void on_read(evutil_socket_t fd, short what, void *arg);
-static void on_write(evutil_socket_t fd, short what, void *arg);
+static void on_event(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
-static void conn_close(struct conn *c);
-static int conn_flush(struct conn *c);
-static int process(struct conn *c, const char *data, size_t len);
+static void do_send(struct conn *c);
+
+uint64_t conn_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void ms_to_tv(uint64_t ms, struct timeval *tv)
+{
+    tv->tv_sec = (time_t)(ms / 1000);
+    tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+const struct timeval *conn_common_timeout(unsigned ms, struct timeval *tv)
+{
+    ms_to_tv(ms, tv);
+    return event_base_init_common_timeout(C.base, tv);
+}
+
+void conn_setup(struct event_base *base, const struct limits_conf *lim,
+                void (*count_changed)(unsigned count, int opened))
+{
+    C.base = base;
+    C.lim = lim;
+    C.count_changed = count_changed;
+    C.idle_p = conn_common_timeout(lim->idle_timeout_ms, &C.idle);
+    C.linger_p = conn_common_timeout(LINGER_MS, &C.linger);
+}
 
 unsigned conn_count(void)
 {
     return C.count;
 }
 
-static void ms_to_tv(unsigned ms, struct timeval *tv)
-{
-    tv->tv_sec = ms / 1000;
-    tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
-}
-
-/* libevent keeps timers of one duration in a queue instead of the heap,
- * so re-arming a connection timer per request is O(1). */
-static const struct timeval *common_timeout(unsigned ms, struct timeval *tv)
-{
-    ms_to_tv(ms, tv);
-    return event_base_init_common_timeout(worker->base, tv);
-}
-
-static void timers_init(void)
-{
-    const struct limits_conf *lim = &worker->cfg->limits;
-
-    if (C.idle_p != NULL)
-        return;
-    C.idle_p = common_timeout(lim->idle_timeout_ms, &C.idle);
-    C.head_p = common_timeout(lim->header_timeout_ms, &C.head_to);
-    C.body_p = common_timeout(lim->body_timeout_ms, &C.body);
-    C.linger_p = common_timeout(LINGER_MS, &C.linger);
-}
-
-static void set_timer(struct conn *c, enum timer_kind kind)
-{
-    const struct timeval *tv = NULL;
-
-    switch (kind) {
-    case T_NONE:
-        if (c->timer_kind != T_NONE)
-            event_del(&c->timer);
-        c->timer_kind = T_NONE;
-        return;
-    case T_IDLE:
-    case T_WRITE:
-        tv = C.idle_p;
-        break;
-    case T_HEAD:
-        /* the head must be complete within header_timeout of its first
-         * byte: a slow client does not get a fresh period per read */
-        if (c->timer_kind == T_HEAD && c->head_seq == c->nreq)
-            return;
-        c->head_seq = c->nreq;
-        tv = C.head_p;
-        break;
-    case T_BODY:
-        tv = C.body_p;
-        break;
-    case T_LINGER:
-        tv = C.linger_p;
-        break;
-    }
-    c->timer_kind = kind;
-    event_add(&c->timer, tv);
-}
-
-static void reading(struct conn *c, int on)
-{
-    if (on && !c->reading)
-        event_add(&c->rev, NULL);
-    else if (!on && c->reading)
-        event_del(&c->rev);
-    c->reading = on != 0;
-}
-
-void conn_new(int fd, const struct sockaddr *sa, int is_unix)
+struct conn *conn_new(int fd, const struct sockaddr *sa, int is_unix)
 {
     struct conn *c = calloc(1, sizeof(*c));
 
-    if (c == NULL)
-        goto fail;
+    if (c == NULL) {
+        log_error("out of memory for a new connection");
+        close(fd);
+        return NULL;
+    }
     c->fd = fd;
-    c->http = http_in_new();
-    if (c->http == NULL)
-        goto fail;
     if (is_unix)
         strcpy(c->remote, "unix");
     else if (sa->sa_family == AF_INET6)
@@ -174,49 +153,126 @@ void conn_new(int fd, const struct sockaddr *sa, int is_unix)
     else
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
                   c->remote, sizeof(c->remote));
-    timers_init();
-    event_assign(&c->rev, worker->base, fd, EV_READ | EV_PERSIST, on_read, c);
-    event_assign(&c->wev, worker->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
-    evtimer_assign(&c->timer, worker->base, on_timer, c);
-    reading(c, 1);
-    /* a new connection gets header_timeout for its first request */
-    set_timer(c, T_HEAD);
+    event_assign(&c->ev, C.base, fd,
+                 EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, on_event,
+                 c);
+    evtimer_assign(&c->timer, C.base, on_timer, c);
+    if (event_add(&c->ev, NULL) < 0) {
+        log_error("%s: cannot watch the connection", c->remote);
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    /* an accepted socket is writable; reads wait for the first edge */
+    c->can_write = 1;
     c->next = C.head;
     if (C.head != NULL)
         C.head->prev = c;
     C.head = c;
-    if (++C.count >= worker->cfg->limits.max_connections)
-        worker_accept_enable(0);
-    return;
-fail:
-    log_error("out of memory for a new connection");
-    free(c);
-    close(fd);
+    C.count++;
+    if (C.count_changed != NULL)
+        C.count_changed(C.count, 1);
+    return c;
 }
 
-/* Client went away or we are done: the request in the handler's hands is
- * detached and told; everything else is freed now. */
-static void conn_close(struct conn *c)
+void conn_set_proto(struct conn *c, const struct conn_proto *proto,
+                    void *data)
 {
-    sq_req *r = c->req;
+    c->proto = proto;
+    c->pdata = data;
+}
 
-    if (c->dispatching) {
-        c->dead = 1; /* finished when the handler returns */
+void *conn_proto_data(const struct conn *c)
+{
+    return c->pdata;
+}
+
+const char *conn_remote(const struct conn *c)
+{
+    return c->remote;
+}
+
+struct buf *conn_out(struct conn *c)
+{
+    return &c->out;
+}
+
+struct buf *conn_tail(struct conn *c)
+{
+    return &c->tail;
+}
+
+size_t conn_pending(const struct conn *c)
+{
+    return buf_pending(&c->out) + buf_pending(&c->tail);
+}
+
+int conn_output_high(const struct conn *c)
+{
+    return conn_pending(c) >= CONN_OUT_HIGH || buf_pending(&c->tail) > 0;
+}
+
+int conn_closing(const struct conn *c)
+{
+    return c->closing || c->close_after;
+}
+
+
+/* --- timers ------------------------------------------------------------ */
+
+static void arm(struct conn *c, const struct timeval *tv)
+{
+    if (event_add(&c->timer, tv) < 0)
+        fatal("cannot arm a connection timer");
+}
+
+void conn_timer(struct conn *c, const struct timeval *common, unsigned ms)
+{
+    c->ptimer = common;
+    if (common == NULL) {
+        c->ptimer_at = 0;
+        if (!c->write_timer)
+            event_del(&c->timer);
         return;
     }
-    if (r != NULL) {
-        c->req = NULL;
-        if (r->async && !r->finished) {
-            r->conn = NULL;
-            r->out = NULL;
-            if (r->on_close != NULL)
-                r->on_close(r, r->on_close_arg);
-        } else {
-            pool_recycle(r->pool);
-        }
+    c->ptimer_at = conn_now_ms() + ms;
+    if (!c->write_timer)
+        arm(c, common);
+}
+
+/* Output waits: idle_timeout from now, called at each write that made
+ * progress (and when output starts waiting), never otherwise. */
+static void write_timer_progress(struct conn *c)
+{
+    c->write_timer = 1;
+    arm(c, C.idle_p);
+}
+
+/* Output drained: back to what is left of the protocol's timer. */
+static void write_timer_done(struct conn *c)
+{
+    struct timeval tv;
+    uint64_t now;
+
+    if (!c->write_timer)
+        return;
+    c->write_timer = 0;
+    if (c->ptimer == NULL) {
+        event_del(&c->timer);
+        return;
     }
-    event_del(&c->rev);
-    event_del(&c->wev);
+    now = conn_now_ms();
+    ms_to_tv(c->ptimer_at > now ? c->ptimer_at - now : 0, &tv);
+    arm(c, &tv);
+}
+
+/* --- closing ----------------------------------------------------------- */
+
+static void destroy(struct conn *c)
+{
+    if (c->proto != NULL && c->proto->release != NULL)
+        c->proto->release(c);
+    event_del(&c->ev);
     event_del(&c->timer);
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -225,193 +281,168 @@ static void conn_close(struct conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     close(c->fd);
-    http_in_free(c->http);
     buf_free(&c->out);
     buf_free(&c->tail);
-    buf_free(&c->body);
     free(c->in);
     free(c);
-    if (C.count-- >= worker->cfg->limits.max_connections)
-        worker_accept_enable(1);
-    worker_conn_closed();
+    C.count--;
+    if (C.count_changed != NULL)
+        C.count_changed(C.count, 0);
 }
 
-/* Closes after what is queued has been written, discarding further input
- * for a moment so that the client reads our answer rather than a reset. */
-static void close_after_output(struct conn *c, int linger)
+void conn_close(struct conn *c)
+{
+    c->closing = 1;
+    if (c->depth == 0)
+        destroy(c);
+}
+
+/* Runs a callback's epilogue: the deferred write, then a deferred free. */
+static void leave(struct conn *c)
+{
+    if (--c->depth > 0)
+        return;
+    if (!c->closing && c->send_due) {
+        c->depth++;
+        do_send(c);
+        c->depth--;
+    }
+    if (c->closing)
+        destroy(c);
+}
+
+void conn_close_after_output(struct conn *c, int linger)
 {
     c->close_after = 1;
     c->lingering = linger != 0;
+    c->paused = 1;
+    conn_send(c);
 }
 
-static void protocol_error(struct conn *c, int status)
+/* Everything is written and the connection is to close: now, or after a
+ * half-close and a moment of discarding what the client still sends. */
+static void finish_close(struct conn *c)
 {
-    log_info("%s: bad request, answering %d", c->remote, status);
-    response_simple_error(&c->out, status, 1);
-    close_after_output(c, 1);
-}
-
-static sq_req *new_request(struct conn *c)
-{
-    sq_pool *pool = pool_get();
-    sq_req *r;
-
-    if (pool == NULL)
-        return NULL;
-    r = sq_palloc(pool, sizeof(*r));
-    req_init(r, pool, c);
-    r->out = &c->body;
-    memcpy(r->remote, c->remote, sizeof(r->remote));
-    http_in_begin(c->http, r, &worker->cfg->limits);
-    c->req = r;
-    c->nreq++;
-    return r;
-}
-
-/* The request is answered: queue its response and get ready for the next. */
-static void complete(struct conn *c, sq_req *r)
-{
-    if (response_serialize(r, &c->out, &c->tail, 1) < 0) {
-        log_error("%s: out of memory for a response", c->remote);
-        close_after_output(c, 0);
-    }
-    access_log(r);
-    if (!r->keep_alive || worker->stopping || c->eof)
-        close_after_output(c, 0);
-    c->req = NULL;
-    r->out = NULL;
-    pool_recycle(r->pool);
-}
-
-static void answer_error(struct conn *c, sq_req *r, int status)
-{
-    response_error_page(r, status);
-    if (status == 405) {
-        char allow[128];
-        methods_format(r->match.allow, allow, sizeof(allow));
-        sq_set_header(r, "Allow", allow);
-    }
-    complete(c, r);
-}
-
-/* Finds the route of r; 0, or the status to answer with. */
-static int route(sq_req *r)
-{
-    int rc;
-
-    if (r->routed)
-        return 0;
-    rc = router_match(worker->router, r->path, r->path_len, r->method, r->pool,
-                      &r->match);
-    r->routed = rc == ROUTER_OK;
-    return rc == ROUTER_OK           ? 0
-           : rc == ROUTER_NOT_FOUND  ? 404
-           : rc == ROUTER_BAD_METHOD ? 405
-                                     : 500;
-}
-
-/* Runs the handler of r; returns -1 when the connection was closed. */
-static int dispatch(struct conn *c, sq_req *r)
-{
-    const struct route *rt;
-    int rc = route(r);
-
-    if (rc != 0) {
-        answer_error(c, r, rc);
-        return 0;
-    }
-    rt = r->match.target;
-    c->dispatching = 1;
-    r->in_handler = 1;
-    rc = rt->fn(r);
-    r->in_handler = 0;
-    c->dispatching = 0;
-    if (rc == SQ_ASYNC && !r->finished) {
-        r->async = 1;
-        goto out;
-    }
-    if (rc == SQ_DECLINED && !r->head_sent)
-        answer_error(c, r, 404);
-    else if (rc != SQ_DONE && rc != SQ_ASYNC && !r->head_sent)
-        answer_error(c, r, 500);
-    else if (rc != SQ_DONE && rc != SQ_ASYNC)
-        close_after_output(c, 0); /* cannot signal an error mid-body */
-    else
-        complete(c, r);
-out:
-    if (!c->dead)
-        return 0;
-    conn_close(c); /* detaches an async r and calls its on_close */
-    return -1;
-}
-
-/* The head of a request with a body is complete. A request that no route
- * takes is answered now, before its body is read (and the connection is
- * then closed, the body unread), so a client that sent Expect:
- * 100-continue gets its 404 or 405 instead of an invitation to upload. */
-static void head_complete(struct conn *c, sq_req *r)
-{
-    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    int status = route(r);
-
-    if (status != 0) {
-        answer_error(c, r, status);
-        close_after_output(c, 1);
+    if (!c->lingering || c->half_closed) {
+        conn_close(c);
         return;
     }
-    /* RFC 9110 10.1.1: the client waits for this before sending the body */
-    if (r->expect_continue && r->version == 11)
-        buf_add(&c->out, cont, sizeof(cont) - 1);
-    set_timer(c, T_BODY);
+    c->half_closed = 1;
+    shutdown(c->fd, SHUT_WR);
+    c->ptimer = NULL;
+    c->write_timer = 0;
+    arm(c, C.linger_p);
+    /* what arrived already is read from the loop, not from this caller */
+    event_active(&c->ev, EV_READ, 1);
 }
 
-static size_t output_pending(const struct conn *c)
+/* --- output ------------------------------------------------------------ */
+
+static void consume_out(struct conn *c, size_t n)
 {
-    return buf_pending(&c->out) + buf_pending(&c->tail);
+    size_t head = buf_pending(&c->out) < n ? buf_pending(&c->out) : n;
+
+    buf_consume(&c->out, head);
+    if (n > head)
+        buf_consume(&c->tail, n - head);
 }
 
-/* Whether no new request may be answered yet: too much output waits, or a
- * tail does, which must stay the last thing queued. */
-static int output_backlog(const struct conn *c)
+/* Writes what it can; 0, or -1 on a write error. */
+static int write_out(struct conn *c, int *progress)
 {
-    return buf_pending(&c->tail) > 0 || buf_pending(&c->out) >= OUT_HIGH;
-}
+    while (c->can_write && conn_pending(c) > 0) {
+        struct iovec iov[2];
+        int n = 0;
+        ssize_t w;
 
-/* Parses and answers what can be answered in data; returns the number of
- * bytes consumed, or -1 when the connection was closed. Stops at a request
- * whose answer is pending. */
-static ssize_t parse_requests(struct conn *c, const char *data, size_t len)
-{
-    size_t off = 0;
-
-    while (off < len && !c->close_after) {
-        sq_req *r = c->req;
-        size_t used;
-        int rc;
-
-        if (r == NULL) {
-            if (output_backlog(c))
-                break;
-            if ((r = new_request(c)) == NULL) {
-                protocol_error(c, 500);
-                break;
-            }
-        } else if (r->async) {
-            break;
-        }
-        rc = http_feed(c->http, data + off, len - off, &used);
-        off += used;
-        if (rc < 0) {
-            protocol_error(c, -rc);
-            break;
-        }
-        if (rc == HTTP_IN_HEAD)
-            head_complete(c, r);
-        else if (rc == HTTP_IN_DONE && dispatch(c, r) < 0)
+        if (buf_pending(&c->out) > 0)
+            iov[n++] =
+                (struct iovec){c->out.p + c->out.off, buf_pending(&c->out)};
+        if (buf_pending(&c->tail) > 0)
+            iov[n++] =
+                (struct iovec){c->tail.p + c->tail.off, buf_pending(&c->tail)};
+        w = writev(c->fd, iov, n);
+        if (w > 0) {
+            consume_out(c, (size_t)w);
+            *progress = 1;
+        } else if (w < 0 && errno == EAGAIN) {
+            c->can_write = 0;
+        } else if (w < 0 && errno != EINTR) {
             return -1;
+        }
     }
-    return (ssize_t)off;
+    return 0;
 }
+
+/* An idle connection holds no buffers, so that thousands of quiet
+ * connections cost little memory. */
+static void release_buffers(struct conn *c)
+{
+    buf_release(&c->out);
+    buf_release(&c->tail);
+}
+
+static void do_send(struct conn *c)
+{
+    int progress = 0;
+
+    c->send_due = 0;
+    if (write_out(c, &progress) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (conn_pending(c) > 0) {
+        if (progress || !c->write_timer)
+            write_timer_progress(c);
+    } else {
+        write_timer_done(c);
+        release_buffers(c);
+        if (c->close_after) {
+            finish_close(c);
+            return;
+        }
+    }
+    if (c->want_drain && conn_pending(c) <= CONN_OUT_LOW &&
+        c->proto->drain != NULL) {
+        c->want_drain = 0;
+        c->proto->drain(c);
+    }
+}
+
+void conn_send(struct conn *c)
+{
+    if (c->closing)
+        return;
+    if (conn_pending(c) > CONN_OUT_LIMIT) {
+        log_warn("%s: more than %d bytes of output wait for a client that "
+                 "does not read; closing",
+                 c->remote, CONN_OUT_LIMIT);
+        conn_close(c);
+        return;
+    }
+    if (c->depth > 0) {
+        c->send_due = 1;
+        return;
+    }
+    /* Called by the request API (sq_flush, sq_finish): a failed write
+     * must not free the connection under the caller, who may still hold
+     * the request; it is freed from the loop. */
+    c->depth++;
+    do_send(c);
+    c->depth--;
+    if (c->closing)
+        event_active(&c->ev, EV_READ, 1);
+}
+
+void conn_want_drain(struct conn *c)
+{
+    c->want_drain = 1;
+    /* already below the mark: tell it from the loop */
+    if (conn_pending(c) <= CONN_OUT_LOW)
+        event_active(&c->ev, EV_WRITE, 1);
+}
+
+/* --- input ------------------------------------------------------------- */
 
 static int keep_input(struct conn *c, const char *data, size_t len)
 {
@@ -430,95 +461,58 @@ static int keep_input(struct conn *c, const char *data, size_t len)
     return 0;
 }
 
-static void pick_timer(struct conn *c)
+static void drop_kept(struct conn *c)
 {
-    sq_req *r = c->req;
-
-    if (c->lingering && c->close_after)
-        return;
-    if (c->writing)
-        set_timer(c, T_WRITE);
-    else if (r == NULL)
-        set_timer(c, c->in_len > c->in_off ? T_HEAD : T_IDLE);
-    else if (r->async)
-        set_timer(c, T_NONE); /* the handler decides how long it takes */
-    else if (http_in_head_done(c->http))
-        set_timer(c, T_BODY);
-    else
-        set_timer(c, T_HEAD);
+    free(c->in);
+    c->in = NULL;
+    c->in_off = c->in_len = c->in_cap = 0;
 }
 
-/* Parses the kept input from the event loop: after an answer that others
- * waited behind, without recursing into the caller. */
-static void resume_later(struct conn *c)
+size_t conn_kept(const struct conn *c)
 {
-    c->resume = 1;
-    if (!c->eof)
-        reading(c, 1);
-    event_active(&c->rev, EV_READ, 1);
+    return c->in_len - c->in_off;
 }
 
-/* Feeds new input (data, len) after whatever input was kept before;
- * returns -1 when the connection was closed. */
-static int process(struct conn *c, const char *data, size_t len)
+/* Offers kept input, with data (new bytes) appended; what the protocol
+ * does not consume stays kept. 0, or -1 when the connection closes. */
+static int offer(struct conn *c, const char *data, size_t len)
 {
-    ssize_t used;
+    size_t used;
 
-    if (c->in_len > c->in_off) {
+    if (conn_kept(c) > 0) {
         if (len > 0 && keep_input(c, data, len) < 0)
             goto oom;
-        used = parse_requests(c, c->in + c->in_off, c->in_len - c->in_off);
-        if (used < 0)
-            return -1;
-        c->in_off += (size_t)used;
-        if (c->in_off == c->in_len) {
-            free(c->in);
-            c->in = NULL;
-            c->in_off = c->in_len = c->in_cap = 0;
-        }
+        used = c->proto->input(c, c->in + c->in_off, conn_kept(c));
+        c->in_off += used;
+        if (c->in_off == c->in_len)
+            drop_kept(c);
     } else {
-        used = parse_requests(c, data, len);
-        if (used < 0)
-            return -1;
-        if ((size_t)used < len && !c->close_after &&
-            keep_input(c, data + used, len - (size_t)used) < 0)
+        used = c->proto->input(c, data, len);
+        if (used < len && !conn_closing(c) &&
+            keep_input(c, data + used, len - used) < 0)
             goto oom;
     }
-    /* Too much unanswered input: let TCP push back on the client. */
-    if (c->in_len - c->in_off >= IN_MAX)
-        reading(c, 0);
-    if (conn_flush(c) < 0)
-        return -1;
-    /* The output that held requests back may have gone out at once, with
-     * no write event to come: resume them from the loop. */
-    if (c->req == NULL && c->in_len > c->in_off && !c->close_after &&
-        !output_backlog(c))
-        resume_later(c);
-    return 0;
+    if (conn_closing(c))
+        drop_kept(c);
+    return c->closing ? -1 : 0;
 oom:
     log_error("%s: out of memory for input", c->remote);
     conn_close(c);
     return -1;
 }
 
-/* FIN from the client: answer the complete requests it sent, then close;
- * a request still waiting in a handler means the client is gone. */
-static void on_eof(struct conn *c)
+/* The peer sends nothing more (FIN, or a reset seen while paused). */
+static void peer_eof(struct conn *c)
 {
-    if (c->req != NULL && c->req->async) {
-        conn_close(c);
+    if (c->eof_told)
         return;
-    }
-    c->eof = 1;
-    reading(c, 0);
-    if (process(c, C.rbuf, 0) < 0)
-        return;
-    if (c->close_after || (c->req != NULL && c->req->async))
-        return; /* closing, or closing when the handler is done */
-    close_after_output(c, 0);
-    (void)conn_flush(c);
+    c->eof_told = 1;
+    c->can_read = 0;
+    c->proto->eof(c);
 }
 
+/* Reads and discards after an error response, until EOF, LINGER_MAX or
+ * the linger timer. */
 static void linger_read(struct conn *c)
 {
     ssize_t n;
@@ -533,181 +527,128 @@ static void linger_read(struct conn *c)
         conn_close(c);
 }
 
-static void on_read(evutil_socket_t fd, short what UNUSED, void *arg)
+/* Input is paused: any read edge is either more data, left in the kernel,
+ * or the client going away, which must not go unnoticed. */
+static void watch_paused(struct conn *c)
 {
-    struct conn *c = arg;
-    ssize_t n;
+    int err = 0;
+    socklen_t len = sizeof(err);
 
-    if (c->close_after) {
-        if (c->lingering)
+    if (c->peer_closed) {
+        peer_eof(c);
+        return;
+    }
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
+        conn_close(c);
+}
+
+static void read_input(struct conn *c)
+{
+    while (!c->closing) {
+        ssize_t n;
+
+        if (c->half_closed) {
             linger_read(c);
-        else
-            reading(c, 0);
-        return;
-    }
-    n = read(fd, C.rbuf, sizeof(C.rbuf));
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        if (c->resume) {
-            c->resume = 0;
-            process(c, C.rbuf, 0);
+            return;
         }
-        return;
-    }
-    if (n == 0) {
-        on_eof(c);
-        return;
-    }
-    if (n < 0) {
-        conn_close(c);
-        return;
-    }
-    c->resume = 0;
-    process(c, C.rbuf, (size_t)n);
-}
-
-static void finish_close(struct conn *c)
-{
-    if (!c->lingering) {
-        conn_close(c);
-        return;
-    }
-    /* half-close, then drain what the client still sends */
-    shutdown(c->fd, SHUT_WR);
-    reading(c, 1);
-    set_timer(c, T_LINGER);
-}
-
-/* Writes what is queued; returns -1 when that closed the connection. */
-static ssize_t write_out(struct conn *c)
-{
-    struct iovec iov[2];
-    int n = 0;
-
-    if (buf_pending(&c->out) > 0)
-        iov[n++] = (struct iovec){c->out.p + c->out.off, buf_pending(&c->out)};
-    if (buf_pending(&c->tail) > 0)
-        iov[n++] =
-            (struct iovec){c->tail.p + c->tail.off, buf_pending(&c->tail)};
-    return writev(c->fd, iov, n);
-}
-
-static void consume_out(struct conn *c, size_t n)
-{
-    size_t head = buf_pending(&c->out) < n ? buf_pending(&c->out) : n;
-
-    buf_consume(&c->out, head);
-    if (n > head)
-        buf_consume(&c->tail, n - head);
-}
-
-static int conn_flush(struct conn *c)
-{
-    while (output_pending(c) > 0) {
-        ssize_t n = write_out(c);
-        if (n > 0) {
-            consume_out(c, (size_t)n);
+        if (c->paused || c->close_after) {
+            watch_paused(c);
+            return;
+        }
+        if (c->offer_kept) {
+            c->offer_kept = 0;
+            if (conn_kept(c) > 0 && offer(c, C.rbuf, 0) < 0)
+                return;
             continue;
         }
+        if (conn_kept(c) >= IN_MAX || !c->can_read)
+            return;
+        n = read(c->fd, C.rbuf, sizeof(C.rbuf));
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno == EAGAIN)
-            break;
-        conn_close(c);
-        return -1;
-    }
-    if (output_pending(c) > 0) {
-        if (!c->writing) {
-            event_add(&c->wev, NULL);
-            c->writing = 1;
+        if (n < 0 && errno == EAGAIN) {
+            c->can_read = 0;
+            return;
         }
-        pick_timer(c);
-        return 0;
+        if (n <= 0) {
+            if (n == 0)
+                peer_eof(c);
+            else
+                conn_close(c);
+            return;
+        }
+        /* A short read emptied the socket: the next byte is a new edge.
+         * (After a FIN, read on to see the 0.) */
+        if ((size_t)n < sizeof(C.rbuf) && !c->peer_closed)
+            c->can_read = 0;
+        if (offer(c, C.rbuf, (size_t)n) < 0)
+            return;
     }
-    if (c->writing) {
-        event_del(&c->wev);
-        c->writing = 0;
-    }
-    if (c->close_after) {
-        finish_close(c);
-        return -1;
-    }
-    /* Idle (nothing to answer, nothing read ahead): hold no buffers, so
-     * that thousands of quiet connections cost little memory. */
-    if (c->req == NULL && c->in_len == c->in_off) {
-        buf_release(&c->out);
-        buf_release(&c->tail);
-        buf_release(&c->body);
-    }
-    pick_timer(c);
-    return 0;
 }
 
-static void on_write(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
+void conn_pause(struct conn *c, int on)
+{
+    if (on) {
+        c->paused = 1;
+        return;
+    }
+    if (!c->paused || c->close_after)
+        return;
+    c->paused = 0;
+    /* input may be kept or waiting in the kernel, with no edge to come:
+     * it is taken from the loop, not inside the caller */
+    c->offer_kept = conn_kept(c) > 0;
+    if (c->offer_kept || c->can_read || c->peer_closed)
+        event_active(&c->ev, EV_READ, 1);
+}
+
+/* --- events ------------------------------------------------------------ */
+
+static void on_event(evutil_socket_t fd UNUSED, short what, void *arg)
 {
     struct conn *c = arg;
 
-    if (conn_flush(c) < 0)
-        return;
-    /* output drained enough: answer requests that waited behind it */
-    if (!output_backlog(c) && buf_pending(&c->out) <= OUT_LOW &&
-        !c->close_after && c->req == NULL && c->in_len > c->in_off) {
-        if (!c->eof)
-            reading(c, 1);
-        process(c, C.rbuf, 0);
+    c->depth++;
+    if (what & EV_CLOSED)
+        c->peer_closed = 1;
+    if (what & EV_READ)
+        c->can_read = 1;
+    if ((what & EV_WRITE) && !c->closing) {
+        c->can_write = 1;
+        do_send(c);
     }
+    if (what & (EV_READ | EV_CLOSED))
+        read_input(c);
+    leave(c);
 }
 
 static void on_timer(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 {
     struct conn *c = arg;
-    enum timer_kind kind = c->timer_kind;
 
-    c->timer_kind = T_NONE;
-    switch (kind) {
-    case T_HEAD:
-    case T_BODY:
-        /* RFC 9110 15.5.9: tell the client why, then close */
-        if (c->req != NULL && !c->close_after &&
-            (kind == T_BODY || http_in_started(c->http))) {
-            log_info("%s: %s timeout", c->remote,
-                     kind == T_HEAD ? "header" : "body");
-            response_simple_error(&c->out, 408, 1);
-            close_after_output(c, 0);
-            (void)conn_flush(c);
-            return;
-        }
-        conn_close(c);
-        return;
-    default:
+    if (c->half_closed) {
         conn_close(c);
         return;
     }
+    if (c->write_timer) {
+        log_info("%s: client read nothing for %u ms with output waiting; "
+                 "closing",
+                 c->remote, C.lim->idle_timeout_ms);
+        conn_close(c);
+        return;
+    }
+    c->ptimer = NULL;
+    c->depth++;
+    c->proto->timeout(c);
+    leave(c);
 }
 
-void conn_request_flush(struct conn *c, sq_req *r)
+/* Runs fn(c) as a callback of c, so that a close inside it is deferred. */
+void conn_call(struct conn *c, void (*fn)(struct conn *c))
 {
-    if (response_serialize(r, &c->out, NULL, 0) < 0) {
-        log_error("%s: out of memory for a response", c->remote);
-        close_after_output(c, 0);
-    }
-    /* Written from the loop, not here: a failed write closes the
-     * connection, which calls r's on_close, and whoever called sq_flush()
-     * still holds r. */
-    if (!c->dispatching)
-        event_active(&c->wev, EV_WRITE, 1);
-}
-
-void conn_request_done(struct conn *c, sq_req *r)
-{
-    complete(c, r);
-    /* Requests pipelined behind this one are parsed from the loop, not
-     * from inside the caller of sq_finish (which may be another handler). */
-    if (c->in_len > c->in_off && !c->close_after) {
-        resume_later(c);
-    } else if (c->eof && !c->close_after) {
-        close_after_output(c, 0);
-    }
-    (void)conn_flush(c);
+    c->depth++;
+    fn(c);
+    leave(c);
 }
 
 void conn_shutdown_all(void)
@@ -716,12 +657,10 @@ void conn_shutdown_all(void)
 
     for (; c != NULL; c = next) {
         next = c->next;
-        if (c->req == NULL && output_pending(c) == 0) {
+        if (c->proto->shutdown != NULL)
+            conn_call(c, c->proto->shutdown);
+        else
             conn_close(c);
-        } else if (c->req == NULL || !http_in_started(c->http)) {
-            close_after_output(c, 0);
-            (void)conn_flush(c); /* closes now if nothing is left to send */
-        }
     }
 }
 

@@ -22,6 +22,7 @@
 
 struct event_base;
 struct event;
+struct timeval;
 struct evbuffer;
 struct config;
 
@@ -119,6 +120,8 @@ struct limits_conf {
     unsigned header_timeout_ms; /* 408 when the head is not complete */
     unsigned body_timeout_ms;   /* 408 when the body stalls this long */
     unsigned idle_timeout_ms;   /* idle keep-alive connections closed */
+    size_t body_min_rate;        /* bytes/s a body must keep up; 0 = off */
+    unsigned body_rate_grace_ms; /* ... after this long */
     unsigned max_connections;   /* per worker */
 };
 
@@ -276,8 +279,11 @@ sq_handler_fn module_handler(const struct module *m, const char *name);
 void module_unload(struct module *m);
 
 /* A route resolved to its handler. */
+enum route_kind { ROUTE_HANDLER };
+
 struct route {
     const struct route_conf *conf;
+    enum route_kind kind;
     const struct module *mod;
     sq_handler_fn fn;
 };
@@ -424,11 +430,23 @@ struct header {
     uint32_t name_len, value_len;
 };
 
-struct conn;
+/* The transport a request is answered on (http1.c): how the request
+ * lifecycle (request.c) reaches the connection without knowing it. */
+struct req_transport {
+    /* Serialises the head (once) and the buffered body, and writes;
+     * SQ_AGAIN when the connection's output is above the high mark. */
+    int (*flush)(sq_req *r);
+    /* An SQ_ASYNC request is complete: queue the rest, release r. */
+    void (*finish)(sq_req *r);
+    /* Call r->on_drain when the output falls below the low mark. */
+    void (*want_drain)(sq_req *r);
+    size_t (*pending)(const sq_req *r);
+};
 
 struct sq_req {
     sq_pool *pool;
-    struct conn *conn; /* NULL once the client went away */
+    void *tp; /* the transport's state; NULL once the client went away */
+    const struct req_transport *ops;
 
     /* request */
     int method; /* METHOD_* */
@@ -464,13 +482,17 @@ struct sq_req {
     unsigned in_handler : 1;
     void (*on_close)(sq_req *r, void *arg);
     void *on_close_arg;
+    void (*on_drain)(sq_req *r, void *arg);
+    void *on_drain_arg;
 
     char remote[48]; /* client address as text, for sq_remote_addr and logs */
     uint64_t body_bytes; /* response body bytes, for the access log */
 };
 
-/* Prepares r (from a fresh or reset pool) for a new request on c. */
-void req_init(sq_req *r, sq_pool *pool, struct conn *c);
+/* Prepares r (from a fresh or reset pool) for a new request answered on
+ * transport tp. */
+void req_init(sq_req *r, sq_pool *pool, void *tp,
+              const struct req_transport *ops);
 /* Appends a header to r; the strings must live in r->pool. */
 int req_add_header(sq_req *r, const char *name, size_t nlen, const char *value,
                    size_t vlen);
@@ -478,32 +500,114 @@ int req_add_header(sq_req *r, const char *name, size_t nlen, const char *value,
  * origin-form or absolute-form target. */
 int req_parse_target(sq_req *r);
 
-/* Serialises status line, headers and buffered body of r into out. With
- * final = 0 it is a flush: headers go out with chunked (or close-delimited)
- * framing and the buffered body as the first chunk. A large final body is
- * moved into tail (when given and empty) instead of being copied; it must
- * then be sent right after out. */
+/* Serialises status line, headers and buffered body of r into out: pure,
+ * request in, bytes out. With final = 0 it is a flush: headers go out with
+ * chunked (or close-delimited) framing and the buffered body as the first
+ * chunk. Whether the connection closes (r->keep_alive) must be decided
+ * before the head is serialised. A large final body is moved into tail
+ * (when given and empty) instead of being copied; it must then be sent
+ * right after out. */
 int response_serialize(sq_req *r, struct buf *out, struct buf *tail, int final);
 /* A complete error response for protocol errors (no request object). */
 int response_simple_error(struct buf *out, int status, int close);
 /* Replaces r's response by an error page. */
 void response_error_page(sq_req *r, int status);
 
+/* route.c ------------------------------------------------------------ */
+
+/* Runs what a matched route does with r: its options (auth, xsrf, in
+ * later releases), then its target. Returns the handler's SQ_* result. */
+int route_run(const struct route *rt, sq_req *r);
+
 /* conn.c ------------------------------------------------------------- */
 
-/* Takes an accepted socket and serves it. */
-void conn_new(int fd, const struct sockaddr *sa, int is_unix);
-/* Called by the request API when r (async) finishes or flushes. */
-void conn_request_done(struct conn *c, sq_req *r);
-void conn_request_flush(struct conn *c, sq_req *r);
-/* Closes idle keep-alive connections and marks the others to close after
- * their current request (graceful stop). */
+/*
+ * The transport (see conn.c). A protocol is a set of callbacks; the
+ * connection calls them, never the other way round, so the protocol can
+ * be swapped (HTTP/1.1 now, WebSocket after an upgrade).
+ */
+struct conn;
+
+struct conn_proto {
+    const char *name;
+    /* New input (kept input first): returns the bytes consumed; the rest
+     * is kept (up to 64 KiB) and offered again with the next input. */
+    size_t (*input)(struct conn *c, const char *data, size_t len);
+    /* The client sends nothing more: FIN, or a reset while paused. */
+    void (*eof)(struct conn *c);
+    /* The protocol's timer (conn_timer) expired. */
+    void (*timeout)(struct conn *c);
+    /* Output fell to CONN_OUT_LOW after conn_want_drain(). May be NULL. */
+    void (*drain)(struct conn *c);
+    /* Graceful stop of the worker. NULL: closed at once. */
+    void (*shutdown)(struct conn *c);
+    /* The connection is being freed: release the protocol's state. */
+    void (*release)(struct conn *c);
+};
+
+/* Producers wait above OUT_HIGH and resume below OUT_LOW; a connection
+ * whose pending output exceeds OUT_LIMIT is closed (a client that does
+ * not read, and a producer that ignores SQ_AGAIN). */
+#define CONN_OUT_HIGH (1024 * 1024)
+#define CONN_OUT_LOW (256 * 1024)
+#define CONN_OUT_LIMIT (16 * 1024 * 1024)
+
+/* Per worker, before the first connection. count_changed (may be NULL)
+ * is told the number of open connections after each open and close. */
+void conn_setup(struct event_base *base, const struct limits_conf *lim,
+                void (*count_changed)(unsigned count, int opened));
+/* Takes an accepted socket; NULL (socket closed) when out of memory. The
+ * caller then gives it a protocol (http1_start). */
+struct conn *conn_new(int fd, const struct sockaddr *sa, int is_unix);
+void conn_set_proto(struct conn *c, const struct conn_proto *proto,
+                    void *data);
+void *conn_proto_data(const struct conn *c);
+const char *conn_remote(const struct conn *c);
+/* The output buffers: append to out (a large body may be moved to an
+ * empty tail), then conn_send(). */
+struct buf *conn_out(struct conn *c);
+struct buf *conn_tail(struct conn *c);
+void conn_send(struct conn *c);
+size_t conn_pending(const struct conn *c);
+/* Whether producers should wait (pending output at CONN_OUT_HIGH). */
+int conn_output_high(const struct conn *c);
+/* Calls proto->drain once the output is at CONN_OUT_LOW or below. */
+void conn_want_drain(struct conn *c);
+/* Stops (on) or resumes offering input; the client leaving is still
+ * noticed while paused. Resuming offers kept input from the loop. */
+void conn_pause(struct conn *c, int on);
+size_t conn_kept(const struct conn *c);
+/* Arms the protocol's timer: common is a conn_common_timeout() of ms;
+ * NULL disarms. While output waits the write timer takes its place. */
+void conn_timer(struct conn *c, const struct timeval *common, unsigned ms);
+const struct timeval *conn_common_timeout(unsigned ms, struct timeval *tv);
+/* Closes now, or when the running callback returns; proto->release runs
+ * first. */
+void conn_close(struct conn *c);
+/* Closes once the output is written; with linger, after a half-close and
+ * a moment of discarding input (so that the client reads the answer). */
+void conn_close_after_output(struct conn *c, int linger);
+/* Closed or closing after its output. */
+int conn_closing(const struct conn *c);
+/* Runs fn(c) as a callback of c (a close inside it is deferred). */
+void conn_call(struct conn *c, void (*fn)(struct conn *c));
+/* Graceful stop: proto->shutdown of every connection. */
 void conn_shutdown_all(void);
-/* Closes every connection now (worker exit); async requests are detached
- * and told through their on_close callback. */
+/* Closes every connection now (worker exit). */
 void conn_close_all(void);
-/* Number of open connections of this worker. */
 unsigned conn_count(void);
+/* A monotonic clock in milliseconds, coarse and cheap. */
+uint64_t conn_now_ms(void);
+
+/* http1.c ------------------------------------------------------------ */
+
+struct router;
+/* Per worker, after conn_setup. */
+void http1_setup(const struct router *rt, const struct limits_conf *lim);
+/* Serves HTTP/1.1 on c; -1 when out of memory (then close c). */
+int http1_start(struct conn *c);
+/* The worker is stopping: every response from now on closes. */
+void http1_stop(void);
 
 /* worker.c ----------------------------------------------------------- */
 
@@ -526,8 +630,6 @@ int worker_main(int slot, const struct config *cfg, struct listener *l,
                 size_t nl, int ready_fd);
 /* Resumes or pauses accepting (max_connections reached). */
 void worker_accept_enable(int on);
-/* Called when a connection closes, to let a stopping worker exit. */
-void worker_conn_closed(void);
 
 /* master.c ----------------------------------------------------------- */
 

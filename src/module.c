@@ -224,6 +224,7 @@ static int route_resolve(struct modset *ms, const struct route_conf *rc,
              mark_file(mk), mk->line, mk->col, rc->module);
         return -1;
     }
+    r->kind = ROUTE_HANDLER;
     r->fn = module_handler(r->mod, rc->handler);
     if (r->fn)
         return 0;

@@ -1,17 +1,21 @@
 /*
- * request.c - the request object: what the parser fills in and what
- * handlers read through the sq_* accessors.
+ * request.c - the request object: what the parser fills in, what handlers
+ * read through the sq_* accessors, and its lifecycle (sq_flush,
+ * sq_finish, sq_on_close, sq_on_drain), which reaches the connection only
+ * through the request's transport operations (http1.c), never directly.
  */
 #include "internal.h"
 
 #include <string.h>
 #include <strings.h>
 
-void req_init(sq_req *r, sq_pool *pool, struct conn *c)
+void req_init(sq_req *r, sq_pool *pool, void *tp,
+              const struct req_transport *ops)
 {
     memset(r, 0, sizeof(*r));
     r->pool = pool;
-    r->conn = c;
+    r->tp = tp;
+    r->ops = ops;
     r->status = 200;
     r->query = "";
     r->version = 11;
@@ -209,4 +213,61 @@ int sq_http_version(const sq_req *r)
 sq_pool *sq_req_pool(sq_req *r)
 {
     return r->pool;
+}
+
+/* --- the lifecycle ----------------------------------------------------- */
+
+int sq_flush(sq_req *r)
+{
+    if (r->finished)
+        return SQ_ERROR;
+    if (r->tp == NULL)
+        return 0; /* the client went away: dropped, as documented */
+    return r->ops->flush(r);
+}
+
+int sq_on_drain(sq_req *r, void (*cb)(sq_req *r, void *arg), void *arg)
+{
+    if (r->finished || r->tp == NULL)
+        return SQ_ERROR;
+    r->on_drain = cb;
+    r->on_drain_arg = arg;
+    r->ops->want_drain(r);
+    return 0;
+}
+
+size_t sq_output_pending(const sq_req *r)
+{
+    return r->tp != NULL ? r->ops->pending(r) : 0;
+}
+
+void sq_on_close(sq_req *r, void (*cb)(sq_req *r, void *arg), void *arg)
+{
+    r->on_close = cb;
+    r->on_close_arg = arg;
+}
+
+int sq_connected(const sq_req *r)
+{
+    return r->tp != NULL;
+}
+
+void sq_finish(sq_req *r)
+{
+    if (r->finished)
+        return;
+    r->finished = 1;
+    /* Inside the handler the connection finishes it when it returns. */
+    if (r->in_handler)
+        return;
+    if (r->tp != NULL) {
+        r->ops->finish(r);
+        return;
+    }
+    /* Detached: the client left first. nginx's 499 says so in the access
+     * log when nothing of the response had gone out. */
+    if (!r->head_sent)
+        r->status = 499;
+    access_log(r);
+    pool_recycle(r->pool);
 }

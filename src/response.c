@@ -139,9 +139,12 @@ static void put_head(sq_req *r, struct head *h, int final, size_t body_len)
     if (status_has_body(r->status) &&
         !has_out_header(r, "Content-Type", sizeof("Content-Type") - 1))
         head_put_field(h, "Content-Type", DEFAULT_CONTENT_TYPE);
-    if (final) {
-        if (r->status >= 200 && r->status != 204)
-            head_put_number(h, "Content-Length", body_len);
+    if (!status_has_body(r->status)) {
+        /* RFC 9110 8.6, 9112 6.1: no framing for a response that has no
+         * content; a 304's Content-Length would have to be the one of the
+         * 200 it stands for, which squall cannot know */
+    } else if (final) {
+        head_put_number(h, "Content-Length", body_len);
     } else if (r->version == 11) {
         head_put_field(h, "Transfer-Encoding", "chunked");
         r->chunked_out = 1;
@@ -249,7 +252,10 @@ void response_error_page(sq_req *r, int status)
 
 int sq_set_status(sq_req *r, int status)
 {
-    if (r->head_sent || status < 100 || status > 599)
+    /* A final 1xx would leave the client waiting for the real response
+     * and desynchronise a pipelined stream (RFC 9110 15.2): interim
+     * responses are squall's to send (100 Continue, 101 upgrades). */
+    if (r->head_sent || status < 200 || status > 599)
         return SQ_ERROR;
     r->status = status;
     return 0;
@@ -343,7 +349,7 @@ int sq_write(sq_req *r, const void *data, size_t len)
 {
     if (r->finished)
         return SQ_ERROR;
-    if (r->conn == NULL || r->out == NULL)
+    if (r->tp == NULL || r->out == NULL)
         return 0; /* the client went away: dropped, as documented */
     return buf_add(r->out, data, len) == 0 ? 0 : SQ_ERROR;
 }
@@ -352,7 +358,7 @@ int sq_vprintf(sq_req *r, const char *fmt, va_list ap)
 {
     if (r->finished)
         return SQ_ERROR;
-    if (r->conn == NULL || r->out == NULL)
+    if (r->tp == NULL || r->out == NULL)
         return 0;
     return buf_vprintf(r->out, fmt, ap) < 0 ? SQ_ERROR : 0;
 }
@@ -368,16 +374,6 @@ int sq_printf(sq_req *r, const char *fmt, ...)
     return rc;
 }
 
-int sq_flush(sq_req *r)
-{
-    if (r->finished)
-        return SQ_ERROR;
-    if (r->conn == NULL)
-        return 0;
-    conn_request_flush(r->conn, r);
-    return 0;
-}
-
 int sq_redirect(sq_req *r, const char *url, int status)
 {
     if (status == 0)
@@ -386,7 +382,7 @@ int sq_redirect(sq_req *r, const char *url, int status)
         (status != 301 && status != 302 && status != 303 && status != 307 &&
          status != 308))
         return SQ_ERROR;
-    r->nout = 0;
+    /* headers set before (Set-Cookie of a login) stay; the body goes */
     if (r->out != NULL)
         buf_clear(r->out);
     r->status = status;
@@ -399,29 +395,4 @@ int sq_send_error(sq_req *r, int status)
         return SQ_ERROR;
     response_error_page(r, status);
     return 0;
-}
-
-void sq_on_close(sq_req *r, void (*cb)(sq_req *r, void *arg), void *arg)
-{
-    r->on_close = cb;
-    r->on_close_arg = arg;
-}
-
-int sq_connected(const sq_req *r)
-{
-    return r->conn != NULL;
-}
-
-void sq_finish(sq_req *r)
-{
-    if (r->finished)
-        return;
-    r->finished = 1;
-    /* Inside the handler the connection finishes it when it returns. */
-    if (r->in_handler)
-        return;
-    if (r->conn != NULL)
-        conn_request_done(r->conn, r);
-    else
-        pool_recycle(r->pool); /* detached: the request lives in its pool */
 }

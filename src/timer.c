@@ -1,6 +1,12 @@
 /*
  * timer.c - one-shot timers on the worker's event loop, for modules
  * (sq_call_later), and access to the loop itself.
+ *
+ * Lifetime of a handle: it lives until its callback has returned or it is
+ * cancelled. A cancel from inside the callback only marks it, and the
+ * handle is freed when the callback returns, so the common pattern - the
+ * callback finishes a request whose cleanup cancels "its" timer - is not
+ * a double free.
  */
 #include "internal.h"
 
@@ -12,18 +18,16 @@ struct sq_timer {
     struct event ev;
     void (*cb)(void *arg);
     void *arg;
+    int firing; /* inside cb: cancel only marks */
 };
 
-/* The timer is freed before the callback runs, so the callback may do
- * anything, including finishing the request that owns arg. */
 static void fire(evutil_socket_t fd UNUSED, short what UNUSED, void *p)
 {
     struct sq_timer *t = p;
-    void (*cb)(void *) = t->cb;
-    void *arg = t->arg;
 
+    t->firing = 1;
+    t->cb(t->arg);
     free(t);
-    cb(arg);
 }
 
 sq_timer *sq_call_later(unsigned ms, void (*cb)(void *arg), void *arg)
@@ -32,7 +36,7 @@ sq_timer *sq_call_later(unsigned ms, void (*cb)(void *arg), void *arg)
     struct timeval tv = {.tv_sec = ms / 1000,
                          .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
-    if (worker == NULL || (t = malloc(sizeof(*t))) == NULL)
+    if (worker == NULL || cb == NULL || (t = calloc(1, sizeof(*t))) == NULL)
         return NULL;
     t->cb = cb;
     t->arg = arg;
@@ -46,8 +50,8 @@ sq_timer *sq_call_later(unsigned ms, void (*cb)(void *arg), void *arg)
 
 void sq_timer_cancel(sq_timer *t)
 {
-    if (t == NULL)
-        return;
+    if (t == NULL || t->firing)
+        return; /* freed by fire() when the callback returns */
     evtimer_del(&t->ev);
     free(t);
 }

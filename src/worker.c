@@ -59,6 +59,7 @@ static void on_accept(evutil_socket_t fd, short what UNUSED, void *arg)
     for (int i = 0; i < ACCEPT_BATCH && !worker->stopping; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
+        struct conn *c;
         int one = 1;
         int cfd = accept4(fd, (struct sockaddr *)&ss, &len,
                           SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -71,7 +72,9 @@ static void on_accept(evutil_socket_t fd, short what UNUSED, void *arg)
         }
         if (!l->is_unix)
             setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        conn_new(cfd, (struct sockaddr *)&ss, l->is_unix);
+        c = conn_new(cfd, (struct sockaddr *)&ss, l->is_unix);
+        if (c != NULL && http1_start(c) < 0)
+            conn_close(c);
         if (conn_count() >= worker->cfg->limits.max_connections)
             return;
     }
@@ -89,9 +92,20 @@ void worker_accept_enable(int on)
     }
 }
 
-void worker_conn_closed(void)
+/* conn.c tells every open and close: accepting pauses at
+ * max_connections, and a stopping worker exits with its last one. */
+static void conn_count_changed(unsigned count, int opened)
 {
-    if (worker->stopping && conn_count() == 0)
+    unsigned max = worker->cfg->limits.max_connections;
+
+    if (opened) {
+        if (count >= max)
+            worker_accept_enable(0);
+        return;
+    }
+    if (count + 1 >= max)
+        worker_accept_enable(1);
+    if (worker->stopping && count == 0)
         event_base_loopbreak(worker->base);
 }
 
@@ -125,6 +139,7 @@ static void on_stop(evutil_socket_t sig UNUSED, short what UNUSED,
     log_info("stopping: %u connection(s) open", conn_count());
     worker->stopping = 1;
     stop_accepting();
+    http1_stop();
     conn_shutdown_all();
     if (conn_count() == 0) {
         event_base_loopbreak(worker->base);
@@ -244,12 +259,14 @@ int worker_main(int slot, const struct config *cfg, struct listener *l,
     worker = &w;
     if ((w.base = event_base_new()) == NULL)
         fatal("cannot create the event loop");
+    conn_setup(w.base, &cfg->limits, conn_count_changed);
     if (modset_load(&w.mods, cfg, err, sizeof(err)) < 0 ||
         build_router(&w, err, sizeof(err)) < 0 ||
         modset_init(&w.mods, err, sizeof(err)) < 0) {
         log_crit("%s", err);
         return 2;
     }
+    http1_setup(w.router, &cfg->limits);
     if (setup_events(&w) < 0)
         fatal("cannot set up the worker's events");
     if (ready_fd >= 0) {

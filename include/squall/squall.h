@@ -40,13 +40,14 @@ extern "C" {
 
 /* Bumped whenever the module ABI (this header's structs or semantics)
  * changes; squalld refuses a module built against another ABI version. */
-#define SQ_ABI_VERSION 1
+#define SQ_ABI_VERSION 2
 
 /* Handler results, and the return convention of the API. */
 #define SQ_DONE 0      /* the response is complete now */
 #define SQ_ASYNC 1     /* the handler will call sq_finish() later */
 #define SQ_DECLINED -2 /* the handler does not serve this: 404 */
 #define SQ_ERROR -1    /* failure: 500 if nothing was sent yet */
+#define SQ_AGAIN 2     /* sq_flush: queued, but wait for sq_on_drain() */
 
 typedef struct sq_req sq_req;   /* one HTTP request and its response */
 typedef struct sq_pool sq_pool; /* memory freed all at once */
@@ -137,10 +138,20 @@ int sq_http_version(const sq_req *r);
  * Content-Length. sq_flush() sends what is buffered now and turns the rest
  * of the response into chunked encoding (HTTP/1.1) or a close-delimited body
  * (HTTP/1.0). Headers and status may be changed until the first flush.
+ *
+ * Streaming and backpressure: a connection's pending output is bounded.
+ * sq_flush() returns SQ_AGAIN once 1 MiB waits for the client; the producer
+ * should then stop and resume from sq_on_drain(), called when it is down to
+ * 256 KiB. A connection with more than 16 MiB waiting is closed (sq_on_close
+ * runs). A client that reads nothing for server.limits.idle_timeout while
+ * output waits is closed too: the timer restarts only when a write makes
+ * progress.
  * ------------------------------------------------------------------- */
 
 /* Sets the status code (default 200). Returns SQ_ERROR after a flush or for
- * a code outside 100..599. */
+ * a code outside 200..599 (interim 1xx responses are squall's to send). A
+ * 204 or 304 is sent without a body and without framing, also when it is
+ * flushed. */
 int sq_set_status(sq_req *r, int status);
 /* Sets a response header, replacing any of the same name; name and value
  * are copied. Returns SQ_ERROR after a flush, when name or value holds CR or
@@ -155,21 +166,35 @@ int sq_write(sq_req *r, const void *data, size_t len);
 int sq_printf(sq_req *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int sq_vprintf(sq_req *r, const char *fmt, va_list ap);
-/* Sends the headers and what is buffered now (streaming). */
+/* Sends the headers and what is buffered now (streaming). Returns 0, or
+ * SQ_AGAIN when the bytes are queued but the connection's output is above
+ * its high mark (wait for sq_on_drain before producing more), or SQ_ERROR.
+ * After the client went away it returns 0 and the bytes are dropped. */
 int sq_flush(sq_req *r);
+/* Calls cb(r, arg) once, from the event loop, when the output waiting for
+ * the client is down to the low mark (at once, from the loop, if it is
+ * already). One callback at a time: a new call replaces it. SQ_ERROR after
+ * sq_finish or when the client is gone (sq_on_close tells that). */
+int sq_on_drain(sq_req *r, void (*cb)(sq_req *r, void *arg), void *arg);
+/* Bytes of r's connection waiting to be written to the client. */
+size_t sq_output_pending(const sq_req *r);
 /* Ends an SQ_ASYNC request: sends the rest of the response and releases the
  * request and its pool; r must not be used afterwards. Safe to call after
- * the client went away. */
+ * the client went away (the access log then shows 499 when nothing had been
+ * sent). */
 void sq_finish(sq_req *r);
 /* Replaces the response by a redirect to url (status 301, 302, 303, 307 or
- * 308; 0 means 302). The handler still returns or calls sq_finish(). */
+ * 308; 0 means 302): the body is dropped, headers set before (Set-Cookie)
+ * are kept. The handler still returns or calls sq_finish(). */
 int sq_redirect(sq_req *r, const char *url, int status);
 /* Replaces the response by a small HTML error page for status. The handler
  * still returns or calls sq_finish(). */
 int sq_send_error(sq_req *r, int status);
 /* Calls cb(r, arg) once if the client goes away before the request
- * finishes (like Tornado's on_connection_close). After it, writes are
- * dropped, but the handler must still call sq_finish(). */
+ * finishes (like Tornado's on_connection_close): a FIN or a reset is seen
+ * while the request waits, without reading further input. After it, writes
+ * are dropped, but the handler must still call sq_finish() (from cb or
+ * later). Nothing of the connection calls back into r after sq_finish. */
 void sq_on_close(sq_req *r, void (*cb)(sq_req *r, void *arg), void *arg);
 /* Whether the client connection is still there. */
 int sq_connected(const sq_req *r);
@@ -201,10 +226,13 @@ int sq_pool_cleanup(sq_pool *p, void (*fn)(void *arg), void *arg);
  * Timers (the worker's event loop)
  * ------------------------------------------------------------------- */
 
-/* Calls cb(arg) once after ms milliseconds on this worker's loop. The timer
- * frees itself after it fires; sq_timer_cancel() stops and frees it before
- * that. Returns NULL when out of memory. */
+/* Calls cb(arg) once after ms milliseconds on this worker's loop. Returns
+ * NULL when out of memory. The handle is valid until cb has returned or
+ * sq_timer_cancel() was called, whichever comes first; squall frees it
+ * then. Cancelling from inside cb is allowed (and changes nothing). */
 sq_timer *sq_call_later(unsigned ms, void (*cb)(void *arg), void *arg);
+/* Stops t (if it has not fired) and frees it; t must not be used after.
+ * NULL is ignored. */
 void sq_timer_cancel(sq_timer *t);
 /* The worker's libevent event_base (struct event_base *), for modules that
  * watch their own file descriptors. */

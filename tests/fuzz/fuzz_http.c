@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sq_req *r = sq_palloc(pool, sizeof(*r));
         size_t end = off < split ? split : size, used;
 
-        req_init(r, pool, NULL);
+        req_init(r, pool, NULL, NULL);
         http_in_begin(h, r, &lim);
         do {
             rc = http_feed(h, (const char *)data + off, end - off, &used);

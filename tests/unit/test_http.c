@@ -35,7 +35,7 @@ static void teardown(void)
 static void begin(void)
 {
     r = sq_palloc(pool, sizeof(*r));
-    req_init(r, pool, NULL);
+    req_init(r, pool, NULL, NULL);
     http_in_begin(h, r, &lim);
 }
 

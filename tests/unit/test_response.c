@@ -18,8 +18,9 @@ static void setup(void)
     pool = pool_new(4096);
     ck_assert_ptr_nonnull(pool);
     r = sq_palloc(pool, sizeof(*r));
-    /* a stand-in connection: only its being non-NULL matters here */
-    req_init(r, pool, (struct conn *)&body);
+    /* the serialiser is pure: a transport is named (writes to a request
+     * without one are dropped) but never called */
+    req_init(r, pool, &body, NULL);
     r->out = &body;
     r->method = METHOD_GET;
     r->method_s = "GET";

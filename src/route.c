@@ -1,0 +1,29 @@
+/*
+ * route.c - what runs between routing and a route's target.
+ *
+ * A route has a target kind: a module handler today; WebSocket endpoints,
+ * subscribe/publish endpoints, static files and metrics plug in here as
+ * further kinds. Route options (auth, XSRF) will run before the target, so
+ * that they guard every kind alike, before any upgrade.
+ */
+#include "internal.h"
+
+static int run_handler(const struct route *rt, sq_req *r)
+{
+    int rc;
+
+    r->in_handler = 1;
+    rc = rt->fn(r);
+    r->in_handler = 0;
+    return rc;
+}
+
+int route_run(const struct route *rt, sq_req *r)
+{
+    switch (rt->kind) {
+    case ROUTE_HANDLER:
+        return run_handler(rt, r);
+    }
+    fatal("route %s has an unknown target kind %d", rt->conf->path,
+          (int)rt->kind);
+}
