@@ -409,6 +409,13 @@ static void do_send(struct conn *c)
     }
 }
 
+void conn_abort(struct conn *c)
+{
+    c->closing = 1;
+    if (c->depth == 0)
+        event_active(&c->ev, EV_READ, 1);
+}
+
 void conn_send(struct conn *c)
 {
     if (c->closing)
@@ -417,7 +424,7 @@ void conn_send(struct conn *c)
         log_warn("%s: more than %d bytes of output wait for a client that "
                  "does not read; closing",
                  c->remote, CONN_OUT_LIMIT);
-        conn_close(c);
+        conn_abort(c);
         return;
     }
     if (c->depth > 0) {
@@ -431,7 +438,7 @@ void conn_send(struct conn *c)
     do_send(c);
     c->depth--;
     if (c->closing)
-        event_active(&c->ev, EV_READ, 1);
+        conn_abort(c);
 }
 
 void conn_want_drain(struct conn *c)

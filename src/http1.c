@@ -441,7 +441,7 @@ static int tp_flush(sq_req *r)
         decide_close(h, r, 0);
     if (response_serialize(r, conn_out(c), NULL, 0) < 0) {
         log_error("%s: out of memory for a response", conn_remote(c));
-        conn_close(c);
+        conn_abort(c);
         return SQ_ERROR;
     }
     conn_send(c);

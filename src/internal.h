@@ -584,6 +584,9 @@ const struct timeval *conn_common_timeout(unsigned ms, struct timeval *tv);
 /* Closes now, or when the running callback returns; proto->release runs
  * first. */
 void conn_close(struct conn *c);
+/* Closes from the loop, never under the caller: for the request API,
+ * whose caller may still hold the request that the close detaches. */
+void conn_abort(struct conn *c);
 /* Closes once the output is written; with linger, after a half-close and
  * a moment of discarding input (so that the client reads the answer). */
 void conn_close_after_output(struct conn *c, int linger);

@@ -86,6 +86,10 @@ DEFAULT_ROUTES = [
     {"path": "/fail", "handler": "testmod:fail"},
     {"path": "/body", "methods": ["POST", "PUT"], "handler": "testmod:body"},
     {"path": "/get-only", "methods": ["GET"], "handler": "testmod:pid"},
+    {"path": "/flushstatus", "handler": "testmod:flushstatus"},
+    {"path": "/hold", "handler": "testmod:hold"},
+    {"path": "/firehose", "handler": "testmod:firehose"},
+    {"path": "/selfcancel", "handler": "testmod:selfcancel"},
 ]
 
 

@@ -241,10 +241,148 @@ static int status(sq_req *r)
     return SQ_DONE;
 }
 
-/* GET /redirect: 302 to /target. */
+/* GET /redirect[?cookie=1]: 302 to /target (after setting a cookie, as
+ * a login handler does). */
 static int redirect(sq_req *r)
 {
+    if (query_ulong(r, "cookie", 0) &&
+        sq_add_header(r, "Set-Cookie", "session=s1; Path=/") < 0)
+        return SQ_ERROR;
     return sq_redirect(r, "/target", 302) < 0 ? SQ_ERROR : SQ_DONE;
+}
+
+/* GET /flushstatus?code=N: status N, a body written and flushed, then
+ * finished: for statuses that have no content (204, 304) nothing of the
+ * body nor a chunked framing may go out. */
+static int flushstatus(sq_req *r)
+{
+    if (sq_set_status(r, (int)query_ulong(r, "code", 204)) < 0)
+        return SQ_ERROR;
+    sq_write(r, "dropped", 7);
+    if (sq_flush(r) < 0)
+        return SQ_ERROR;
+    sq_write(r, "dropped too", 11);
+    return SQ_DONE;
+}
+
+/* GET /hold: a long poll that never answers; when the client goes away
+ * it logs "testmod: hold closed" and finishes. */
+static void hold_gone(sq_req *r, void *arg)
+{
+    (void)arg;
+    sq_log(SQ_LOG_INFO, "testmod: hold closed");
+    sq_finish(r);
+}
+
+static int hold(sq_req *r)
+{
+    sq_on_close(r, hold_gone, NULL);
+    sq_log(SQ_LOG_INFO, "testmod: hold started");
+    return SQ_ASYNC;
+}
+
+/* GET /firehose?chunk=N&every=MS&total=N&polite=0|1: writes and flushes
+ * chunk bytes every MS ms until total bytes (0 = forever). polite=1 obeys
+ * backpressure: on SQ_AGAIN it stops until sq_on_drain. It logs what it
+ * did when the client goes away. */
+struct firehose {
+    sq_req *r;
+    sq_timer *timer;
+    char *chunk;
+    size_t size, total, sent;
+    unsigned every, waits;
+    int polite;
+};
+
+static void firehose_next(void *arg);
+
+static void firehose_drained(sq_req *r, void *arg)
+{
+    struct firehose *f = arg;
+
+    (void)r;
+    f->timer = sq_call_later(f->every, firehose_next, f);
+}
+
+static void firehose_next(void *arg)
+{
+    struct firehose *f = arg;
+    int rc;
+
+    f->timer = NULL;
+    sq_write(f->r, f->chunk, f->size);
+    f->sent += f->size;
+    rc = sq_flush(f->r);
+    if (f->total != 0 && f->sent >= f->total) {
+        sq_finish(f->r);
+        return;
+    }
+    if (rc == SQ_AGAIN && f->polite) {
+        f->waits++;
+        sq_on_drain(f->r, firehose_drained, f);
+        return;
+    }
+    f->timer = sq_call_later(f->every, firehose_next, f);
+}
+
+static void firehose_gone(sq_req *r, void *arg)
+{
+    struct firehose *f = arg;
+
+    sq_timer_cancel(f->timer);
+    sq_log(SQ_LOG_INFO, "testmod: firehose gone after %zu bytes, %u waits",
+           f->sent, f->waits);
+    sq_finish(r);
+}
+
+static int firehose(sq_req *r)
+{
+    struct firehose *f = sq_pcalloc(sq_req_pool(r), sizeof *f);
+
+    if (f == NULL)
+        return SQ_ERROR;
+    f->r = r;
+    f->size = query_ulong(r, "chunk", 65536);
+    f->every = (unsigned)query_ulong(r, "every", 2);
+    f->total = query_ulong(r, "total", 0);
+    f->polite = (int)query_ulong(r, "polite", 0);
+    if (f->size == 0 || f->size > BIG_MAX ||
+        (f->chunk = sq_palloc(sq_req_pool(r), f->size)) == NULL)
+        return SQ_ERROR;
+    memset(f->chunk, 'f', f->size);
+    sq_set_header(r, "Content-Type", "application/octet-stream");
+    f->timer = sq_call_later(0, firehose_next, f);
+    if (f->timer == NULL)
+        return SQ_ERROR;
+    sq_on_close(r, firehose_gone, f);
+    return SQ_ASYNC;
+}
+
+/* GET /selfcancel: a timer whose callback cancels its own handle (the
+ * handle lives until the callback returns), then answers. */
+struct selfcancel {
+    sq_req *r;
+    sq_timer *timer;
+};
+
+static void selfcancel_fire(void *arg)
+{
+    struct selfcancel *s = arg;
+
+    sq_timer_cancel(s->timer);
+    sq_write(s->r, "cancelled inside", 16);
+    sq_finish(s->r);
+}
+
+static int selfcancel(sq_req *r)
+{
+    struct selfcancel *s = sq_palloc(sq_req_pool(r), sizeof *s);
+
+    if (s == NULL)
+        return SQ_ERROR;
+    s->r = r;
+    s->timer = sq_call_later(1, selfcancel_fire, s);
+    return s->timer == NULL ? SQ_ERROR : SQ_ASYNC;
 }
 
 /* GET /fail: the handler fails, squalld answers 500. */
@@ -269,4 +407,5 @@ static int body(sq_req *r)
 
 SQ_MODULE(.name = "testmod", .init = testmod_init,
           .handlers = SQ_HANDLERS(pid, slow, drip, stream, big, headers, args,
-                                  status, redirect, fail, body));
+                                  status, redirect, fail, body, flushstatus,
+                                  hold, firehose, selfcancel));
