@@ -484,23 +484,27 @@ size_t conn_kept(const struct conn *c)
  * does not consume stays kept. 0, or -1 when the connection closes. */
 static int offer(struct conn *c, const char *data, size_t len)
 {
+    const struct conn_proto *proto = c->proto;
     size_t used;
 
     if (conn_kept(c) > 0) {
         if (len > 0 && keep_input(c, data, len) < 0)
             goto oom;
-        used = c->proto->input(c, c->in + c->in_off, conn_kept(c));
+        used = proto->input(c, c->in + c->in_off, conn_kept(c));
         c->in_off += used;
         if (c->in_off == c->in_len)
             drop_kept(c);
     } else {
-        used = c->proto->input(c, data, len);
+        used = proto->input(c, data, len);
         if (used < len && !conn_closing(c) &&
             keep_input(c, data + used, len - used) < 0)
             goto oom;
     }
     if (conn_closing(c))
         drop_kept(c);
+    /* the protocol was swapped (an upgrade): the new one gets the rest */
+    if (c->proto != proto && conn_kept(c) > 0)
+        c->offer_kept = 1;
     return c->closing ? -1 : 0;
 oom:
     log_error("%s: out of memory for input", c->remote);
