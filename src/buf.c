@@ -11,6 +11,7 @@
  * poll, a quiet keep-alive - holds no buffer at all.
  */
 #include "internal.h"
+#include "asan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,11 @@ static char *block_get(void)
     return cache.n > 0 ? cache.blocks[--cache.n] : malloc(BUF_BLOCK);
 }
 
+/* Under ASan no block is cached, for the reason pool_recycle() gives: a
+ * freed block makes a use of a released buffer a heap-use-after-free. */
 void buf_release(struct buf *b)
 {
-    if (b->p != NULL && b->cap == BUF_BLOCK && cache.n < BUF_CACHE)
+    if (!SQ_ASAN && b->p != NULL && b->cap == BUF_BLOCK && cache.n < BUF_CACHE)
         cache.blocks[cache.n++] = b->p;
     else
         free(b->p);
