@@ -51,6 +51,14 @@ char *buf_reserve(struct buf *b, size_t n)
     size_t used = b->len - b->off, cap;
     char *p;
 
+    /* first, so that even n = 0 gets memory, not the NULL + 0 of a buffer
+     * that has none (sq_write(r, p, 0) on a fresh connection) */
+    if (b->p == NULL && n <= BUF_BLOCK) {
+        if ((b->p = block_get()) == NULL)
+            return NULL;
+        b->cap = BUF_BLOCK;
+        return b->p;
+    }
     if (b->cap - b->len >= n)
         return b->p + b->len;
     /* move pending bytes to the front before growing */
@@ -59,12 +67,6 @@ char *buf_reserve(struct buf *b, size_t n)
         b->off = 0;
         b->len = used;
         return b->p + b->len;
-    }
-    if (b->p == NULL && n <= BUF_BLOCK) {
-        if ((b->p = block_get()) == NULL)
-            return NULL;
-        b->cap = BUF_BLOCK;
-        return b->p;
     }
     cap = b->cap ? b->cap : BUF_BLOCK;
     while (cap - used < n) {
