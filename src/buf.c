@@ -12,34 +12,34 @@
  */
 #include "internal.h"
 #include "asan.h"
+#include "cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BUF_BLOCK 4096
-/* Blocks kept for reuse: enough for the connections active at one time. */
-#define BUF_CACHE 512
 /* Buffers that grew past this are freed once empty, so that one large
  * response does not pin its memory to the connection. */
 #define BUF_KEEP (64 * 1024)
 
-static struct {
-    char *blocks[BUF_CACHE];
-    size_t n;
-} cache;
+static struct cache cache; /* of BUF_BLOCK blocks */
 
 static char *block_get(void)
 {
-    return cache.n > 0 ? cache.blocks[--cache.n] : malloc(BUF_BLOCK);
+    char *p = cache_take(&cache);
+
+    if (p == NULL)
+        return malloc(BUF_BLOCK);
+    SQ_UNPOISON(p, BUF_BLOCK);
+    return p;
 }
 
-/* Under ASan no block is cached, for the reason pool_recycle() gives: a
- * freed block makes a use of a released buffer a heap-use-after-free. */
+/* A cached block is poisoned until it is reused (cache.h says why). */
 void buf_release(struct buf *b)
 {
-    if (!SQ_ASAN && b->p != NULL && b->cap == BUF_BLOCK && cache.n < BUF_CACHE)
-        cache.blocks[cache.n++] = b->p;
+    if (b->p != NULL && b->cap == BUF_BLOCK && cache_put(&cache, b->p) == 0)
+        SQ_POISON(b->p, BUF_BLOCK);
     else
         free(b->p);
     b->p = NULL;

@@ -10,10 +10,12 @@
  * Under ASan (asan.h) the free room of every block is poisoned and
  * sq_palloc unpoisons exactly what it hands out, so that writing past an
  * allocation into its neighbour, or using memory after pool_reset, is
- * reported; and no pool is cached (see pool_recycle).
+ * reported; and a cached pool is poisoned whole until it is reused
+ * (cache.h says when).
  */
 #include "internal.h"
 #include "asan.h"
+#include "cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,37 +198,28 @@ char *sq_psprintf(sq_pool *p, const char *fmt, ...)
     return d;
 }
 
-/* Pools kept for reuse: enough for the requests active at one time. */
-#define POOL_CACHE 512
-
-static struct {
-    sq_pool *pools[POOL_CACHE];
-    size_t n;
-} cache;
+static struct cache cache; /* of POOL_REQUEST pools */
 
 sq_pool *pool_get(void)
 {
-    return cache.n > 0 ? cache.pools[--cache.n] : pool_new(POOL_REQUEST);
+    sq_pool *p = cache_take(&cache);
+
+    if (p == NULL)
+        return pool_new(POOL_REQUEST);
+    SQ_UNPOISON(p, sizeof(*p)); /* the block: as sq_palloc hands it out */
+    return p;
 }
 
-/*
- * Under ASan a recycled pool is freed, not cached. The cache is LIFO: the
- * very next request would get this pool back, unpoison it as it allocates,
- * and a pointer kept from the finished request would silently alias the
- * new one's data; poisoning the cached pool would catch such a use only
- * until then. Freed, the memory sits in ASan's quarantine, and any later
- * use is a heap-use-after-free report, however many requests came since.
- */
 void pool_recycle(sq_pool *p)
 {
     if (p == NULL)
         return;
-    if (SQ_ASAN || p->block_size != POOL_REQUEST || cache.n == POOL_CACHE) {
+    pool_reset(p); /* which poisons the first block's memory */
+    if (p->block_size != POOL_REQUEST || cache_put(&cache, p) < 0) {
         pool_free(p);
         return;
     }
-    pool_reset(p);
-    cache.pools[cache.n++] = p;
+    SQ_POISON(p, sizeof(*p));
 }
 
 int sq_pool_cleanup(sq_pool *p, void (*fn)(void *arg), void *arg)

@@ -3,6 +3,7 @@
  */
 #include "internal.h"
 #include "asan.h"
+#include "cache.h"
 #if SQ_ASAN
 #include "asan_report.h"
 #endif
@@ -261,7 +262,7 @@ START_TEST(test_recycle_other_size_not_cached)
 }
 END_TEST
 #else
-/* Under ASan a recycled pool is freed, and any use of its memory is
+/* Under ASan a recycled pool is poisoned, and any use of its memory is
  * reported, even after the next request got a pool and allocated: the
  * case a LIFO cache would hide. */
 
@@ -290,11 +291,33 @@ START_TEST(test_recycled_pool_use_reported)
     char report[16384];
 
     asan_report(touch_recycled_pool, report, sizeof(report));
-    ck_assert_msg(strstr(report, "AddressSanitizer: heap-use-after-free"), "%s",
+    ck_assert_msg(strstr(report, "AddressSanitizer: use-after-poison"), "%s",
                   report);
     asan_report(touch_recycled_pool_after_reuse, report, sizeof(report));
-    ck_assert_msg(strstr(report, "AddressSanitizer: heap-use-after-free"), "%s",
+    ck_assert_msg(strstr(report, "AddressSanitizer: use-after-poison"), "%s",
                   report);
+}
+END_TEST
+
+/* Still a cache: the oldest pool comes back once enough newer ones wait,
+ * so memory stays bounded. */
+START_TEST(test_recycle_reuses_oldest_after_delay)
+{
+    sq_pool *pools[CACHE_DELAY + 3], *p;
+    size_t i;
+
+    for (i = 0; i < ARRAY_LEN(pools); i++)
+        pools[i] = pool_get();
+    for (i = 0; i < ARRAY_LEN(pools); i++)
+        pool_recycle(pools[i]);
+    for (i = 0; i < 3; i++)
+        ck_assert_ptr_eq(pool_get(), pools[i]);
+    p = pool_get(); /* a new one: the rest are still waiting */
+    for (i = 0; i < ARRAY_LEN(pools); i++)
+        ck_assert_ptr_ne(p, pools[i]);
+    pool_recycle(p);
+    for (i = 0; i < 3; i++)
+        pool_recycle(pools[i]);
 }
 END_TEST
 
@@ -324,7 +347,6 @@ static void write_past_allocation(void)
     sq_pool *p = pool_new(1024);
     volatile char *m = sq_palloc(p, 10);
 
-    sq_palloc(p, 16);
     m[10] = 'x';
 }
 
@@ -371,6 +393,7 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, test_recycle_other_size_not_cached);
 #else
     tcase_add_test(tc, test_recycled_pool_use_reported);
+    tcase_add_test(tc, test_recycle_reuses_oldest_after_delay);
     tcase_add_test(tc, test_reset_pool_use_reported);
     tcase_add_test(tc, test_overflow_into_pool_reported);
 #endif
