@@ -44,13 +44,13 @@
 #define HEADER_SIZE_MAX (1 * MIB) /* a head is buffered whole, per request */
 #define URI_SIZE_MIN 256          /* its max is max_header_size: see below */
 #define BODY_SIZE_MAX (1 * GIB)   /* a body is held in memory whole */
-#define TIMEOUT_MIN 100           /* less turns scheduling noise into 408s */
-#define TIMEOUT_MAX HOUR          /* header_timeout, body_timeout */
+#define TIMEOUT_MIN 100  /* ms; less turns scheduling noise into 408s */
+#define TIMEOUT_MAX HOUR /* header_timeout, body_timeout */
 #define IDLE_TIMEOUT_MAX (24 * HOUR) /* a quiet proxy keep-alive connection */
 #define SHUTDOWN_TIMEOUT_MAX HOUR    /* 0 is allowed: stop at once */
-#define CONNECTIONS_MAX 1000000 /* per worker; beyond any fd limit in use */
-#define BODY_RATE_MAX (1 * GIB) /* bytes/s; no client sends faster */
-#define BODY_GRACE_MIN SECOND   /* less refuses bodies sent after a pause */
+#define CONNECTIONS_MAX 1000000      /* per worker; under fs.nr_open, 1048576 */
+#define BODY_RATE_MAX (1 * GIB)      /* bytes/s; no client sends faster */
+#define BODY_GRACE_MIN SECOND /* less refuses bodies sent after a pause */
 #define BODY_GRACE_MAX HOUR
 
 /* Context of one parse ------------------------------------------------- */
