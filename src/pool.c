@@ -165,7 +165,11 @@ void *sq_pcalloc(sq_pool *p, size_t n)
 
 char *sq_pstrndup(sq_pool *p, const char *s, size_t n)
 {
-    char *d = sq_palloc(p, n + 1);
+    char *d;
+
+    if (n == SIZE_MAX) /* n + 1 would wrap to a 0-byte allocation */
+        return NULL;
+    d = sq_palloc(p, n + 1);
     if (d == NULL)
         return NULL;
     memcpy(d, s, n);

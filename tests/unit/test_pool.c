@@ -121,6 +121,17 @@ START_TEST(test_pstrndup)
 }
 END_TEST
 
+/* A length with no room for the NUL is refused, not wrapped to 0 bytes
+ * and copied past. */
+START_TEST(test_pstrndup_too_large)
+{
+    sq_pool *p = pool_new(1024);
+
+    ck_assert_ptr_null(sq_pstrndup(p, "x", SIZE_MAX));
+    pool_free(p);
+}
+END_TEST
+
 START_TEST(test_psprintf)
 {
     sq_pool *p = pool_new(1024);
@@ -375,6 +386,7 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, test_alloc_too_large);
     tcase_add_test(tc, test_pcalloc_zeroes);
     tcase_add_test(tc, test_pstrndup);
+    tcase_add_test(tc, test_pstrndup_too_large);
     tcase_add_test(tc, test_psprintf);
     suite_add_tcase(s, tc);
 
