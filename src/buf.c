@@ -11,32 +11,35 @@
  * poll, a quiet keep-alive - holds no buffer at all.
  */
 #include "internal.h"
+#include "asan.h"
+#include "cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BUF_BLOCK 4096
-/* Blocks kept for reuse: enough for the connections active at one time. */
-#define BUF_CACHE 512
 /* Buffers that grew past this are freed once empty, so that one large
  * response does not pin its memory to the connection. */
 #define BUF_KEEP (64 * 1024)
 
-static struct {
-    char *blocks[BUF_CACHE];
-    size_t n;
-} cache;
+static struct cache cache; /* of BUF_BLOCK blocks */
 
 static char *block_get(void)
 {
-    return cache.n > 0 ? cache.blocks[--cache.n] : malloc(BUF_BLOCK);
+    char *p = cache_take(&cache);
+
+    if (p == NULL)
+        return malloc(BUF_BLOCK);
+    SQ_UNPOISON(p, BUF_BLOCK);
+    return p;
 }
 
+/* A cached block is poisoned until it is reused (cache.h says why). */
 void buf_release(struct buf *b)
 {
-    if (b->p != NULL && b->cap == BUF_BLOCK && cache.n < BUF_CACHE)
-        cache.blocks[cache.n++] = b->p;
+    if (b->p != NULL && b->cap == BUF_BLOCK && cache_put(&cache, b->p) == 0)
+        SQ_POISON(b->p, BUF_BLOCK);
     else
         free(b->p);
     b->p = NULL;
@@ -48,6 +51,14 @@ char *buf_reserve(struct buf *b, size_t n)
     size_t used = b->len - b->off, cap;
     char *p;
 
+    /* first, so that even n = 0 gets memory, not the NULL + 0 of a buffer
+     * that has none (sq_write(r, p, 0) on a fresh connection) */
+    if (b->p == NULL && n <= BUF_BLOCK) {
+        if ((b->p = block_get()) == NULL)
+            return NULL;
+        b->cap = BUF_BLOCK;
+        return b->p;
+    }
     if (b->cap - b->len >= n)
         return b->p + b->len;
     /* move pending bytes to the front before growing */
@@ -56,12 +67,6 @@ char *buf_reserve(struct buf *b, size_t n)
         b->off = 0;
         b->len = used;
         return b->p + b->len;
-    }
-    if (b->p == NULL && n <= BUF_BLOCK) {
-        if ((b->p = block_get()) == NULL)
-            return NULL;
-        b->cap = BUF_BLOCK;
-        return b->p;
     }
     cap = b->cap ? b->cap : BUF_BLOCK;
     while (cap - used < n) {

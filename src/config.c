@@ -23,8 +23,35 @@
 #include <unistd.h>
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
-#define WORKERS_MAX 1024
 #define SUGGEST_MAX 64 /* words longer than this get no suggestion */
+
+#define KIB 1024ULL
+#define MIB (1024 * KIB)
+#define GIB (1024 * MIB)
+#define SECOND 1000U /* durations are in milliseconds */
+#define MINUTE (60 * SECOND)
+#define HOUR (60 * MINUTE)
+
+/*
+ * The ranges of sizes, durations and counts. Each bound keeps a value that
+ * the runtime can compute with (http.c adds 1 to max_header_size; the
+ * master's poll(2) takes an int of milliseconds) and refuses what can only
+ * be a typo or a misunderstanding. squall.reference.yaml and
+ * squall.yaml(5) give the same ranges and the reasons to users.
+ */
+#define WORKERS_MAX 256           /* more than the cores of any one machine */
+#define HEADER_SIZE_MIN (1 * KIB) /* a request line, Host and a few headers */
+#define HEADER_SIZE_MAX (1 * MIB) /* a head is buffered whole, per request */
+#define URI_SIZE_MIN 256          /* its max is max_header_size: see below */
+#define BODY_SIZE_MAX (1 * GIB)   /* a body is held in memory whole */
+#define TIMEOUT_MIN 100  /* ms; less turns scheduling noise into 408s */
+#define TIMEOUT_MAX HOUR /* header_timeout, body_timeout */
+#define IDLE_TIMEOUT_MAX (24 * HOUR) /* a quiet proxy keep-alive connection */
+#define SHUTDOWN_TIMEOUT_MAX HOUR    /* 0 is allowed: stop at once */
+#define CONNECTIONS_MAX 1000000      /* per worker; under fs.nr_open, 1048576 */
+#define BODY_RATE_MAX (1 * GIB)      /* bytes/s; no client sends faster */
+#define BODY_GRACE_MIN SECOND /* less refuses bodies sent after a pause */
+#define BODY_GRACE_MAX HOUR
 
 /* Context of one parse ------------------------------------------------- */
 
@@ -32,6 +59,9 @@ struct ctx {
     struct conf_err e; /* file, and where the message goes */
     struct config *cfg;
     const char *basedir; /* for relative file paths; NULL: keep them */
+    /* server.limits.max_uri_size as written, or NULL: checked against
+     * max_header_size once the whole section is read */
+    const struct ynode *uri_size;
 };
 
 #define fail(c, ...) conf_fail(&(c)->e, __VA_ARGS__)
@@ -39,77 +69,110 @@ struct ctx {
 
 /* Values: sizes, durations, integers, strings ----------------------------- */
 
-/* Decimal digits only (no sign, no space), at least one, up to max. */
+/*
+ * Decimal digits only (no sign, no space), at least one: -EINVAL without
+ * one. A number above max is -ERANGE, but only after all its digits are
+ * read, so that the caller can still tell a bad unit from a large number.
+ */
 static int parse_digits(const char **s, uint64_t max, uint64_t *out)
 {
     const char *p = *s;
-    uint64_t n = 0;
+    uint64_t n = 0, d;
+    int over = 0;
 
     if (*p < '0' || *p > '9')
-        return -1;
+        return -EINVAL;
     for (; *p >= '0' && *p <= '9'; p++) {
-        if (n > (max - (uint64_t)(*p - '0')) / 10)
-            return -1;
-        n = n * 10 + (uint64_t)(*p - '0');
+        d = (uint64_t)(*p - '0');
+        if (n > (max - d) / 10)
+            over = 1;
+        else
+            n = n * 10 + d;
     }
     *s = p;
     *out = n;
+    return over ? -ERANGE : 0;
+}
+
+struct unit {
+    const char *name;
+    uint64_t mult;
+};
+
+static const struct unit size_units[] = {
+    {"", 1},    {"k", KIB}, {"K", KIB}, {"m", MIB},
+    {"M", MIB}, {"g", GIB}, {"G", GIB}, {NULL, 0},
+};
+
+static const struct unit duration_units[] = {
+    {"", SECOND},  {"ms", 1},   {"s", SECOND},
+    {"m", MINUTE}, {"h", HOUR}, {NULL, 0},
+};
+
+/* A number and a unit, nothing else; -EINVAL for bad text, -ERANGE for a
+ * value above max (never a wrapped one). */
+static int parse_number(const char *s, const struct unit *units, uint64_t max,
+                        uint64_t *out)
+{
+    uint64_t n;
+    int rc;
+
+    if (s == NULL)
+        return -EINVAL;
+    rc = parse_digits(&s, max, &n);
+    if (rc == -EINVAL)
+        return rc;
+    for (; units->name != NULL; units++)
+        if (strcmp(units->name, s) == 0)
+            break;
+    if (units->name == NULL)
+        return -EINVAL;
+    if (rc < 0 || n > max / units->mult)
+        return -ERANGE;
+    *out = n * units->mult;
     return 0;
 }
 
 int parse_size(const char *s, size_t *out)
 {
-    uint64_t n, mult = 1;
+    uint64_t n;
+    int rc = parse_number(s, size_units, SIZE_MAX, &n);
 
-    if (s == NULL || parse_digits(&s, SIZE_MAX, &n) < 0)
-        return -1;
-    switch (*s) {
-    case 'k':
-    case 'K':
-        mult = 1024;
-        break;
-    case 'm':
-    case 'M':
-        mult = 1024 * 1024;
-        break;
-    case 'g':
-    case 'G':
-        mult = 1024 * 1024 * 1024;
-        break;
-    case '\0':
-        break;
-    default:
-        return -1;
-    }
-    if (mult != 1)
-        s++;
-    if (*s != '\0' || n > SIZE_MAX / mult)
-        return -1;
-    *out = (size_t)(n * mult);
-    return 0;
+    if (rc == 0)
+        *out = (size_t)n;
+    return rc;
 }
 
 int parse_duration(const char *s, unsigned *ms_out)
 {
-    uint64_t n, mult;
+    uint64_t n;
+    int rc = parse_number(s, duration_units, UINT_MAX, &n);
 
-    if (s == NULL || parse_digits(&s, UINT_MAX, &n) < 0)
-        return -1;
-    if (strcmp(s, "ms") == 0)
-        mult = 1;
-    else if (strcmp(s, "s") == 0 || *s == '\0')
-        mult = 1000;
-    else if (strcmp(s, "m") == 0)
-        mult = 60 * 1000;
-    else if (strcmp(s, "h") == 0)
-        mult = 60 * 60 * 1000;
-    else
-        return -1;
-    if (n > UINT_MAX / mult)
-        return -1;
-    *ms_out = (unsigned)(n * mult);
-    return 0;
+    if (rc == 0)
+        *ms_out = (unsigned)n;
+    return rc;
 }
+
+/* For messages: n in the largest of units (largest first, down to 1) that
+ * divides it, "16k", "1g", "20s", "100ms"; 0 is "0". */
+static const char *format_number(uint64_t n, const struct unit *units,
+                                 char *buf, size_t len)
+{
+    if (n == 0) {
+        snprintf(buf, len, "0");
+        return buf;
+    }
+    while (n % units->mult != 0)
+        units++;
+    snprintf(buf, len, "%llu%s", (unsigned long long)(n / units->mult),
+             units->name);
+    return buf;
+}
+
+static const struct unit size_display[] = {
+    {"g", GIB}, {"m", MIB}, {"k", KIB}, {"", 1}};
+static const struct unit duration_display[] = {
+    {"h", HOUR}, {"m", MINUTE}, {"s", SECOND}, {"ms", 1}};
 
 /* [A-Za-z_][A-Za-z0-9_]*, the first len bytes of s. */
 static int is_ident(const char *s, size_t len)
@@ -173,35 +236,60 @@ static int get_int(struct ctx *c, const struct ynode *v, const char *where,
     return 0;
 }
 
-static int get_size(struct ctx *c, const struct ynode *v, const char *where,
-                    size_t min, size_t *out)
+static int size_range(struct ctx *c, const struct ynode *v, const char *where,
+                      uint64_t min, uint64_t max)
 {
+    char lo[32], hi[32];
+
+    return fail(c, v->mark, "expected a size from %s to %s for %s, got '%s'",
+                format_number(min, size_display, lo, sizeof(lo)),
+                format_number(max, size_display, hi, sizeof(hi)), where,
+                v->text);
+}
+
+static int bad_size(struct ctx *c, const struct ynode *v, const char *where)
+{
+    return fail(c, v->mark,
+                "bad size '%s' for %s (expected bytes, or a number with k, m "
+                "or g, like 16k)",
+                v->text, where);
+}
+
+static int get_size(struct ctx *c, const struct ynode *v, const char *where,
+                    uint64_t min, uint64_t max, size_t *out)
+{
+    int rc;
+
     if (v->type != YNODE_SCALAR || v->is_null)
         return wrong_type(c, v, where, "a size");
-    if (parse_size(v->text, out) < 0)
-        return fail(c, v->mark,
-                    "bad size '%s' for %s (expected bytes, or a number "
-                    "with k, m or g, like 16k)",
-                    v->text, where);
-    if (*out < min)
-        return fail(c, v->mark, "expected a size above 0 for %s, got '%s'",
-                    where, v->text);
+    rc = parse_size(v->text, out);
+    if (rc == -EINVAL)
+        return bad_size(c, v, where);
+    if (rc < 0 || *out < min || *out > max)
+        return size_range(c, v, where, min, max);
     return 0;
 }
 
 static int get_duration(struct ctx *c, const struct ynode *v, const char *where,
-                        unsigned min, unsigned *out)
+                        unsigned min, unsigned max, unsigned *out)
 {
+    char lo[32], hi[32];
+    int rc;
+
     if (v->type != YNODE_SCALAR || v->is_null)
         return wrong_type(c, v, where, "a duration");
-    if (parse_duration(v->text, out) < 0)
+    rc = parse_duration(v->text, out);
+    if (rc == -EINVAL)
         return fail(c, v->mark,
                     "bad duration '%s' for %s (expected seconds, or a "
                     "number with ms, s, m or h, like 30s)",
                     v->text, where);
-    if (*out < min)
-        return fail(c, v->mark, "expected a duration above 0 for %s, got '%s'",
-                    where, v->text);
+    if (rc < 0 || *out < min || *out > max)
+        return fail(c, v->mark,
+                    "expected a duration from %s to %s for %s, got '%s'",
+                    format_number(min, duration_display, lo, sizeof(lo)),
+                    format_number(max, duration_display, hi, sizeof(hi)), where,
+                    v->text);
     return 0;
 }
 
@@ -356,28 +444,61 @@ static int walk_map(struct ctx *c, const struct ynode *map, const char *where,
 
 /* server.limits */
 
-static int set_size(struct ctx *c, const struct ynode *v, const char *where,
-                    void *field)
+/* One function per key, so that each range is written once, here. */
+
+static int set_max_header_size(struct ctx *c, const struct ynode *v,
+                               const char *where, void *field)
 {
-    return get_size(c, v, where, 0, field);
+    return get_size(c, v, where, HEADER_SIZE_MIN, HEADER_SIZE_MAX, field);
 }
 
-static int set_size_nonzero(struct ctx *c, const struct ynode *v,
+/* Only read here: its range, up to max_header_size, is checked by
+ * check_uri_size() once the whole section is read. */
+static int set_max_uri_size(struct ctx *c, const struct ynode *v,
                             const char *where, void *field)
 {
-    return get_size(c, v, where, 1, field);
+    size_t *out = field;
+    int rc;
+
+    if (v->type != YNODE_SCALAR || v->is_null)
+        return wrong_type(c, v, where, "a size");
+    rc = parse_size(v->text, out);
+    if (rc == -EINVAL)
+        return bad_size(c, v, where);
+    if (rc < 0)
+        *out = SIZE_MAX; /* out of range, as check_uri_size() will say */
+    c->uri_size = v;
+    return 0;
 }
 
-static int set_duration(struct ctx *c, const struct ynode *v, const char *where,
-                        void *field)
+static int set_max_body_size(struct ctx *c, const struct ynode *v,
+                             const char *where, void *field)
 {
-    return get_duration(c, v, where, 0, field);
+    return get_size(c, v, where, 0, BODY_SIZE_MAX, field);
 }
 
 static int set_timeout(struct ctx *c, const struct ynode *v, const char *where,
                        void *field)
 {
-    return get_duration(c, v, where, 1, field);
+    return get_duration(c, v, where, TIMEOUT_MIN, TIMEOUT_MAX, field);
+}
+
+static int set_idle_timeout(struct ctx *c, const struct ynode *v,
+                            const char *where, void *field)
+{
+    return get_duration(c, v, where, TIMEOUT_MIN, IDLE_TIMEOUT_MAX, field);
+}
+
+static int set_body_min_rate(struct ctx *c, const struct ynode *v,
+                             const char *where, void *field)
+{
+    return get_size(c, v, where, 0, BODY_RATE_MAX, field);
+}
+
+static int set_body_rate_grace(struct ctx *c, const struct ynode *v,
+                               const char *where, void *field)
+{
+    return get_duration(c, v, where, BODY_GRACE_MIN, BODY_GRACE_MAX, field);
 }
 
 static int set_max_connections(struct ctx *c, const struct ynode *v,
@@ -385,33 +506,67 @@ static int set_max_connections(struct ctx *c, const struct ynode *v,
 {
     uint64_t n;
 
-    if (get_int(c, v, where, 1, INT_MAX, &n) < 0)
+    if (get_int(c, v, where, 1, CONNECTIONS_MAX, &n) < 0)
         return -1;
     *(unsigned *)field = (unsigned)n;
     return 0;
 }
 
 static const struct key_def limits_keys[] = {
-    {"max_header_size", set_size_nonzero,
+    {"max_header_size", set_max_header_size,
      offsetof(struct limits_conf, max_header_size)},
-    {"max_uri_size", set_size_nonzero,
+    {"max_uri_size", set_max_uri_size,
      offsetof(struct limits_conf, max_uri_size)},
-    {"max_body_size", set_size, offsetof(struct limits_conf, max_body_size)},
+    {"max_body_size", set_max_body_size,
+     offsetof(struct limits_conf, max_body_size)},
     {"header_timeout", set_timeout,
      offsetof(struct limits_conf, header_timeout_ms)},
     {"body_timeout", set_timeout,
      offsetof(struct limits_conf, body_timeout_ms)},
-    {"idle_timeout", set_timeout,
+    {"body_min_rate", set_body_min_rate,
+     offsetof(struct limits_conf, body_min_rate)},
+    {"body_rate_grace", set_body_rate_grace,
+     offsetof(struct limits_conf, body_rate_grace_ms)},
+    {"idle_timeout", set_idle_timeout,
      offsetof(struct limits_conf, idle_timeout_ms)},
     {"max_connections", set_max_connections,
      offsetof(struct limits_conf, max_connections)},
     {NULL, NULL, 0},
 };
 
+/*
+ * A request target longer than the whole head would meet 431 before 414,
+ * so a max_uri_size above max_header_size could never apply: written so,
+ * it is an error; the default (8k) follows a smaller max_header_size down
+ * instead, so that "max_header_size: 4k" alone is a valid file.
+ */
+static int check_uri_size(struct ctx *c, struct limits_conf *lim)
+{
+    char hi[32];
+
+    if (c->uri_size == NULL) {
+        if (lim->max_uri_size > lim->max_header_size)
+            lim->max_uri_size = lim->max_header_size;
+        return 0;
+    }
+    if (lim->max_uri_size >= URI_SIZE_MIN &&
+        lim->max_uri_size <= lim->max_header_size)
+        return 0;
+    return fail(
+        c, c->uri_size->mark,
+        "expected a size from %u to %s (server.limits.max_header_size)"
+        " for server.limits.max_uri_size, got '%s'",
+        URI_SIZE_MIN,
+        format_number(lim->max_header_size, size_display, hi, sizeof(hi)),
+        c->uri_size->text);
+}
+
 static int set_limits(struct ctx *c, const struct ynode *v, const char *where,
                       void *field)
 {
-    return walk_map(c, v, where, limits_keys, field);
+    if (walk_map(c, v, where, limits_keys, field) < 0)
+        return -1;
+    return check_uri_size(c, field);
 }
 
 /* server */
@@ -464,6 +619,12 @@ static int set_listen(struct ctx *c, const struct ynode *v, const char *where,
     return 0;
 }
 
+static int set_shutdown_timeout(struct ctx *c, const struct ynode *v,
+                                const char *where, void *field)
+{
+    return get_duration(c, v, where, 0, SHUTDOWN_TIMEOUT_MAX, field);
+}
+
 /* 0 stands for `auto` until the end of the parse. */
 static int set_workers(struct ctx *c, const struct ynode *v, const char *where,
                        void *field)
@@ -489,7 +650,7 @@ static int set_workers(struct ctx *c, const struct ynode *v, const char *where,
 static const struct key_def server_keys[] = {
     {"listen", set_listen, 0},
     {"workers", set_workers, offsetof(struct config, workers)},
-    {"shutdown_timeout", set_duration,
+    {"shutdown_timeout", set_shutdown_timeout,
      offsetof(struct config, shutdown_timeout_ms)},
     {"limits", set_limits, offsetof(struct config, limits)},
     {NULL, NULL, 0},
@@ -867,6 +1028,8 @@ static void set_defaults(struct config *cfg)
     cfg->limits.max_body_size = 10 * 1024 * 1024;
     cfg->limits.header_timeout_ms = 10 * 1000;
     cfg->limits.body_timeout_ms = 60 * 1000;
+    cfg->limits.body_min_rate = 500;
+    cfg->limits.body_rate_grace_ms = 20 * 1000;
     cfg->limits.idle_timeout_ms = 75 * 1000;
     cfg->limits.max_connections = 10000;
     cfg->log_level = SQ_LOG_INFO;
@@ -884,6 +1047,8 @@ static int apply(struct ctx *c, const struct ynode *root)
         return -1;
     if (c->cfg->workers == 0)
         c->cfg->workers = cpu_count();
+    if (c->cfg->workers > WORKERS_MAX) /* auto on a very large machine */
+        c->cfg->workers = WORKERS_MAX;
     return check_handlers(c);
 }
 

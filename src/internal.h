@@ -113,6 +113,8 @@ struct listen_conf {
     struct conf_mark mark;
 };
 
+/* Every value is within the range config.c checks (squall.yaml(5)), so
+ * the runtime may add to them and convert them without overflow. */
 struct limits_conf {
     size_t max_header_size;     /* request line + headers; 431 beyond */
     size_t max_uri_size;        /* request target; 414 beyond */
@@ -123,6 +125,11 @@ struct limits_conf {
     size_t body_min_rate;        /* bytes/s a body must keep up; 0 = off */
     unsigned body_rate_grace_ms; /* ... after this long */
     unsigned max_connections;   /* per worker */
+    /* 408 unless the body is complete body_rate_grace_ms + received bytes
+     * / body_min_rate after the head (mod_reqtimeout's MinRate); bytes
+     * per second, 0 = no minimum rate */
+    size_t body_min_rate;
+    unsigned body_rate_grace_ms;
 };
 
 struct module_conf {
@@ -169,9 +176,11 @@ struct config *config_load(const char *path, char *err, size_t errlen);
 struct config *config_parse(const char *text, size_t len, const char *name,
                             char *err, size_t errlen);
 void config_free(struct config *cfg);
-/* "16k", "1m", "512" (bytes) -> bytes. */
+/* "16k", "1m", "512" (bytes) -> bytes. -EINVAL for bad text, -ERANGE for
+ * a number too large for a size_t; *out is set only on success. */
 int parse_size(const char *s, size_t *out);
-/* "500ms", "10s", "5m", "1h", "30" (seconds) -> milliseconds. */
+/* "500ms", "10s", "5m", "1h", "30" (seconds) -> milliseconds. -EINVAL or
+ * -ERANGE (above UINT_MAX ms) as parse_size. */
 int parse_duration(const char *s, unsigned *ms_out);
 
 /* yamltree.c --------------------------------------------------------- */

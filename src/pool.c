@@ -2,12 +2,20 @@
  * pool.c - memory pools.
  *
  * A pool hands out memory by bumping a pointer through blocks and frees it
- * all at once. Every request owns one; the connection keeps the pool of a
- * finished request and resets it for the next, so a keep-alive connection
- * does not call malloc per request. Allocations larger than a quarter of a
- * block get their own malloc so that they do not waste a block.
+ * all at once. Every request owns one; a finished request's pool goes back
+ * to a per-process cache and serves the next request, so requests do not
+ * call malloc. Allocations larger than a quarter of a block get their own
+ * malloc so that they do not waste a block.
+ *
+ * Under ASan (asan.h) the free room of every block is poisoned and
+ * sq_palloc unpoisons exactly what it hands out, so that writing past an
+ * allocation into its neighbour, or using memory after pool_reset, is
+ * reported; and a cached pool is poisoned whole until it is reused
+ * (cache.h says when).
  */
 #include "internal.h"
+#include "asan.h"
+#include "cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +62,7 @@ sq_pool *pool_new(size_t size)
     p->first.next = NULL;
     p->first.cur = (char *)(p + 1);
     p->first.end = p->first.cur + size;
+    SQ_POISON(p->first.cur, size);
     p->current = &p->first;
     p->extra = NULL;
     p->large = NULL;
@@ -86,6 +95,7 @@ void pool_reset(sq_pool *p)
 {
     pool_release(p);
     p->first.cur = (char *)(p + 1);
+    SQ_POISON(p->first.cur, (size_t)(p->first.end - p->first.cur));
     p->current = &p->first;
 }
 
@@ -111,28 +121,37 @@ static void *pool_large(sq_pool *p, size_t n)
     return (char *)l + POOL_ALIGN;
 }
 
+/* A new current block, after the first. */
+static struct pool_block *block_new(sq_pool *p)
+{
+    struct pool_block *b = malloc(sizeof(*b) + POOL_ALIGN + p->block_size);
+
+    if (b == NULL)
+        return NULL;
+    b->cur = (char *)(b + 1);
+    b->end = b->cur + POOL_ALIGN + p->block_size;
+    SQ_POISON(b->cur, (size_t)(b->end - b->cur));
+    b->next = p->extra;
+    p->extra = b;
+    p->current = b;
+    return b;
+}
+
 void *sq_palloc(sq_pool *p, size_t n)
 {
     struct pool_block *b = p->current;
     char *m = align_up(b->cur);
 
     /* aligning may step past the end of a nearly full block */
-    if (m <= b->end && n <= (size_t)(b->end - m)) {
-        b->cur = m + n;
-        return m;
+    if (m > b->end || n > (size_t)(b->end - m)) {
+        if (n > p->block_size / 4)
+            return pool_large(p, n);
+        if ((b = block_new(p)) == NULL)
+            return NULL;
+        m = align_up(b->cur);
     }
-    if (n > p->block_size / 4)
-        return pool_large(p, n);
-    b = malloc(sizeof(*b) + POOL_ALIGN + p->block_size);
-    if (b == NULL)
-        return NULL;
-    b->cur = (char *)(b + 1);
-    b->end = b->cur + POOL_ALIGN + p->block_size;
-    b->next = p->extra;
-    p->extra = b;
-    p->current = b;
-    m = align_up(b->cur);
     b->cur = m + n;
+    SQ_UNPOISON(m, n);
     return m;
 }
 
@@ -146,7 +165,11 @@ void *sq_pcalloc(sq_pool *p, size_t n)
 
 char *sq_pstrndup(sq_pool *p, const char *s, size_t n)
 {
-    char *d = sq_palloc(p, n + 1);
+    char *d;
+
+    if (n == SIZE_MAX) /* n + 1 would wrap to a 0-byte allocation */
+        return NULL;
+    d = sq_palloc(p, n + 1);
     if (d == NULL)
         return NULL;
     memcpy(d, s, n);
@@ -179,28 +202,28 @@ char *sq_psprintf(sq_pool *p, const char *fmt, ...)
     return d;
 }
 
-/* Pools kept for reuse: enough for the requests active at one time. */
-#define POOL_CACHE 512
-
-static struct {
-    sq_pool *pools[POOL_CACHE];
-    size_t n;
-} cache;
+static struct cache cache; /* of POOL_REQUEST pools */
 
 sq_pool *pool_get(void)
 {
-    return cache.n > 0 ? cache.pools[--cache.n] : pool_new(POOL_REQUEST);
+    sq_pool *p = cache_take(&cache);
+
+    if (p == NULL)
+        return pool_new(POOL_REQUEST);
+    SQ_UNPOISON(p, sizeof(*p)); /* the block: as sq_palloc hands it out */
+    return p;
 }
 
 void pool_recycle(sq_pool *p)
 {
     if (p == NULL)
         return;
-    pool_reset(p);
-    if (p->block_size == POOL_REQUEST && cache.n < POOL_CACHE)
-        cache.pools[cache.n++] = p;
-    else
+    pool_reset(p); /* which poisons the first block's memory */
+    if (p->block_size != POOL_REQUEST || cache_put(&cache, p) < 0) {
         pool_free(p);
+        return;
+    }
+    SQ_POISON(p, sizeof(*p));
 }
 
 int sq_pool_cleanup(sq_pool *p, void (*fn)(void *arg), void *arg)

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <check.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,6 +82,8 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg->limits.body_timeout_ms, 60000);
     ck_assert_uint_eq(cfg->limits.idle_timeout_ms, 75000);
     ck_assert_uint_eq(cfg->limits.max_connections, 10000);
+    ck_assert_uint_eq(cfg->limits.body_min_rate, 500);
+    ck_assert_uint_eq(cfg->limits.body_rate_grace_ms, 20000);
     ck_assert_int_eq(cfg->log_level, SQ_LOG_INFO);
     ck_assert_ptr_null(cfg->log_error);
     ck_assert_int_eq(cfg->access_mode, ACCESS_OFF);
@@ -458,7 +461,7 @@ END_TEST
 START_TEST(test_integer_out_of_range)
 {
     ASSERT_ERROR("server: {limits: {max_connections: 0}}\n",
-                 "t.yaml:1:36: expected an integer from 1 to 2147483647 for "
+                 "t.yaml:1:36: expected an integer from 1 to 1000000 for "
                  "server.limits.max_connections, got '0'");
 }
 END_TEST
@@ -466,7 +469,7 @@ END_TEST
 START_TEST(test_integer_garbage)
 {
     ASSERT_ERROR("server: {limits: {max_connections: 10k}}\n",
-                 "t.yaml:1:36: expected an integer from 1 to 2147483647 for "
+                 "t.yaml:1:36: expected an integer from 1 to 1000000 for "
                  "server.limits.max_connections, got '10k'");
 }
 END_TEST
@@ -580,6 +583,38 @@ START_TEST(test_parse_duration_overflow)
 }
 END_TEST
 
+/* Overflow is -ERANGE and leaves *out alone; bad text stays -EINVAL even
+ * when the number is also too large. */
+START_TEST(test_parse_size_erange)
+{
+    size_t n = 7;
+
+    ck_assert_int_eq(parse_size("99999999999999999999k", &n), -ERANGE);
+    ck_assert_int_eq(parse_size("99999999999999999999", &n), -ERANGE);
+    ck_assert_int_eq(parse_size("18446744073709551616", &n), -ERANGE);
+    ck_assert_int_eq(parse_size("18014398509481984k", &n), -ERANGE);
+    ck_assert_uint_eq(n, 7);
+    ck_assert_int_eq(parse_size("99999999999999999999kb", &n), -EINVAL);
+    ck_assert_int_eq(parse_size("1x", &n), -EINVAL);
+    ck_assert_uint_eq(n, 7);
+}
+END_TEST
+
+START_TEST(test_parse_duration_erange)
+{
+    unsigned ms = 7;
+
+    ck_assert_int_eq(parse_duration("5000000h", &ms), -ERANGE);
+    ck_assert_int_eq(parse_duration("99999999999999999999ms", &ms), -ERANGE);
+    ck_assert_int_eq(parse_duration("4294968s", &ms), -ERANGE);
+    ck_assert_int_eq(parse_duration("71583m", &ms), -ERANGE);
+    ck_assert_uint_eq(ms, 7);
+    ck_assert_int_eq(parse_duration("5000000d", &ms), -EINVAL);
+    ck_assert_int_eq(parse_duration("99999999999999999999", &ms), -ERANGE);
+    ck_assert_uint_eq(ms, 7);
+}
+END_TEST
+
 START_TEST(test_bad_size)
 {
     ASSERT_ERROR("server:\n  limits:\n    max_body_size: 16kb\n",
@@ -591,7 +626,7 @@ END_TEST
 START_TEST(test_size_zero_rejected)
 {
     ASSERT_ERROR("server: {limits: {max_header_size: 0}}\n",
-                 "t.yaml:1:36: expected a size above 0 for "
+                 "t.yaml:1:36: expected a size from 1k to 1m for "
                  "server.limits.max_header_size, got '0'");
 }
 END_TEST
@@ -608,7 +643,7 @@ END_TEST
 START_TEST(test_timeout_zero_rejected)
 {
     ASSERT_ERROR("server: {limits: {idle_timeout: 0s}}\n",
-                 "t.yaml:1:33: expected a duration above 0 for "
+                 "t.yaml:1:33: expected a duration from 100ms to 24h for "
                  "server.limits.idle_timeout, got '0s'");
 }
 END_TEST
@@ -628,6 +663,224 @@ START_TEST(test_size_expected_scalar)
     ASSERT_ERROR("server: {limits: {max_uri_size: {a: 1}}}\n",
                  "t.yaml:1:33: expected a size for server.limits.max_uri_size, "
                  "got a mapping");
+}
+END_TEST
+
+/* Ranges --------------------------------------------------------------------
+ * Each bound is tried just below, at and just above. */
+
+/* "server: {limits: {key: value}}" */
+static struct config *parse_limit(const char *key, const char *value)
+{
+    char yaml[256];
+
+    snprintf(yaml, sizeof(yaml), "server: {limits: {%s: %s}}\n", key, value);
+    return parse(yaml);
+}
+
+/* The limit is accepted and its field holds expect. */
+#define ACCEPT_LIMIT(key, value, field, expect)                                \
+    do {                                                                       \
+        struct config *cfg_ = parse_limit(key, value);                         \
+        ck_assert_msg(cfg_ != NULL, "%s: %s refused: %s", key, value, err);    \
+        ck_assert_uint_eq(cfg_->limits.field, expect);                         \
+        config_free(cfg_);                                                     \
+    } while (0)
+
+/* The limit is refused with "expected <range> for server.limits.key". */
+static void refuse_limit(const char *key, const char *value, const char *range)
+{
+    char expect[512];
+
+    ck_assert_ptr_null(parse_limit(key, value));
+    /* the value's column: after "server: {limits: {", the key and ": " */
+    snprintf(expect, sizeof(expect),
+             "t.yaml:1:%zu: expected %s for server.limits.%s, got '%s'",
+             strlen("server: {limits: {") + strlen(key) + 3, range, key, value);
+    ck_assert_str_eq(err, expect);
+}
+
+START_TEST(test_max_header_size_range)
+{
+    refuse_limit("max_header_size", "1023", "a size from 1k to 1m");
+    ACCEPT_LIMIT("max_header_size", "1k", max_header_size, 1024);
+    ACCEPT_LIMIT("max_header_size", "1m", max_header_size, 1048576);
+    refuse_limit("max_header_size", "1048577", "a size from 1k to 1m");
+}
+END_TEST
+
+/* Issue #12: this passed squalld -t, then http.c's max_header_size + 1
+ * wrapped to 0 and a worker spun on the first request. */
+START_TEST(test_max_header_size_all_ones)
+{
+    refuse_limit("max_header_size", "18446744073709551615",
+                 "a size from 1k to 1m");
+}
+END_TEST
+
+START_TEST(test_max_uri_size_range)
+{
+    refuse_limit("max_uri_size", "255",
+                 "a size from 256 to 16k (server.limits.max_header_size)");
+    ACCEPT_LIMIT("max_uri_size", "256", max_uri_size, 256);
+    ACCEPT_LIMIT("max_uri_size", "16k", max_uri_size, 16384);
+    refuse_limit("max_uri_size", "16385",
+                 "a size from 256 to 16k (server.limits.max_header_size)");
+    refuse_limit("max_uri_size", "99999999999999999999k",
+                 "a size from 256 to 16k (server.limits.max_header_size)");
+}
+END_TEST
+
+/* The bound is max_header_size as configured, wherever it is written. */
+START_TEST(test_max_uri_size_above_header_size)
+{
+    ASSERT_ERROR("server:\n  limits:\n    max_uri_size: 4097\n"
+                 "    max_header_size: 4k\n",
+                 "t.yaml:3:19: expected a size from 256 to 4k "
+                 "(server.limits.max_header_size) for "
+                 "server.limits.max_uri_size, got '4097'");
+    ASSERT_ERROR("server: {limits: {max_header_size: 1m, max_uri_size: 2m}}\n",
+                 "t.yaml:1:54: expected a size from 256 to 1m "
+                 "(server.limits.max_header_size) for "
+                 "server.limits.max_uri_size, got '2m'");
+}
+END_TEST
+
+/* The default max_uri_size (8k) follows a smaller max_header_size. */
+START_TEST(test_max_uri_size_default_follows_header_size)
+{
+    struct config *cfg = parse_limit("max_header_size", "2k");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->limits.max_uri_size, 2048);
+    config_free(cfg);
+    cfg = parse_limit("max_header_size", "32k");
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->limits.max_uri_size, 8192);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_max_body_size_range)
+{
+    ACCEPT_LIMIT("max_body_size", "0", max_body_size, 0);
+    ACCEPT_LIMIT("max_body_size", "1g", max_body_size, 1073741824);
+    refuse_limit("max_body_size", "1073741825", "a size from 0 to 1g");
+    refuse_limit("max_body_size", "2g", "a size from 0 to 1g");
+}
+END_TEST
+
+START_TEST(test_header_timeout_range)
+{
+    refuse_limit("header_timeout", "99ms", "a duration from 100ms to 1h");
+    ACCEPT_LIMIT("header_timeout", "100ms", header_timeout_ms, 100);
+    ACCEPT_LIMIT("header_timeout", "1h", header_timeout_ms, 3600000);
+    refuse_limit("header_timeout", "3600001ms", "a duration from 100ms to 1h");
+}
+END_TEST
+
+START_TEST(test_body_timeout_range)
+{
+    refuse_limit("body_timeout", "99ms", "a duration from 100ms to 1h");
+    ACCEPT_LIMIT("body_timeout", "100ms", body_timeout_ms, 100);
+    ACCEPT_LIMIT("body_timeout", "60m", body_timeout_ms, 3600000);
+    refuse_limit("body_timeout", "61m", "a duration from 100ms to 1h");
+}
+END_TEST
+
+START_TEST(test_idle_timeout_range)
+{
+    refuse_limit("idle_timeout", "99ms", "a duration from 100ms to 24h");
+    ACCEPT_LIMIT("idle_timeout", "100ms", idle_timeout_ms, 100);
+    ACCEPT_LIMIT("idle_timeout", "24h", idle_timeout_ms, 86400000);
+    refuse_limit("idle_timeout", "86400001ms", "a duration from 100ms to 24h");
+}
+END_TEST
+
+START_TEST(test_max_connections_range)
+{
+    refuse_limit("max_connections", "0", "an integer from 1 to 1000000");
+    ACCEPT_LIMIT("max_connections", "1", max_connections, 1);
+    ACCEPT_LIMIT("max_connections", "1000000", max_connections, 1000000);
+    refuse_limit("max_connections", "1000001", "an integer from 1 to 1000000");
+}
+END_TEST
+
+START_TEST(test_body_min_rate_range)
+{
+    ACCEPT_LIMIT("body_min_rate", "0", body_min_rate, 0); /* no minimum rate */
+    ACCEPT_LIMIT("body_min_rate", "1", body_min_rate, 1);
+    ACCEPT_LIMIT("body_min_rate", "1k", body_min_rate, 1024);
+    ACCEPT_LIMIT("body_min_rate", "1g", body_min_rate, 1073741824);
+    refuse_limit("body_min_rate", "1073741825", "a size from 0 to 1g");
+}
+END_TEST
+
+START_TEST(test_body_min_rate_bad)
+{
+    ASSERT_ERROR("server: {limits: {body_min_rate: 500/s}}\n",
+                 "t.yaml:1:34: bad size '500/s' for "
+                 "server.limits.body_min_rate (expected bytes, or a number "
+                 "with k, m or g, like 16k)");
+}
+END_TEST
+
+START_TEST(test_body_rate_grace_range)
+{
+    refuse_limit("body_rate_grace", "999ms", "a duration from 1s to 1h");
+    ACCEPT_LIMIT("body_rate_grace", "1s", body_rate_grace_ms, 1000);
+    ACCEPT_LIMIT("body_rate_grace", "1h", body_rate_grace_ms, 3600000);
+    refuse_limit("body_rate_grace", "3601s", "a duration from 1s to 1h");
+    refuse_limit("body_rate_grace", "0", "a duration from 1s to 1h");
+}
+END_TEST
+
+START_TEST(test_shutdown_timeout_range)
+{
+    struct config *cfg = parse("server: {shutdown_timeout: 1h}\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->shutdown_timeout_ms, 3600000);
+    config_free(cfg);
+    ASSERT_ERROR("server: {shutdown_timeout: 3601s}\n",
+                 "t.yaml:1:28: expected a duration from 0 to 1h for "
+                 "server.shutdown_timeout, got '3601s'");
+}
+END_TEST
+
+/* A number too large for its type is out of range, not a bad size. */
+START_TEST(test_size_overflow_message)
+{
+    refuse_limit("max_body_size", "99999999999999999999k",
+                 "a size from 0 to 1g");
+    refuse_limit("max_body_size", "18014398509481984k", "a size from 0 to 1g");
+}
+END_TEST
+
+START_TEST(test_duration_overflow_message)
+{
+    refuse_limit("idle_timeout", "5000000h", "a duration from 100ms to 24h");
+    refuse_limit("idle_timeout", "99999999999999999999ms",
+                 "a duration from 100ms to 24h");
+}
+END_TEST
+
+/* squalld -t reads the file with config_load(): the same path as here. */
+START_TEST(test_load_refuses_absurd_header_size)
+{
+    char path[128], expect[256];
+
+    tmpdir_setup();
+    snprintf(path, sizeof(path), "%s/absurd.yaml", tmpdir);
+    write_file(path, "server:\n  limits:\n"
+                     "    max_header_size: 18446744073709551615\n");
+    ck_assert_ptr_null(config_load(path, err, sizeof(err)));
+    snprintf(expect, sizeof(expect),
+             "%s:3:22: expected a size from 1k to 1m for "
+             "server.limits.max_header_size, got '18446744073709551615'",
+             path);
+    ck_assert_str_eq(err, expect);
+    tmpdir_teardown();
 }
 END_TEST
 
@@ -701,10 +954,14 @@ END_TEST
 
 START_TEST(test_workers_number)
 {
-    struct config *cfg = parse("server: {workers: 1024}\n");
+    struct config *cfg = parse("server: {workers: 256}\n");
 
     ck_assert_ptr_nonnull(cfg);
-    ck_assert_int_eq(cfg->workers, 1024);
+    ck_assert_int_eq(cfg->workers, 256);
+    config_free(cfg);
+    cfg = parse("server: {workers: 1}\n");
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_int_eq(cfg->workers, 1);
     config_free(cfg);
 }
 END_TEST
@@ -712,23 +969,23 @@ END_TEST
 START_TEST(test_workers_zero)
 {
     ASSERT_ERROR("server: {workers: 0}\n",
-                 "t.yaml:1:19: expected 'auto' or an integer from 1 to 1024 "
+                 "t.yaml:1:19: expected 'auto' or an integer from 1 to 256 "
                  "for server.workers, got '0'");
 }
 END_TEST
 
 START_TEST(test_workers_too_many)
 {
-    ASSERT_ERROR("server: {workers: 1025}\n",
-                 "t.yaml:1:19: expected 'auto' or an integer from 1 to 1024 "
-                 "for server.workers, got '1025'");
+    ASSERT_ERROR("server: {workers: 257}\n",
+                 "t.yaml:1:19: expected 'auto' or an integer from 1 to 256 "
+                 "for server.workers, got '257'");
 }
 END_TEST
 
 START_TEST(test_workers_garbage)
 {
     ASSERT_ERROR("server: {workers: many}\n",
-                 "t.yaml:1:19: expected 'auto' or an integer from 1 to 1024 "
+                 "t.yaml:1:19: expected 'auto' or an integer from 1 to 256 "
                  "for server.workers, got 'many'");
 }
 END_TEST
@@ -1122,7 +1379,7 @@ START_TEST(test_load_error_names_file)
     write_file(path, "server:\n  workers: 0\n");
     ck_assert_ptr_null(config_load(path, err, sizeof(err)));
     snprintf(expect, sizeof(expect),
-             "%s:2:12: expected 'auto' or an integer from 1 to 1024 for "
+             "%s:2:12: expected 'auto' or an integer from 1 to 256 for "
              "server.workers, got '0'",
              path);
     ck_assert_str_eq(err, expect);
@@ -1346,12 +1603,34 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_parse_duration_units);
     tcase_add_test(tc, test_parse_duration_rejects);
     tcase_add_test(tc, test_parse_duration_overflow);
+    tcase_add_test(tc, test_parse_size_erange);
+    tcase_add_test(tc, test_parse_duration_erange);
     tcase_add_test(tc, test_bad_size);
     tcase_add_test(tc, test_size_zero_rejected);
     tcase_add_test(tc, test_bad_duration);
     tcase_add_test(tc, test_timeout_zero_rejected);
     tcase_add_test(tc, test_shutdown_timeout_zero);
     tcase_add_test(tc, test_size_expected_scalar);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ranges");
+    tcase_add_test(tc, test_max_header_size_range);
+    tcase_add_test(tc, test_max_header_size_all_ones);
+    tcase_add_test(tc, test_max_uri_size_range);
+    tcase_add_test(tc, test_max_uri_size_above_header_size);
+    tcase_add_test(tc, test_max_uri_size_default_follows_header_size);
+    tcase_add_test(tc, test_max_body_size_range);
+    tcase_add_test(tc, test_header_timeout_range);
+    tcase_add_test(tc, test_body_timeout_range);
+    tcase_add_test(tc, test_idle_timeout_range);
+    tcase_add_test(tc, test_max_connections_range);
+    tcase_add_test(tc, test_body_min_rate_range);
+    tcase_add_test(tc, test_body_min_rate_bad);
+    tcase_add_test(tc, test_body_rate_grace_range);
+    tcase_add_test(tc, test_shutdown_timeout_range);
+    tcase_add_test(tc, test_size_overflow_message);
+    tcase_add_test(tc, test_duration_overflow_message);
+    tcase_add_test(tc, test_load_refuses_absurd_header_size);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("server");
