@@ -122,8 +122,6 @@ struct limits_conf {
     unsigned header_timeout_ms; /* 408 when the head is not complete */
     unsigned body_timeout_ms;   /* 408 when the body stalls this long */
     unsigned idle_timeout_ms;   /* idle keep-alive connections closed */
-    size_t body_min_rate;        /* bytes/s a body must keep up; 0 = off */
-    unsigned body_rate_grace_ms; /* ... after this long */
     unsigned max_connections;   /* per worker */
     /* 408 unless the body is complete body_rate_grace_ms + received bytes
      * / body_min_rate after the head (mod_reqtimeout's MinRate); bytes

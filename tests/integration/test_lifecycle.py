@@ -242,6 +242,52 @@ class LifecycleTest(SquallTestCase):
         self.assertEqual(resp.header("Location"), "/target")
         self.assertEqual(resp.header_all("Set-Cookie"), ["session=s1; Path=/"])
 
+    # -- slow bodies (defect 14) -----------------------------------------------
+
+    def test_bodies_dripped_slower_than_the_minimum_rate_get_408(self):
+        """200 clients each drip 24 bytes every 0.25 s into a 4 KiB body:
+        body_timeout (between reads) never fires, the minimum rate does."""
+        srv = self.start(limits={"body_timeout": "30s", "body_min_rate": 1000,
+                                 "body_rate_grace": "1s"})
+        head = b"POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 4096\r\n\r\n"
+        conns = [srv.connect(timeout=10) for _ in range(200)]
+        for c in conns:
+            c.send(head)
+        started = time.monotonic()
+        answered = set()
+        while len(answered) < len(conns) and time.monotonic() - started < scaled(8):
+            for i, c in enumerate(conns):
+                if i in answered:
+                    continue
+                try:
+                    c.send(b"x" * 24)
+                except OSError:
+                    answered.add(i)  # closed after its 408
+                    continue
+                if c.readable(0):
+                    answered.add(i)
+            time.sleep(0.25)  # the drip interval is the scenario
+        self.assertEqual(len(answered), len(conns),
+                         "%d clients still uploading after %.1f s"
+                         % (len(conns) - len(answered), time.monotonic() - started))
+        for c in conns[:20]:
+            try:
+                resp = c.read_response()
+            except (AssertionError, OSError):
+                continue  # reset after the 408 was read by the kernel
+            self.assertStatus(resp, 408)
+        self.assertRegex(srv.log_text(), r"request body slower than 1000 bytes/s")
+
+    def test_a_body_at_a_decent_rate_is_accepted(self):
+        srv = self.start(limits={"body_min_rate": 1000, "body_rate_grace": "1s"})
+        conn = srv.connect()
+        conn.send(b"POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 4096\r\n\r\n")
+        for _ in range(8):
+            conn.send(b"y" * 512)
+            time.sleep(0.1)  # 5 kB/s, above the minimum
+        resp = conn.read_response()
+        self.assertStatus(resp, 200, b"y" * 4096)
+
     # -- timers ----------------------------------------------------------------
 
     def test_timer_cancelled_inside_its_callback(self):
