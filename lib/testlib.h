@@ -4,12 +4,15 @@
  *
  *   testutil.c     clocks, deadlines, error strings, bounded buffers
  *   testspawn.c    the squalld child: exec it as systemd would, reap it
- *   testserver.c   sq_test_start/stop: temporary directory, sockets, log
+ *   testserver.c   sq_test_start/stop: temporary directory, sockets
+ *   testlog.c      squalld's log: quoted in errors, searched by tests
  *   teststrict.c   the framing checks Debian's lenient http-parser skips
  *   testparse.c    a response parser on http-parser (HTTP_RESPONSE)
  *   testresponse.c the sq_test_response object
  *   testrequest.c  serialising a request head
- *   testconn.c     sq_test_conn: a connection that holds several requests
+ *   testconn.c     sq_test_conn: open, wait for input, close on purpose
+ *   testsend.c     sending requests on it, queued for pipelining
+ *   testread.c     reading responses on it, whole or chunk by chunk
  *   testfetch.c    sq_test_fetch: one request on its own connection
  */
 #ifndef SQUALL_TESTLIB_H
@@ -17,10 +20,13 @@
 
 #include <squall/test.h>
 
+#include <sys/types.h>
+#include <sys/un.h>
+
 #include <http_parser.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #define DEFAULT_TIMEOUT 10.0 /* seconds, unless $SQ_TEST_TIMEOUT */
 
@@ -91,6 +97,20 @@ void tl_describe_status(int status, char *err, size_t errlen);
  * testserver.c
  * ------------------------------------------------------------------- */
 
+struct sq_test_server {
+    struct tl_child child;
+    int port;
+    int notify_fd;       /* our end of $NOTIFY_SOCKET */
+    double timeout;      /* seconds, for every default deadline */
+    size_t log_mark;     /* sq_test_wait_log() searches from here */
+    sq_test_conn *conns; /* from sq_test_connect(), not yet closed */
+    char dir[PATH_MAX];
+    char conf[PATH_MAX];
+    char log[PATH_MAX];
+    char notify[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char error[1024];
+};
+
 /* Connections opened with sq_test_connect() are listed on their server,
  * which detaches them at sq_test_stop() (they stay usable, serverless). */
 void tl_server_attach(sq_test_server *s, sq_test_conn *c);
@@ -99,6 +119,15 @@ void tl_server_detach(sq_test_server *s, sq_test_conn *c);
 void tl_server_note_exit(const sq_test_server *s, char *err, size_t errlen);
 void tl_server_set_error(sq_test_server *s, const char *msg);
 double tl_server_timeout(const sq_test_server *s);
+
+/* ---------------------------------------------------------------------
+ * testlog.c
+ * ------------------------------------------------------------------- */
+
+/* Appends "; its stderr:\n" and the first lines of the log to err. */
+void tl_log_head(const char *path, char *err, size_t errlen);
+/* Copies the end of the log to stderr, after "squalld WHY". */
+void tl_log_tail(const char *path, const char *why);
 
 /* ---------------------------------------------------------------------
  * teststrict.c
@@ -220,8 +249,45 @@ int tl_request_head(const struct tl_request *req, struct tl_buf *out, char *err,
 int tl_has_header(const char *const *headers, const char *name);
 
 /* ---------------------------------------------------------------------
- * testconn.c
+ * testconn.c, testsend.c, testread.c: the connection
  * ------------------------------------------------------------------- */
+
+#define TL_RECV_SIZE 65536
+#define TL_IN_MAX (16u << 20) /* input kept while a request is being sent */
+
+/* A request sent and not yet answered. */
+struct tl_pending {
+    int head;      /* a HEAD request: its response has no body */
+    char what[96]; /* "GET /path", the prefix of error messages */
+};
+
+/* Where a body read with sq_test_conn_read_head() stands. */
+enum tl_stream { TL_NO_STREAM, TL_IN_STREAM, TL_STREAM_END };
+
+struct sq_test_conn {
+    int fd;
+    sq_test_server *srv; /* borrowed; NULL when adopted or detached */
+    sq_test_conn *next;  /* in srv's list of connections */
+    char host[80];       /* the Host field the library sends */
+    struct tl_buf in;    /* received, not yet parsed */
+    uint64_t in_pos;     /* stream offset of in.data[0] */
+    int eof, reset;      /* the server closed (FIN) / reset (RST) */
+    int wr_shut;         /* sq_test_conn_shutdown() was called */
+    struct tl_pending queue[SQ_TEST_MAX_PIPELINE]; /* a ring */
+    size_t qfirst, qlen;
+    struct tl_parse parse;
+    int reading; /* parse holds a response in progress */
+    enum tl_stream stream;
+    int handed_out; /* the chunk buffer was returned: clear it next */
+    int upgraded;   /* after 101: HTTP is over on this connection */
+    int broken;     /* malformed input: the framing is lost */
+    char what[96];  /* label of the response being read */
+    char error[1024];
+};
+
+/* testconn.c */
+
+/* testsend.c */
 
 /* Sends a request built from req (sq_test_conn_send(), or with
  * add_close for sq_test_fetch()). */
@@ -236,6 +302,14 @@ void tl_conn_fail(sq_test_conn *c, const char *fmt, ...)
 void tl_conn_detach(sq_test_conn *c);
 sq_test_conn *tl_conn_next(const sq_test_conn *c);
 void tl_conn_set_next(sq_test_conn *c, sq_test_conn *next);
+/* Sets c's error to "WHAT: timed out after SECS s DOING"; returns -1. */
+int tl_conn_timeout(sq_test_conn *c, double secs, const char *doing);
+/* Reads what is there into c->in; sets c->eof at the end of the stream
+ * (a reset counts: whether it lost anything shows in the parse). */
+int tl_conn_recv_some(sq_test_conn *c);
+/* Waits for input (or its end) until deadline and reads it into c->in:
+ * 0 when something happened, 1 on timeout, -1 on error. */
+int tl_conn_fill(sq_test_conn *c, double deadline);
 /* Bytes received but not yet parsed. */
 size_t tl_conn_unread(const sq_test_conn *c);
 

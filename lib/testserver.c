@@ -4,8 +4,8 @@
  * 127.0.0.1 port itself (no race for a free port), hands it to squalld by
  * socket activation (testspawn.c) and waits for "READY=1" on a notify
  * socket in that directory; sq_test_stop() stops squalld and returns its
- * exit status. squalld's stderr goes to a log file in the directory, which
- * error messages quote and sq_test_wait_log() searches.
+ * exit status. squalld's stderr goes to a log file in the directory
+ * (testlog.c reads it).
  */
 #include "testlib.h"
 
@@ -27,27 +27,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ERR_LINES 20        /* squalld stderr lines in start errors */
-#define LOG_TAIL 8192       /* bytes of log copied out by stop */
-#define LOG_MAX (16u << 20) /* bytes of log sq_test_wait_log() reads */
-#define POLL_MS 10          /* readiness and log polling interval */
-
-struct sq_test_server {
-    struct tl_child child;
-    int port;
-    int notify_fd;       /* our end of $NOTIFY_SOCKET */
-    double timeout;      /* seconds, for every default deadline */
-    size_t log_mark;     /* sq_test_wait_log() searches from here */
-    sq_test_conn *conns; /* from sq_test_connect(), not yet closed */
-    char dir[PATH_MAX];
-    char conf[PATH_MAX];
-    char log[PATH_MAX];
-    char notify[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    char error[1024];
-};
+#define POLL_MS 10 /* readiness polling interval */
 
 /* ---------------------------------------------------------------------
- * The temporary directory and the log in it
+ * The temporary directory
  * ------------------------------------------------------------------- */
 
 static int path_in(char *out, size_t outlen, const char *dir, const char *name)
@@ -139,66 +122,6 @@ static void remove_dir(sq_test_server *s)
         closedir(d);
     rmdir(s->dir);
     s->dir[0] = '\0';
-}
-
-/* Up to max bytes of the log from offset from (tail: its last max bytes
- * instead). Returns a malloc'd NUL-terminated string ("" when unreadable)
- * that the caller frees, or NULL; *len gets its length. */
-static char *read_log(const char *path, size_t from, size_t max, int tail,
-                      size_t *len)
-{
-    char *text = calloc(1, max + 1);
-    ssize_t n;
-    off_t size;
-    size_t got = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (text == NULL || fd < 0)
-        goto out;
-    size = lseek(fd, 0, SEEK_END);
-    if (size < 0)
-        goto out;
-    if (tail)
-        from = (size_t)size > max ? (size_t)size - max : 0;
-    if (lseek(fd, (off_t)from, SEEK_SET) < 0)
-        goto out;
-    while (got < max && (n = read(fd, text + got, max - got)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            break;
-        got += (size_t)n;
-    }
-out:
-    if (text != NULL)
-        text[got] = '\0';
-    if (len != NULL)
-        *len = got;
-    if (fd >= 0)
-        close(fd);
-    return text;
-}
-
-/* Appends the first lines of squalld's log to err. */
-static void add_log_head(const sq_test_server *s, char *err, size_t errlen)
-{
-    char *text = read_log(s->log, 0, errlen, 0, NULL), *p;
-    int lines = 0;
-    size_t len;
-
-    if (text == NULL)
-        return;
-    for (p = text; *p != '\0' && lines < ERR_LINES; p++)
-        if (*p == '\n' && ++lines == ERR_LINES)
-            *p = '\0';
-    len = strlen(text);
-    while (len > 0 && text[len - 1] == '\n')
-        text[--len] = '\0';
-    if (len == 0)
-        tl_adderr(err, errlen, " (its stderr was empty)");
-    else
-        tl_adderr(err, errlen, "; its stderr:\n%s", text);
-    free(text);
 }
 
 /* ---------------------------------------------------------------------
@@ -314,7 +237,7 @@ static int wait_ready(sq_test_server *s, char *err, size_t errlen)
         }
         poll(&pfd, 1, tl_ms_left(deadline, POLL_MS));
     }
-    add_log_head(s, err, errlen);
+    tl_log_head(s->log, err, errlen);
     return -1;
 }
 
@@ -388,41 +311,6 @@ const char *sq_test_error(const sq_test_server *s)
 }
 
 /* ---------------------------------------------------------------------
- * The log
- * ------------------------------------------------------------------- */
-
-/* Looks for text in the log after the mark; moves the mark past it. */
-static int find_in_log(sq_test_server *s, const char *text)
-{
-    size_t len;
-    char *log = read_log(s->log, s->log_mark, LOG_MAX, 0, &len);
-    char *hit = log ? strstr(log, text) : NULL;
-
-    if (hit != NULL)
-        s->log_mark += (size_t)(hit - log) + strlen(text);
-    free(log);
-    return hit != NULL;
-}
-
-int sq_test_wait_log(sq_test_server *s, const char *text, int timeout_ms)
-{
-    double deadline = tl_now() + tl_timeout_s(timeout_ms);
-
-    s->error[0] = '\0';
-    for (;;) {
-        if (find_in_log(s, text))
-            return 1;
-        if (tl_now() >= deadline)
-            break;
-        poll(NULL, 0, tl_ms_left(deadline, POLL_MS));
-    }
-    tl_seterr(s->error, sizeof s->error, "\"%.100s\" not in %s within %g s",
-              text, s->log, tl_timeout_s(timeout_ms));
-    tl_server_note_exit(s, s->error, sizeof s->error);
-    return 0;
-}
-
-/* ---------------------------------------------------------------------
  * What the connections need
  * ------------------------------------------------------------------- */
 
@@ -475,16 +363,6 @@ static int keep_dir(void)
     return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
 }
 
-static void copy_log_tail(const sq_test_server *s, const char *why)
-{
-    char *text = read_log(s->log, 0, LOG_TAIL, 1, NULL);
-
-    fprintf(stderr, "sq_test_stop: squalld %s; the end of its log (%s):\n%s%s",
-            why, s->log, text ? text : "",
-            text && *text && text[strlen(text) - 1] != '\n' ? "\n" : "");
-    free(text);
-}
-
 int sq_test_stop(sq_test_server *s)
 {
     char why[256] = "";
@@ -508,7 +386,7 @@ int sq_test_stop(sq_test_server *s)
               ? -1
               : WEXITSTATUS(status);
     if (ret != 0)
-        copy_log_tail(s, why);
+        tl_log_tail(s->log, why);
     if (keep_dir()) {
         fprintf(stderr, "sq_test_stop: kept %s\n", s->dir);
         s->dir[0] = '\0';

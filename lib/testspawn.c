@@ -154,7 +154,6 @@ static void child_exec(struct exec_args *a)
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
 
     /* Move our fds out of 0..3 first: any of them may be sitting there. */
     lfd = fcntl(a->listen_fd, F_DUPFD_CLOEXEC, 10);
