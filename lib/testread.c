@@ -9,10 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------------
- * Reading responses
- * ------------------------------------------------------------------- */
-
 /* Makes the parser ready for the next response, labelled by the oldest
  * request awaiting one. */
 static int begin(sq_test_conn *c, int streaming)
@@ -54,9 +50,11 @@ static int usable(sq_test_conn *c)
     return -1;
 }
 
-static enum tl_event fail_parse(sq_test_conn *c)
+/* broken: the bytes were malformed, so where the next response starts
+ * is unknown (a closed connection is merely over). */
+static enum tl_event fail_parse(sq_test_conn *c, int broken)
 {
-    c->broken = 1;
+    c->broken |= broken;
     tl_conn_fail(c, "%s: %s", c->what, c->parse.error);
     return TL_ERROR;
 }
@@ -72,13 +70,13 @@ static enum tl_event feed(sq_test_conn *c)
         tl_buf_consume(&c->in, used);
         c->in_pos += used;
         if (e == TL_ERROR)
-            return fail_parse(c);
+            return fail_parse(c, 1);
         if (e != TL_MORE)
             return e;
         if (used == 0) { /* a parser that neither moves nor stops */
             snprintf(c->parse.error, sizeof c->parse.error,
                      "internal error: the parser made no progress");
-            return fail_parse(c);
+            return fail_parse(c, 1);
         }
     }
     return e;
@@ -106,7 +104,7 @@ static enum tl_event next_event(sq_test_conn *c, double deadline, double secs)
             return TL_CHUNK_DONE;
         if (c->eof) {
             e = tl_parse_eof(&c->parse, c->reset);
-            return e == TL_ERROR ? fail_parse(c) : e;
+            return e == TL_ERROR ? fail_parse(c, 0) : e;
         }
         switch (tl_conn_fill(c, deadline)) {
         case 1:
@@ -170,7 +168,7 @@ sq_test_response *sq_test_conn_read_head(sq_test_conn *c, int timeout_ms)
     if (begin(c, 1) < 0)
         return NULL;
     e = next_event(c, deadline, secs);
-    if (e == TL_MSG_DONE) { /* no body: HEAD, 204, 304, Content-Length: 0 */
+    if (e == TL_MSG_DONE) { /* a read that timed out got this far */
         c->stream = TL_IN_STREAM;
         return finish(c);
     }
@@ -204,10 +202,6 @@ ssize_t sq_test_conn_read_chunk(sq_test_conn *c, const char **data,
     if (c->handed_out) /* the previous piece; a partial chunk stays */
         tl_buf_consume(chunk, chunk->len);
     c->handed_out = 0;
-    if (!c->reading) { /* the body ended with the head */
-        c->stream = TL_STREAM_END;
-        return 0;
-    }
     e = next_event(c, deadline, secs);
     if (e == TL_ERROR)
         return -1;
