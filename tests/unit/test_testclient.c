@@ -438,6 +438,45 @@ START_TEST(pipelined_responses_in_order)
 }
 END_TEST
 
+/* Every byte in a read of its own: the parser's pauses and the framing
+ * checks must resume anywhere, in a head, a size line, a CRLF. */
+START_TEST(byte_by_byte)
+{
+    static const char bytes[] =
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3;x=y\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-T: 1\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nend";
+    sq_test_response *r[3] = {NULL, NULL, NULL};
+    sq_test_conn *c;
+    int s = tcp_pair(&c), n = 0;
+    size_t i;
+
+    send_ok(c, "GET", "/1");
+    send_ok(c, "HEAD", "/2");
+    send_ok(c, "GET", "/3");
+    for (i = 0; i < sizeof bytes - 1; i++) {
+        put_n(s, bytes + i, 1);
+        while (n < 3 && (r[n] = sq_test_conn_read(c, 1)) != NULL)
+            n++;
+        ck_assert_msg(strstr(sq_test_conn_error(c), "timed out") ||
+                          sq_test_conn_error(c)[0] == '\0',
+                      "at byte %zu: %s", i, sq_test_conn_error(c));
+    }
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(r[0]->body, "abc0123456789abcdef");
+    ck_assert_uint_eq(r[0]->ninterim, 1);
+    ck_assert_pstr_eq(sq_test_header(r[0], "X-T"), "1");
+    ck_assert_str_eq(r[1]->body, "");
+    ck_assert_str_eq(r[2]->body, "end");
+    for (i = 0; i < 3; i++)
+        sq_test_response_free(r[i]);
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
 /* Raw requests: the reader learns of a HEAD from sq_test_conn_expect(). */
 START_TEST(raw_pipeline_with_expect)
 {
@@ -1044,6 +1083,7 @@ static Suite *testclient_suite(void)
     tcase_add_test(conn, keep_alive_reuses_the_connection);
     tcase_add_test(conn, pipelined_responses_in_order);
     tcase_add_test(conn, raw_pipeline_with_expect);
+    tcase_add_test(conn, byte_by_byte);
     suite_add_tcase(s, conn);
 
     tcase_add_test(stream, chunks_streamed_as_they_arrive);
