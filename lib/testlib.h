@@ -180,25 +180,24 @@ enum tl_event {
 struct tl_parse {
     http_parser hp;
     struct tl_strict strict;
-    uint64_t pos;               /* stream offset of the next byte to feed */
-    sq_test_response *r;        /* being filled; owned here until taken */
-    size_t cap_headers;         /* allocated entries of r->headers */
-    struct tl_buf field;        /* header name being received */
-    struct tl_buf value;        /* header value being received */
-    int in_value;               /* the last callback was a value piece */
-    int head_request;           /* the request was HEAD: no body */
-    int streaming;              /* body goes to chunk, not r->body */
-    int stream_chunks;          /* pause after each chunk (streaming) */
-    int started;                /* a byte of this response has arrived */
-    int final_head;             /* the final head is in: now in its body */
-    int done;                   /* the final response is complete */
-    int upgraded;               /* 101: the rest is another protocol */
-    int status;                 /* of the final response */
-    uint64_t chunk_size;        /* size of the chunk being received */
-    struct tl_buf body;         /* whole-body mode: the body so far */
-    struct tl_buf chunk;        /* streaming: data since the last hand-out */
-    enum tl_event event;        /* set by the callbacks that pause */
-    int paused;                 /* a callback paused the parser */
+    uint64_t pos;        /* stream offset of the next byte to feed */
+    sq_test_response *r; /* being filled; owned here until taken */
+    size_t cap_headers;  /* allocated entries of r->headers */
+    struct tl_buf field; /* header name being received */
+    struct tl_buf value; /* header value being received */
+    int in_value;        /* the last callback was a value piece */
+    int head_request;    /* the request was HEAD: no body */
+    int streaming;       /* body goes to chunk, not r->body; pause per chunk */
+    int started;         /* a byte of this response has arrived */
+    int final_head;      /* the final head is in: now in its body */
+    int done;            /* the final response is complete */
+    int upgraded;        /* 101: the rest is another protocol */
+    int status;          /* of the final response */
+    uint64_t chunk_size; /* size of the chunk being received */
+    struct tl_buf body;  /* whole-body mode: the body so far */
+    struct tl_buf chunk; /* streaming: data since the last hand-out */
+    enum tl_event event; /* set by the callbacks that pause */
+    int paused;          /* a callback paused the parser */
     enum tl_expect next_expect; /* what the checker sees after a pause */
     uint64_t next_skip;
     char error[512];

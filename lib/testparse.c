@@ -226,8 +226,10 @@ static int on_chunk_complete(http_parser *hp)
 {
     struct tl_parse *p = of(hp);
 
-    if (p->stream_chunks && p->chunk_size > 0)
-        return cb_pause(p, TL_CHUNK_DONE, TL_NOTHING, 0); /* see below */
+    /* streaming: hand the chunk out (the checker needs nothing new: it
+     * was told about the next size line at this chunk's header) */
+    if (p->streaming && p->chunk_size > 0)
+        return cb_pause(p, TL_CHUNK_DONE, TL_NOTHING, 0);
     return 0;
 }
 
@@ -271,7 +273,6 @@ int tl_parse_begin(struct tl_parse *p, int head_request, int streaming,
     p->pos = pos;
     p->head_request = head_request;
     p->streaming = streaming;
-    p->stream_chunks = streaming;
     p->field.max = p->value.max = (size_t)HTTP_MAX_HEADER_SIZE;
     p->body.max = MAX_BODY;
     p->chunk.max = MAX_CHUNK;
