@@ -2,9 +2,9 @@
 /*
  * test.h - the squall test client: Tornado's AsyncHTTPTestCase, in C.
  *
- * It starts the real squalld as a child process from a YAML string, sends
- * it HTTP/1.1 requests over loopback, and stops it, so a module's tests
- * exercise the module exactly as production will run it.
+ * It starts the real squalld as a child process from a YAML string, talks
+ * HTTP/1.1 to it over loopback, and stops it, so a module's tests exercise
+ * the module exactly as production will run it.
  *
  *     char err[1024];
  *     sq_test_server *s = sq_test_start(
@@ -19,62 +19,89 @@
  *     sq_test_response_free(r);
  *     assert(sq_test_stop(s) == 0); // clean shutdown, no leaks
  *
- * Link with -lsquall-test (pkg-config --libs squall); it needs only libc.
+ * sq_test_fetch() is one request on a connection of its own. To test what
+ * happens on a connection - keep-alive, pipelining, a streamed (chunked,
+ * SSE) body read as it arrives, the server closing, a client that leaves
+ * in the middle - open an sq_test_conn:
+ *
+ *     sq_test_conn *c = sq_test_connect(s);
+ *     sq_test_conn_send(c, "GET", "/events", NULL, NULL, 0);
+ *     sq_test_response *h = sq_test_conn_read_head(c, SQ_TEST_DEFAULT);
+ *     const char *data;
+ *     ssize_t n = sq_test_conn_read_chunk(c, &data, 1000);  // one chunk
+ *     sq_test_conn_reset(c);        // leave with RST: sq_on_close runs
+ *
+ * Link with $(pkg-config --libs squall): -lsquall-test -lhttp_parser.
  *
  * The server listens on an ephemeral 127.0.0.1 port that the library binds
  * itself and hands over with systemd socket activation, so `server.listen`
  * may be left out of the YAML and tests never race for a port. Readiness is
  * squalld's sd_notify "READY=1", received on a private socket.
  *
+ * Deadlines: every call that waits has one, and none waits forever. A
+ * timeout_ms argument is in milliseconds; SQ_TEST_DEFAULT (or any negative
+ * value) means $SQ_TEST_TIMEOUT seconds (default 10), which also bounds
+ * starting, stopping, connecting and sending. Buffers are bounded too (the
+ * SQ_TEST_MAX_* limits below, and http-parser's HTTP_MAX_HEADER_SIZE for a
+ * head): a response past a limit is an error, not an allocation spree.
+ *
+ * Strictness: responses are parsed by http-parser, plus the checks its
+ * lenient Debian build skips. A bare LF or CR, obs-fold, an empty line
+ * before a status line, chunk data not followed by CRLF, conflicting
+ * Content-Length fields, a version other than HTTP/1.0 and 1.1: each is an
+ * error that says what and where, because each hides a server bug.
+ *
  * Environment: $SQUALLD is the squalld to run (default: the one installed
- * with this library); $SQ_TEST_TIMEOUT is every deadline below in seconds
- * (default 10); $SQ_TEST_KEEP=1 keeps the server's temporary directory
- * (config and log) after sq_test_stop() and prints where it is. squalld
- * inherits the rest of the environment (e.g. $SQUALL_MODULE_DIR, where bare
- * module names like "hello.so" are looked up) and the working directory.
+ * with this library); $SQ_TEST_TIMEOUT as above; $SQ_TEST_KEEP=1 keeps the
+ * server's temporary directory (config and log) after sq_test_stop() and
+ * prints where it is. squalld inherits the rest of the environment (e.g.
+ * $SQUALL_MODULE_DIR, where bare module names like "hello.so" are looked
+ * up) and the working directory.
  *
  * Processes: squalld runs in its own process group; on Linux it gets
  * SIGTERM when the thread that started it exits, so a crashed test leaves
  * no daemon behind. No signal handlers are installed: children are watched
- * with waitpid(). Threads: one sq_test_server is for one thread at a time.
+ * with waitid(), and sockets are written with MSG_NOSIGNAL (no SIGPIPE).
+ *
+ * Threads: every call blocks its caller until done or until its deadline.
+ * An sq_test_server, and each sq_test_conn, is for one thread at a time;
+ * different objects may be used from different threads.
  */
 /* clang-format on */
 #ifndef SQUALL_TEST_H
 #define SQUALL_TEST_H
 
 #include <stddef.h>
+#include <sys/types.h> /* ssize_t */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* timeout_ms: $SQ_TEST_TIMEOUT seconds (10 unless set). */
+#define SQ_TEST_DEFAULT (-1)
+/* Largest body sq_test_conn_read() and sq_test_fetch() keep (128 MiB). */
+#define SQ_TEST_MAX_BODY (128u << 20)
+/* Largest chunk sq_test_conn_read_chunk() hands out whole (16 MiB). */
+#define SQ_TEST_MAX_CHUNK (16u << 20)
+/* Most requests a connection holds awaiting their responses. */
+#define SQ_TEST_MAX_PIPELINE 256
+/* Most interim (1xx) responses accepted before a final one. */
+#define SQ_TEST_MAX_INTERIM 8
+
+/* ---------------------------------------------------------------------
+ * The server
+ * ------------------------------------------------------------------- */
+
 /* A running squalld and its temporary directory. */
 typedef struct sq_test_server sq_test_server;
 
-/* One response header or trailer, as received (name case preserved). */
-typedef struct sq_test_field {
-    char *name;
-    char *value; /* leading and trailing whitespace removed */
-} sq_test_field;
-
-/* A complete response. Everything in it is owned by the response and freed
- * by sq_test_response_free(). */
-typedef struct sq_test_response {
-    int status;   /* 200, 404, ... (a final status: 1xx are skipped,
-                     except 101) */
-    int version;  /* 10 or 11, from the status line */
-    char *reason; /* "OK"; "" when the server sent none */
-    size_t nheaders;
-    sq_test_field *headers; /* in the order received */
-    char *body;      /* decoded (de-chunked); never NULL, NUL-terminated */
-    size_t body_len; /* without that NUL */
-} sq_test_response;
-
 /* Writes yaml to a config file in a private temporary directory, starts
- * squalld on it, and waits until it reports READY=1. Returns NULL when
- * squalld exits or does not become ready in time; err (may be NULL) then
- * gets why, with the first lines of squalld's stderr (its config errors
- * read "file:line:col: message"). */
+ * squalld on it, and waits until it reports READY=1. Returns the server,
+ * to be stopped with sq_test_stop(); NULL when squalld exits or does not
+ * become ready in time: err (may be NULL) then gets why, with the first
+ * lines of squalld's stderr (its config errors read "file:line:col:
+ * message"). */
 sq_test_server *sq_test_start(const char *yaml, char *err, size_t errlen);
 
 /* The loopback TCP port the server listens on. */
@@ -83,22 +110,81 @@ int sq_test_port(const sq_test_server *s);
 /* squalld's process id (the master), e.g. to send it SIGHUP. */
 int sq_test_pid(const sq_test_server *s);
 
+/* Whether squalld is still running (it may have crashed). */
+int sq_test_running(const sq_test_server *s);
+
 /* The file that collects squalld's stdout and stderr; it is removed by
- * sq_test_stop() unless $SQ_TEST_KEEP is set. */
+ * sq_test_stop() unless $SQ_TEST_KEEP is set. The string is owned by s. */
 const char *sq_test_log(const sq_test_server *s);
 
-/* Sends one request on a new connection and reads the response. method
- * NULL means "GET". headers is NULL or a NULL-terminated array of
- * "Name: value" lines, sent after the library's own Host (omitted when
- * headers has one), Content-Length (sent when body != NULL or for POST,
- * PUT and PATCH; omitted when headers has Content-Length or
- * Transfer-Encoding: the body is then sent as is) and "Connection: close"
- * (omitted when headers has Connection). The response is read to its end
- * by Content-Length, chunked encoding or the close of the connection (none
- * for HEAD, 1xx, 204 and 304); with "Connection: close", any byte after it
- * is an error. Returns NULL on failure (refused, timed out, malformed or
- * truncated response): sq_test_error() says why. Free with
+/* Waits until text appears in the log after the previous match (the
+ * first call searches from the start), e.g. a line a handler logs when a
+ * request is in flight. Returns 1 when found, 0 after the deadline (then
+ * sq_test_error() says so). Each match moves the search past it, so
+ * waiting twice for the same text waits for two occurrences. */
+int sq_test_wait_log(sq_test_server *s, const char *text, int timeout_ms);
+
+/* Stops squalld with SIGTERM and waits for it (SIGKILL after the deadline,
+ * for it and any process it left), then removes the temporary directory
+ * and frees s. Returns squalld's exit status (0 for a clean stop, which a
+ * test should assert), or -1 when it was killed by a signal, had to be
+ * killed or left processes behind; the end of its log is then copied to
+ * stderr. Connections from sq_test_connect() stay open and must still be
+ * closed by their owner. Call it from the process that started s (it
+ * waits for squalld as for a child). */
+int sq_test_stop(sq_test_server *s);
+
+/* ---------------------------------------------------------------------
+ * Responses
+ * ------------------------------------------------------------------- */
+
+/* One response header or trailer, as received (name case preserved). */
+typedef struct sq_test_field {
+    char *name;
+    char *value; /* leading and trailing whitespace removed */
+} sq_test_field;
+
+/* A response. Everything in it is owned by the response and freed by
  * sq_test_response_free(). */
+typedef struct sq_test_response {
+    int status;   /* 200, 404, ...: the final status (101 is final) */
+    int version;  /* 10 or 11, from the status line */
+    char *reason; /* "OK"; "" when the server sent none */
+    size_t nheaders;
+    sq_test_field *headers; /* in the order received, then the trailer
+                               fields of a chunked body read whole */
+    char *body;             /* decoded (de-chunked); never NULL, NUL-terminated;
+                               "" from sq_test_conn_read_head() */
+    size_t body_len;        /* without that NUL */
+    int keep_alive;         /* 1 when the connection may carry another request
+                               (RFC 9112 9.3): not after "Connection: close", a
+                               close-delimited body, or HTTP/1.0 without
+                               keep-alive */
+    size_t ninterim;        /* interim 1xx responses received before this one */
+    int interim[SQ_TEST_MAX_INTERIM]; /* their status codes, in order */
+} sq_test_response;
+
+/* The value of the first header named name (case-insensitive), or NULL.
+ * The string is owned by r. */
+const char *sq_test_header(const sq_test_response *r, const char *name);
+
+/* Frees a response; NULL is fine. */
+void sq_test_response_free(sq_test_response *r);
+
+/* ---------------------------------------------------------------------
+ * One request on a connection of its own
+ * ------------------------------------------------------------------- */
+
+/* Connects, sends one request and reads the response. method NULL means
+ * "GET". headers is NULL or a NULL-terminated array of "Name: value"
+ * lines, sent after the library's own Host (omitted when headers has
+ * one), Content-Length (sent when body != NULL or for POST, PUT and
+ * PATCH; omitted when headers has Content-Length or Transfer-Encoding:
+ * the body is then sent as is) and "Connection: close" (omitted when
+ * headers has Connection). With "Connection: close", any byte after the
+ * response is an error, and so is a server that does not close. Returns
+ * the response (the caller frees it), or NULL on failure (refused, timed
+ * out, malformed or truncated response): sq_test_error() says why. */
 sq_test_response *sq_test_fetch(sq_test_server *s, const char *method,
                                 const char *path, const char *const *headers,
                                 const void *body, size_t body_len);
@@ -107,29 +193,113 @@ sq_test_response *sq_test_fetch(sq_test_server *s, const char *method,
 sq_test_response *sq_test_get(sq_test_server *s, const char *path);
 
 /* Sends len bytes exactly as given (a request of your own making, valid or
- * not) and reads one response as sq_test_fetch() does; the request counts
- * as HEAD when the bytes start with "HEAD ". Bytes after that response are
- * not read. */
+ * not) on a new connection and reads one response as sq_test_fetch()
+ * does; the request counts as HEAD when the bytes start with "HEAD ".
+ * Bytes after that response are not read. */
 sq_test_response *sq_test_fetch_raw(sq_test_server *s, const void *request,
                                     size_t len);
 
-/* Why the last fetch on s failed, e.g. "GET /: timed out after 10 s
- * reading the response"; "" when it did not. Valid until the next call. */
+/* Why the last fetch, connect or wait_log on s failed, e.g. "GET /: timed
+ * out after 10 s reading the response"; "" when it did not. Owned by s,
+ * valid until the next call on s. */
 const char *sq_test_error(const sq_test_server *s);
 
-/* The value of the first header named name (case-insensitive), or NULL. */
-const char *sq_test_header(const sq_test_response *r, const char *name);
+/* ---------------------------------------------------------------------
+ * Connections
+ * ------------------------------------------------------------------- */
 
-/* Frees a response; NULL is fine. */
-void sq_test_response_free(sq_test_response *r);
+/* A client connection: its socket, the bytes received and not yet read,
+ * and the requests sent and not yet answered. */
+typedef struct sq_test_conn sq_test_conn;
 
-/* Stops squalld with SIGTERM and waits for it (SIGKILL after the deadline,
- * for it and any process it left), then removes the temporary directory
- * and frees s. Returns squalld's exit status (0 for a clean stop), or -1
- * when it was killed by a signal, had to be killed or left processes
- * behind; the end of its log is then copied to stderr. Call it from the
- * process that started s (it waits for squalld as for a child). */
-int sq_test_stop(sq_test_server *s);
+/* Opens a connection to s. Returns it (the caller closes it with
+ * sq_test_conn_close() or sq_test_conn_reset(), also after sq_test_stop()),
+ * or NULL with the reason in sq_test_error(s). */
+sq_test_conn *sq_test_connect(sq_test_server *s);
+
+/* Makes a connection of a connected stream socket (TCP, or a unix socket,
+ * e.g. one end of a socketpair() in a test of your own server code); it
+ * owns fd from then on and makes it non-blocking. NULL on failure (fd is
+ * then still the caller's). */
+sq_test_conn *sq_test_conn_adopt(int fd);
+
+/* Sends a request as sq_test_fetch() builds it, without "Connection:
+ * close": HTTP/1.1 keeps the connection open. Send several before reading
+ * to pipeline them (at most SQ_TEST_MAX_PIPELINE unanswered); responses
+ * are read in the same order. Blocks until all is sent (reading what
+ * arrives meanwhile); a server that stops reading ends the send quietly,
+ * and its response says why. Returns 0, or -1 (sq_test_conn_error()). */
+int sq_test_conn_send(sq_test_conn *c, const char *method, const char *path,
+                      const char *const *headers, const void *body,
+                      size_t body_len);
+
+/* Sends len bytes exactly as given: malformed requests, a request in
+ * pieces, or another protocol after a 101. Such requests are not known
+ * to the reader: their responses are read as answers to GET, unless
+ * sq_test_conn_expect() says otherwise. Returns 0 or -1. */
+int sq_test_conn_send_raw(sq_test_conn *c, const void *bytes, size_t len);
+
+/* Declares that a request of this method was sent with send_raw, after
+ * those already awaiting a response; only "HEAD" changes how its response
+ * is read (it has no body). Returns 0, or -1 when too many are queued. */
+int sq_test_conn_expect(sq_test_conn *c, const char *method);
+
+/* Reads the next response whole (interim 1xx ones are counted in it),
+ * waiting up to timeout_ms. Returns it (the caller frees it), or NULL on a
+ * timeout, a malformed or truncated response, or the connection's end:
+ * sq_test_conn_error() says which. A timeout loses nothing: a later read
+ * continues the same response. After a malformed response the connection
+ * is unusable for HTTP (its framing is lost). */
+sq_test_response *sq_test_conn_read(sq_test_conn *c, int timeout_ms);
+
+/* Reads only the status line and headers of the next response, so that
+ * its body can be read piece by piece with sq_test_conn_read_chunk()
+ * (which must reach the end of it before the next read). The returned
+ * response has an empty body; the caller frees it. NULL as for read. */
+sq_test_response *sq_test_conn_read_head(sq_test_conn *c, int timeout_ms);
+
+/* The next piece of the body whose head sq_test_conn_read_head() read: for
+ * a chunked body, exactly one chunk (waited for whole, so chunk boundaries
+ * are what the server sent: one per sq_flush()); otherwise whatever has
+ * arrived. Returns its length and points *data at it (NUL-terminated;
+ * owned by c, valid until the next call on c); 0 at the end of the body
+ * (trailer fields are checked and dropped), and again after it; -1 on a
+ * timeout (nothing is lost: call again) or an error. */
+ssize_t sq_test_conn_read_chunk(sq_test_conn *c, const char **data,
+                                int timeout_ms);
+
+/* Raw bytes from the connection, up to len: first those received and not
+ * yet parsed (e.g. what followed a 101), then from the socket. Returns
+ * how many, 0 at the end of the stream, -1 on a timeout or an error.
+ * Bytes read this way are never seen by the response reader. */
+ssize_t sq_test_conn_recv(sq_test_conn *c, void *buf, size_t len,
+                          int timeout_ms);
+
+/* Waits for the server to close the connection (FIN or RST). Returns 1
+ * when it did, 0 when it is still open at the deadline, -1 when bytes
+ * arrived instead (they stay readable; the error quotes them) or on an
+ * error. */
+int sq_test_conn_closed(sq_test_conn *c, int timeout_ms);
+
+/* Half-closes: sends FIN but keeps reading (shutdown(SHUT_WR)), as a
+ * client that has sent all it will send. Nothing can be sent after it. */
+int sq_test_conn_shutdown(sq_test_conn *c);
+
+/* Closes with FIN and frees c (unread input is read away first, or the
+ * kernel would send RST). NULL is fine. */
+void sq_test_conn_close(sq_test_conn *c);
+
+/* Closes with RST (SO_LINGER 0), as a client that crashes or a
+ * middlebox that gives up, and frees c. NULL is fine. */
+void sq_test_conn_reset(sq_test_conn *c);
+
+/* Why the last call on c failed, prefixed by the request it concerns
+ * ("GET /stream: timed out after 1 s reading the response"); "" after a
+ * call that succeeded. Owned by c, valid until the next call on c. */
+const char *sq_test_conn_error(const sq_test_conn *c);
+
+/* The socket, for setsockopt() or poll(); owned by c: do not close it. */
+int sq_test_conn_fd(const sq_test_conn *c);
 
 #ifdef __cplusplus
 }

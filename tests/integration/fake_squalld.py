@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """fake_squalld.py - a stand-in for squalld that answers with canned bytes.
 
-tests/unit/test_testclient.c runs it as $SQUALLD to exercise the response
-parser of the test client library (lib/testclient.c) on exactly the
+tests/unit/test_testclient.c runs it as $SQUALLD to exercise the server
+side of the test client library (lib/testserver.c: socket activation,
+readiness, exit status, the log) and sq_test_fetch() (lib/testfetch.c) on
 responses, valid and malformed, that the real squalld never sends.
 
 It starts the way sq_test_start() starts squalld: the arguments (-c FILE)
@@ -11,12 +12,15 @@ readiness is "READY=1" sent to $NOTIFY_SOCKET. Connections are served one
 at a time: the request head is read (and a Content-Length body), and the
 request path picks the answer (see answer()), sent as is. Then the fake
 closes its side (unless the request said "Connection: keep-alive") and
-waits for the client to close. SIGTERM exits 0.
+waits for the client to close. SIGTERM exits 0, or with the status a line
+"exit_status: N" in the config file asks for; "fake_squalld: ready" goes
+to stderr (the log) at start.
 
 Stdlib only.
 """
 
 import os
+import re
 import signal
 import socket
 import sys
@@ -138,7 +142,7 @@ RESPONSES = {
         b"x\r\n"
         b"0\r\n"
         b"\r\n"),
-    # 2^64 - 1: size + 2 wraps around in lib/testclient.c (not yet tested)
+    # 2^64 - 1: too large for any size type
     "/huge-chunk": (
         b"HTTP/1.1 200 OK\r\n"
         b"Transfer-Encoding: chunked\r\n"
@@ -231,7 +235,21 @@ def serve(listener):
                 conn.close()
 
 
+def exit_status():
+    """The status to exit with on SIGTERM: "exit_status: N" in -c FILE."""
+    args = sys.argv[1:]
+    if "-c" not in args or args.index("-c") + 1 >= len(args):
+        return 0
+    try:
+        with open(args[args.index("-c") + 1]) as f:
+            m = re.search(r"^exit_status: *(\d+)", f.read(), re.M)
+    except OSError:
+        return 0
+    return int(m.group(1)) if m else 0
+
+
 def main():
+    status = exit_status()
     if (os.environ.get("LISTEN_FDS") != "1"
             or os.environ.get("LISTEN_PID") != str(os.getpid())):
         sys.exit("fake_squalld: LISTEN_FDS=%s LISTEN_PID=%s (pid %d)" %
@@ -252,10 +270,11 @@ def main():
     if notify:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
             s.sendto(b"READY=1", notify)
+    print("fake_squalld: ready", file=sys.stderr, flush=True)
 
     signal.sigwait({signal.SIGTERM})
     listener.close()
-    os._exit(0)  # not sys.exit(): the server thread may be in accept()
+    os._exit(status)  # not sys.exit(): the server thread may be in accept()
 
 
 if __name__ == "__main__":

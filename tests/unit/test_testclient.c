@@ -1,116 +1,211 @@
 /*
- * test_testclient.c - the test client library's own HTTP client
- * (lib/testclient.c): response framing, the rejection of malformed
- * responses, timeouts and the request head it sends.
+ * test_testclient.c - the test client library (lib/) on its own.
  *
- * The real squalld only ever sends well-formed responses, so the server
- * here is tests/integration/fake_squalld.py, started through $SQUALLD like
- * squalld: it answers each request path with canned bytes. It is found in
- * $SQUALL_SRCDIR (set by `make check`; "." otherwise).
+ * The connection object (lib/testconn.c, testparse.c, teststrict.c) is
+ * tested against canned server bytes: each test makes a loopback TCP pair,
+ * hands the client end to sq_test_conn_adopt() and plays the server on the
+ * other end itself, byte by byte and in its own time, so streaming, close
+ * and timing cases are exact. The server side (lib/testserver.c) and
+ * sq_test_fetch() are tested with tests/integration/fake_squalld.py run as
+ * $SQUALLD: it starts like squalld (socket activation, READY=1) and
+ * answers request paths with canned bytes. It is found in $SQUALL_SRCDIR
+ * (set by `make check`; "." otherwise).
  */
 #include <squall/test.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
 #include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* The fake ignores its config; any YAML will do. */
-static const char yaml[] = "server: {workers: 1}\n";
+#include <unistd.h>
 
 /* ---------------------------------------------------------------------
- * One fake server for the "responses" and "requests" test cases: started
- * once, in the runner process (unchecked fixture), so that forked tests
- * only talk to it over TCP. Its exit status is checked by main().
+ * Playing the server
  * ------------------------------------------------------------------- */
 
-static sq_test_server *srv;
-static int srv_stop_status;
-
-static void start_shared(void)
+static double seconds(void)
 {
-    char err[4096];
+    struct timespec ts;
 
-    if (srv != NULL)
-        return;
-    srv = sq_test_start(yaml, err, sizeof err);
-    if (srv == NULL)
-        fprintf(stderr, "sq_test_start: %s\n", err);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void stop_shared(void)
+/* A connected loopback TCP pair: the client end becomes *c, the server
+ * end is returned (the test closes it). */
+static int tcp_pair(sq_test_conn **c)
 {
-    if (srv == NULL)
-        return;
-    srv_stop_status = sq_test_stop(srv);
-    srv = NULL;
-    if (srv_stop_status != 0)
-        fprintf(stderr, "shared fake squalld: sq_test_stop() returned %d\n",
-                srv_stop_status);
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd, sfd;
+
+    ck_assert_int_ge(lfd, 0);
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
+    ck_assert_int_eq(listen(lfd, 1), 0);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+    cfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(cfd, (struct sockaddr *)&sin, sizeof sin), 0);
+    sfd = accept(lfd, NULL, NULL);
+    ck_assert_int_ge(sfd, 0);
+    close(lfd);
+    *c = sq_test_conn_adopt(cfd);
+    ck_assert_ptr_nonnull(*c);
+    return sfd;
 }
 
-static sq_test_response *fetch(const char *method, const char *path,
-                               const char *const *headers, const void *body,
-                               size_t len)
+static void put_n(int fd, const void *p, size_t len)
 {
-    sq_test_response *r;
+    ssize_t n;
 
-    ck_assert_msg(srv != NULL, "the fake squalld did not start");
-    r = sq_test_fetch(srv, method, path, headers, body, len);
-    ck_assert_msg(r != NULL, "%s", sq_test_error(srv));
-    ck_assert_str_eq(sq_test_error(srv), "");
+    while (len > 0) {
+        n = write(fd, p, len);
+        ck_assert_msg(n > 0, "write: %s", strerror(errno));
+        p = (const char *)p + n;
+        len -= (size_t)n;
+    }
+}
+
+static void put(int fd, const char *s)
+{
+    put_n(fd, s, strlen(s));
+}
+
+/* What the client sent, up to want bytes or 2 s of silence. */
+static char *got(int fd, size_t want)
+{
+    static char buf[65536];
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    size_t len = 0;
+    ssize_t n;
+
+    while (len < want && len < sizeof buf - 1 && poll(&pfd, 1, 2000) == 1) {
+        n = read(fd, buf + len, sizeof buf - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/* The client's request heads, until n of them ("\r\n\r\n") are in. */
+static char *got_heads(int fd, int n)
+{
+    static char all[65536];
+    size_t len = 0;
+    const char *p;
+    int heads;
+
+    all[0] = '\0';
+    for (;;) {
+        for (heads = 0, p = all; (p = strstr(p, "\r\n\r\n")); p += 4)
+            heads++;
+        if (heads >= n)
+            return all;
+        p = got(fd, 1);
+        ck_assert_msg(*p != '\0', "only %d request heads: %s", heads, all);
+        ck_assert_uint_lt(len + strlen(p), sizeof all);
+        memcpy(all + len, p, strlen(p) + 1);
+        len += strlen(p);
+    }
+}
+
+static sq_test_response *read_ok(sq_test_conn *c)
+{
+    sq_test_response *r = sq_test_conn_read(c, 2000);
+
+    ck_assert_msg(r != NULL, "%s", sq_test_conn_error(c));
+    ck_assert_str_eq(sq_test_conn_error(c), "");
     return r;
 }
 
-/* A fetch that must fail with an error naming the request and the
- * problem. */
-static void fetch_fails(const char *method, const char *path,
-                        const char *const *headers, const char *problem)
+static void send_ok(sq_test_conn *c, const char *method, const char *path)
 {
-    char prefix[128];
-    sq_test_response *r;
-    const char *err;
-
-    ck_assert_msg(srv != NULL, "the fake squalld did not start");
-    r = sq_test_fetch(srv, method, path, headers, NULL, 0);
-    err = sq_test_error(srv);
-    ck_assert_msg(r == NULL, "%s %s: accepted, status %d", method, path,
-                  r != NULL ? r->status : 0);
-    snprintf(prefix, sizeof prefix, "%s %s: ", method, path);
-    ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0,
-                  "error does not start with \"%s\": %s", prefix, err);
-    ck_assert_msg(strstr(err, problem) != NULL, "no \"%s\" in the error: %s",
-                  problem, err);
+    ck_assert_msg(sq_test_conn_send(c, method, path, NULL, NULL, 0) == 0, "%s",
+                  sq_test_conn_error(c));
 }
 
 /* ---------------------------------------------------------------------
- * Well-formed responses
+ * Responses read whole
  * ------------------------------------------------------------------- */
+
+START_TEST(content_length_body_and_fields)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
+
+    send_ok(c, "GET", "/");
+    put(s, "HTTP/1.1 200 OK\r\n"
+           "Content-Length: 5\r\n"
+           "X-Spaced: \t padded \t\r\n"
+           "\r\n"
+           "hello");
+    r = read_ok(c);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_int_eq(r->version, 11);
+    ck_assert_str_eq(r->reason, "OK");
+    ck_assert_str_eq(r->body, "hello");
+    ck_assert_uint_eq(r->body_len, 5);
+    ck_assert_int_eq(r->keep_alive, 1);
+    ck_assert_uint_eq(r->nheaders, 2);
+    ck_assert_str_eq(r->headers[1].name, "X-Spaced");
+    ck_assert_str_eq(r->headers[1].value, "padded");
+    ck_assert_pstr_eq(sq_test_header(r, "content-length"), "5");
+    sq_test_response_free(r);
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
 
 /* Chunk extensions are skipped; the trailer fields follow the header
  * fields, trimmed like them. */
 START_TEST(chunked_body_and_trailers)
 {
-    sq_test_response *r = fetch("GET", "/chunked", NULL, NULL, 0);
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
 
-    ck_assert_int_eq(r->status, 200);
+    send_ok(c, "GET", "/");
+    put(s, "HTTP/1.1 200 OK\r\n"
+           "Transfer-Encoding: chunked\r\n"
+           "X-Before: 1\r\n"
+           "\r\n"
+           "5;name=value\r\nHello\r\n"
+           "7 ; ext\r\n, world\r\n"
+           "A;q=\"a;b\"\r\n! It works\r\n"
+           "0;last\r\n"
+           "X-Trailer: yes\r\n"
+           "X-Spaced: \t padded \t\r\n"
+           "\r\n");
+    r = read_ok(c);
     ck_assert_str_eq(r->body, "Hello, world! It works");
     ck_assert_uint_eq(r->body_len, 22);
     ck_assert_uint_eq(r->nheaders, 4);
-    ck_assert_str_eq(r->headers[0].name, "Transfer-Encoding");
-    ck_assert_str_eq(r->headers[0].value, "chunked");
-    ck_assert_str_eq(r->headers[1].name, "X-Before");
     ck_assert_str_eq(r->headers[2].name, "X-Trailer");
     ck_assert_str_eq(r->headers[2].value, "yes");
-    ck_assert_str_eq(r->headers[3].name, "X-Spaced");
     ck_assert_str_eq(r->headers[3].value, "padded");
-    ck_assert_pstr_eq(sq_test_header(r, "x-trailer"), "yes");
     sq_test_response_free(r);
+    sq_test_conn_close(c);
+    close(s);
 }
 END_TEST
 
-/* The bytes fake_squalld.py's big_body() sends. */
+/* 1 MiB in chunks of 1 to 70001 bytes, so that chunk boundaries fall
+ * anywhere in the client's reads; written by a child process, since it is
+ * more than the socket buffers hold. */
 static unsigned char *big_body(size_t len)
 {
     unsigned char *b = malloc(len);
@@ -122,371 +217,907 @@ static unsigned char *big_body(size_t len)
     return b;
 }
 
-/* Chunks of 1 to 70001 bytes, so that chunk boundaries fall anywhere in
- * the client's reads. */
+static void write_chunked(int fd, const unsigned char *body, size_t len)
+{
+    static const size_t sizes[] = {1, 4093, 17, 65521, 333, 70001, 2};
+    char line[32];
+    size_t pos = 0, n, i = 0;
+
+    put(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    while (pos < len) {
+        n = sizes[i++ % 7];
+        n = n < len - pos ? n : len - pos;
+        snprintf(line, sizeof line, i % 2 ? "%zx\r\n" : "%zX\r\n", n);
+        put(fd, line);
+        put_n(fd, body + pos, n);
+        put(fd, "\r\n");
+        pos += n;
+    }
+    put(fd, "0\r\n\r\n");
+}
+
 START_TEST(chunked_1mb_in_odd_chunks)
 {
     size_t len = 1024 * 1024;
     unsigned char *want = big_body(len);
-    sq_test_response *r = fetch("GET", "/chunked-big", NULL, NULL, 0);
+    sq_test_conn *c;
+    int s = tcp_pair(&c), status;
+    sq_test_response *r;
+    pid_t pid;
 
-    ck_assert_int_eq(r->status, 200);
+    send_ok(c, "GET", "/big");
+    pid = fork();
+    if (pid == 0) {
+        write_chunked(s, want, len);
+        _exit(0);
+    }
+    r = read_ok(c);
     ck_assert_uint_eq(r->body_len, len);
-    ck_assert_msg(memcmp(r->body, want, len) == 0, "1 MB body differs");
+    ck_assert_msg(memcmp(r->body, want, len) == 0, "1 MiB body differs");
     ck_assert_int_eq(r->body[len], '\0');
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     free(want);
     sq_test_response_free(r);
+    sq_test_conn_close(c);
+    close(s);
 }
 END_TEST
 
 START_TEST(close_delimited_body)
 {
     static const char want[] = "until the close\r\n\r\nincluding CRLFs";
-    sq_test_response *r = fetch("GET", "/close", NULL, NULL, 0);
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
 
-    ck_assert_int_eq(r->status, 200);
+    send_ok(c, "GET", "/");
+    put(s, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n");
+    put(s, want);
+    shutdown(s, SHUT_WR);
+    r = read_ok(c);
     ck_assert_int_eq(r->version, 10);
-    ck_assert_str_eq(r->reason, "OK");
-    ck_assert_uint_eq(r->body_len, sizeof want - 1);
     ck_assert_str_eq(r->body, want);
-    ck_assert_pstr_eq(sq_test_header(r, "Content-Type"), "text/plain");
+    ck_assert_int_eq(r->keep_alive, 0);
     sq_test_response_free(r);
+    ck_assert_int_eq(sq_test_conn_closed(c, 0), 1);
+    sq_test_conn_close(c);
+    close(s);
 }
 END_TEST
 
-static const char *const keep_alive[] = {"Connection: keep-alive", NULL};
-
-/* Content-Length is the length of the GET body, and no body follows:
- * with "Connection: close" nothing comes before the close; with
- * keep-alive the fake does not close, so the client must stop at the
- * head (or time out). */
-START_TEST(head_has_length_but_no_body)
+/* HEAD, 204 and 304 end at the head whatever their Content-Length says;
+ * the next response follows at once. */
+START_TEST(no_body_after_head_204_304)
 {
-    const char *const *hdrs[] = {NULL, keep_alive};
-    sq_test_response *r;
-    size_t i;
-
-    for (i = 0; i < 2; i++) {
-        r = fetch("HEAD", "/head-length", hdrs[i], NULL, 0);
-        ck_assert_int_eq(r->status, 200);
-        ck_assert_pstr_eq(sq_test_header(r, "Content-Length"), "1234");
-        ck_assert_uint_eq(r->body_len, 0);
-        ck_assert_str_eq(r->body, "");
-        sq_test_response_free(r);
-    }
-}
-END_TEST
-
-/* sq_test_fetch_raw() recognizes HEAD by the request's first bytes. */
-START_TEST(raw_head_has_no_body)
-{
-    static const char req[] = "HEAD /head-length HTTP/1.1\r\n"
-                              "Host: x\r\n"
-                              "Connection: keep-alive\r\n"
-                              "\r\n";
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
     sq_test_response *r;
 
-    ck_assert_ptr_nonnull(srv);
-    r = sq_test_fetch_raw(srv, req, sizeof req - 1);
-    ck_assert_msg(r != NULL, "%s", sq_test_error(srv));
+    send_ok(c, "HEAD", "/h");
+    send_ok(c, "GET", "/204");
+    send_ok(c, "GET", "/304");
+    send_ok(c, "GET", "/ok");
+    put(s, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"
+           "HTTP/1.1 204\r\nX-After: 204\r\n\r\n"
+           "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n"
+           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    r = read_ok(c);
     ck_assert_int_eq(r->status, 200);
     ck_assert_pstr_eq(sq_test_header(r, "Content-Length"), "1234");
+    ck_assert_str_eq(r->body, "");
+    sq_test_response_free(r);
+    r = read_ok(c);
+    ck_assert_int_eq(r->status, 204);
+    ck_assert_str_eq(r->reason, "");
     ck_assert_uint_eq(r->body_len, 0);
     sq_test_response_free(r);
-}
-END_TEST
-
-START_TEST(no_content_204_has_no_body)
-{
-    const char *const *hdrs[] = {NULL, keep_alive};
-    sq_test_response *r;
-    size_t i;
-
-    for (i = 0; i < 2; i++) {
-        r = fetch("GET", "/no-content", hdrs[i], NULL, 0);
-        ck_assert_int_eq(r->status, 204);
-        ck_assert_str_eq(r->reason, "");
-        ck_assert_pstr_eq(sq_test_header(r, "X-After"), "204");
-        ck_assert_uint_eq(r->body_len, 0);
-        ck_assert_str_eq(r->body, "");
-        sq_test_response_free(r);
-    }
-}
-END_TEST
-
-START_TEST(not_modified_304_has_no_body)
-{
-    const char *const *hdrs[] = {NULL, keep_alive};
-    sq_test_response *r;
-    size_t i;
-
-    for (i = 0; i < 2; i++) {
-        r = fetch("GET", "/not-modified", hdrs[i], NULL, 0);
-        ck_assert_int_eq(r->status, 304);
-        ck_assert_str_eq(r->reason, "Not Modified");
-        ck_assert_pstr_eq(sq_test_header(r, "Content-Length"), "1234");
-        ck_assert_uint_eq(r->body_len, 0);
-        sq_test_response_free(r);
-    }
-}
-END_TEST
-
-/* 100 and 103 are skipped, with the 103's Link field. */
-START_TEST(interim_1xx_are_skipped)
-{
-    sq_test_response *r = fetch("GET", "/continue", NULL, NULL, 0);
-
-    ck_assert_int_eq(r->status, 200);
-    ck_assert_int_eq(r->version, 11);
-    ck_assert_str_eq(r->reason, "OK");
-    ck_assert_str_eq(r->body, "ok");
-    ck_assert_uint_eq(r->nheaders, 1);
-    ck_assert_pstr_eq(sq_test_header(r, "Content-Length"), "2");
-    ck_assert_ptr_null(sq_test_header(r, "Link"));
+    r = read_ok(c);
+    ck_assert_int_eq(r->status, 304);
+    ck_assert_uint_eq(r->body_len, 0);
     sq_test_response_free(r);
+    r = read_ok(c);
+    ck_assert_str_eq(r->body, "ok");
+    sq_test_response_free(r);
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+/* 100 and 103 are counted, their fields dropped. */
+START_TEST(interim_1xx_are_counted)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
+
+    send_ok(c, "GET", "/");
+    put(s, "HTTP/1.1 100 Continue\r\n\r\n"
+           "HTTP/1.1 103 Early Hints\r\n"
+           "Link: </style.css>; rel=preload\r\n\r\n"
+           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    r = read_ok(c);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(r->reason, "OK");
+    ck_assert_uint_eq(r->ninterim, 2);
+    ck_assert_int_eq(r->interim[0], 100);
+    ck_assert_int_eq(r->interim[1], 103);
+    ck_assert_uint_eq(r->nheaders, 1);
+    ck_assert_ptr_null(sq_test_header(r, "Link"));
+    ck_assert_str_eq(r->body, "ok");
+    sq_test_response_free(r);
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+/* After 101 the bytes are another protocol's, read raw. */
+START_TEST(switching_protocols_then_raw)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
+    char buf[16];
+
+    send_ok(c, "GET", "/ws");
+    put(s, "HTTP/1.1 101 Switching Protocols\r\n"
+           "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+           "\x81\x05hello");
+    r = read_ok(c);
+    ck_assert_int_eq(r->status, 101);
+    ck_assert_int_eq(r->keep_alive, 0);
+    sq_test_response_free(r);
+    ck_assert_int_eq(sq_test_conn_recv(c, buf, sizeof buf, 1000), 7);
+    ck_assert_int_eq(memcmp(buf, "\x81\x05hello", 7), 0);
+    ck_assert_ptr_null(sq_test_conn_read(c, 100));
+    ck_assert_msg(strstr(sq_test_conn_error(c), "switched protocols"), "%s",
+                  sq_test_conn_error(c));
+    got_heads(s, 1);
+    ck_assert_int_eq(sq_test_conn_send_raw(c, "\x88\x00", 2), 0);
+    ck_assert_int_eq(memcmp(got(s, 2), "\x88\x00", 2), 0);
+    sq_test_conn_close(c);
+    close(s);
 }
 END_TEST
 
 /* ---------------------------------------------------------------------
- * Malformed responses: NULL, and an error that says what is wrong
+ * Keep-alive and pipelining
  * ------------------------------------------------------------------- */
 
-START_TEST(bare_lf_is_an_error)
+START_TEST(keep_alive_reuses_the_connection)
 {
-    fetch_fails("GET", "/bare-lf", NULL,
-                "line not ended by CRLF before the status line");
-}
-END_TEST
+    sq_test_conn *c;
+    int s = tcp_pair(&c), i;
+    sq_test_response *r;
+    char want[8];
 
-START_TEST(conflicting_lengths_are_an_error)
-{
-    fetch_fails("GET", "/two-lengths", NULL,
-                "conflicting Content-Length fields");
-}
-END_TEST
-
-START_TEST(obs_fold_is_an_error)
-{
-    fetch_fails("GET", "/fold", NULL, "obsolete line folding");
-}
-END_TEST
-
-START_TEST(bytes_after_the_body_are_an_error)
-{
-    fetch_fails("GET", "/extra", NULL,
-                "5 unexpected bytes after the end of the response");
-}
-END_TEST
-
-START_TEST(body_after_head_response_is_an_error)
-{
-    fetch_fails("HEAD", "/head-body", NULL,
-                "4 unexpected bytes after the end of the response");
-}
-END_TEST
-
-START_TEST(truncated_body_is_an_error)
-{
-    fetch_fails("GET", "/truncated", NULL,
-                "connection closed before the end of the body");
-}
-END_TEST
-
-START_TEST(bad_chunk_size_is_an_error)
-{
-    fetch_fails("GET", "/bad-chunk", NULL, "malformed chunk size line \"1g\"");
-}
-END_TEST
-
-START_TEST(huge_chunk_size_is_an_error)
-{
-    fetch_fails("GET", "/huge-chunk", NULL, "chunk size too large");
-}
-END_TEST
-
-/* ---------------------------------------------------------------------
- * The request head the client sends (the fake answers it as the body)
- * ------------------------------------------------------------------- */
-
-static unsigned count(const char *haystack, const char *needle)
-{
-    unsigned n = 0;
-
-    while ((haystack = strstr(haystack, needle)) != NULL) {
-        n++;
-        haystack++;
+    for (i = 0; i < 3; i++) {
+        send_ok(c, "GET", i == 1 ? "/b" : "/a");
+        ck_assert_msg(strstr(got_heads(s, 1), i == 1 ? "GET /b " : "GET /a "),
+                      "request %d", i);
+        put(s, i == 1 ? "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"
+                      : "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na");
+        r = read_ok(c);
+        snprintf(want, sizeof want, "%s", i == 1 ? "b" : "a");
+        ck_assert_str_eq(r->body, want);
+        ck_assert_int_eq(r->keep_alive, 1);
+        sq_test_response_free(r);
     }
-    return n;
+    sq_test_conn_close(c);
+    close(s);
 }
+END_TEST
 
-static void assert_has(const char *head, const char *line, unsigned times)
+/* Three requests out before any response; the responses, in one write,
+ * come back in order, HEAD's without its body. */
+START_TEST(pipelined_responses_in_order)
 {
-    ck_assert_msg(count(head, line) == times, "%u x \"%s\" expected in:\n%s",
-                  times, line, head);
+    static const char *const want[] = {"one", "", "three"};
+    sq_test_conn *c;
+    int s = tcp_pair(&c), i;
+    sq_test_response *r;
+    const char *heads;
+
+    send_ok(c, "GET", "/1");
+    send_ok(c, "HEAD", "/2");
+    ck_assert_int_eq(sq_test_conn_send(c, "POST", "/3", NULL, "x", 1), 0);
+    heads = got_heads(s, 3);
+    ck_assert_msg(strstr(heads, "GET /1 ") < strstr(heads, "HEAD /2 ") &&
+                      strstr(heads, "HEAD /2 ") < strstr(heads, "POST /3 "),
+                  "order: %s", heads);
+    put(s, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none"
+           "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+           "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "5\r\nthree\r\n0\r\n\r\n");
+    for (i = 0; i < 3; i++) {
+        r = read_ok(c);
+        ck_assert_str_eq(r->body, want[i]);
+        sq_test_response_free(r);
+    }
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+/* Every byte in a read of its own: the parser's pauses and the framing
+ * checks must resume anywhere, in a head, a size line, a CRLF. */
+START_TEST(byte_by_byte)
+{
+    static const char bytes[] =
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3;x=y\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-T: 1\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nend";
+    sq_test_response *r[3] = {NULL, NULL, NULL};
+    sq_test_conn *c;
+    int s = tcp_pair(&c), n = 0;
+    size_t i;
+
+    send_ok(c, "GET", "/1");
+    send_ok(c, "HEAD", "/2");
+    send_ok(c, "GET", "/3");
+    for (i = 0; i < sizeof bytes - 1; i++) {
+        put_n(s, bytes + i, 1);
+        while (n < 3 && (r[n] = sq_test_conn_read(c, 1)) != NULL)
+            n++;
+        ck_assert_msg(strstr(sq_test_conn_error(c), "timed out") ||
+                          sq_test_conn_error(c)[0] == '\0',
+                      "at byte %zu: %s", i, sq_test_conn_error(c));
+    }
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(r[0]->body, "abc0123456789abcdef");
+    ck_assert_uint_eq(r[0]->ninterim, 1);
+    ck_assert_pstr_eq(sq_test_header(r[0], "X-T"), "1");
+    ck_assert_str_eq(r[1]->body, "");
+    ck_assert_str_eq(r[2]->body, "end");
+    for (i = 0; i < 3; i++)
+        sq_test_response_free(r[i]);
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+/* Raw requests: the reader learns of a HEAD from sq_test_conn_expect(). */
+START_TEST(raw_pipeline_with_expect)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
+
+    ck_assert_int_eq(sq_test_conn_send_raw(c,
+                                           "HEAD / HTTP/1.1\r\n\r\n"
+                                           "GET / HTTP/1.1\r\n\r\n",
+                                           38),
+                     0);
+    ck_assert_int_eq(sq_test_conn_expect(c, "HEAD"), 0);
+    ck_assert_int_eq(sq_test_conn_expect(c, "GET"), 0);
+    put(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    r = read_ok(c);
+    ck_assert_uint_eq(r->body_len, 0);
+    sq_test_response_free(r);
+    r = read_ok(c);
+    ck_assert_str_eq(r->body, "ok");
+    sq_test_response_free(r);
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
+ * Streaming
+ * ------------------------------------------------------------------- */
+
+static const char *chunk_ok(sq_test_conn *c, ssize_t want)
+{
+    const char *data = NULL;
+    ssize_t n = sq_test_conn_read_chunk(c, &data, 2000);
+
+    ck_assert_msg(n == want, "chunk of %zd bytes, not %zd: %s", n, want,
+                  sq_test_conn_error(c));
+    return data;
 }
 
-START_TEST(post_sends_host_length_and_close)
+/* Each chunk is handed out as soon as it is whole, and not before; a
+ * chunk split across writes comes out whole. */
+START_TEST(chunks_streamed_as_they_arrive)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
+    const char *data;
+
+    send_ok(c, "GET", "/events");
+    put(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    r = sq_test_conn_read_head(c, 2000);
+    ck_assert_msg(r != NULL, "%s", sq_test_conn_error(c));
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(r->body, "");
+    sq_test_response_free(r);
+    put(s, "7\r\ndata: 1\r\n");
+    ck_assert_str_eq(chunk_ok(c, 7), "data: 1");
+    put(s, "8\r\ndata");
+    ck_assert_int_eq(sq_test_conn_read_chunk(c, &data, 100), -1);
+    ck_assert_msg(strstr(sq_test_conn_error(c), "timed out after 0.1 s"), "%s",
+                  sq_test_conn_error(c));
+    put(s, ": 22\r\n");
+    ck_assert_str_eq(chunk_ok(c, 8), "data: 22");
+    put(s, "1\r\nx\r\n2\r\nyz\r\n0\r\nX-T: 1\r\n\r\n");
+    ck_assert_str_eq(chunk_ok(c, 1), "x");
+    ck_assert_str_eq(chunk_ok(c, 2), "yz");
+    chunk_ok(c, 0);
+    chunk_ok(c, 0);
+    /* and the connection goes on */
+    send_ok(c, "GET", "/next");
+    put(s, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext");
+    r = read_ok(c);
+    ck_assert_str_eq(r->body, "next");
+    sq_test_response_free(r);
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+/* A Content-Length body is handed out as it arrives. */
+START_TEST(length_body_streamed_in_pieces)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
+
+    send_ok(c, "GET", "/");
+    put(s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabcd");
+    r = sq_test_conn_read_head(c, 2000);
+    ck_assert_ptr_nonnull(r);
+    sq_test_response_free(r);
+    ck_assert_str_eq(chunk_ok(c, 4), "abcd");
+    put(s, "efghij");
+    ck_assert_str_eq(chunk_ok(c, 6), "efghij");
+    chunk_ok(c, 0);
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+START_TEST(read_waits_for_a_streamed_body)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
+
+    send_ok(c, "GET", "/");
+    put(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    r = sq_test_conn_read_head(c, 2000);
+    ck_assert_ptr_nonnull(r);
+    sq_test_response_free(r);
+    ck_assert_ptr_null(sq_test_conn_read(c, 100));
+    ck_assert_msg(strstr(sq_test_conn_error(c), "being streamed"), "%s",
+                  sq_test_conn_error(c));
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
+ * Close, timeouts, leaving on purpose
+ * ------------------------------------------------------------------- */
+
+START_TEST(server_close_is_detected)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
+
+    send_ok(c, "GET", "/");
+    put(s, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n"
+           "\r\nok");
+    r = read_ok(c);
+    ck_assert_int_eq(r->keep_alive, 0);
+    sq_test_response_free(r);
+    ck_assert_int_eq(sq_test_conn_closed(c, 100), 0);
+    ck_assert_msg(strstr(sq_test_conn_error(c), "still open after 0.1 s"), "%s",
+                  sq_test_conn_error(c));
+    got_heads(s, 1); /* or closing would send RST */
+    close(s);
+    ck_assert_int_eq(sq_test_conn_closed(c, 2000), 1);
+    ck_assert_ptr_null(sq_test_conn_read(c, 100));
+    ck_assert_msg(strstr(sq_test_conn_error(c), "connection closed without "
+                                                "a response"),
+                  "%s", sq_test_conn_error(c));
+    sq_test_conn_close(c);
+}
+END_TEST
+
+START_TEST(server_reset_is_a_close)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+
+    setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(s);
+    ck_assert_int_eq(sq_test_conn_closed(c, 2000), 1);
+    sq_test_conn_close(c);
+}
+END_TEST
+
+START_TEST(bytes_instead_of_the_close)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+
+    put(s, "xyz");
+    ck_assert_int_eq(sq_test_conn_closed(c, 2000), -1);
+    ck_assert_msg(strstr(sq_test_conn_error(c), "3 unexpected bytes arrived "
+                                                "instead of the close: "
+                                                "\"xyz\""),
+                  "%s", sq_test_conn_error(c));
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+/* A read that times out loses nothing: the next one gets the response. */
+START_TEST(read_times_out_then_resumes)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
+    double t0 = seconds(), took;
+
+    send_ok(c, "GET", "/slow");
+    put(s, "HTTP/1.1 200 OK\r\nContent-Le");
+    r = sq_test_conn_read(c, 200);
+    took = seconds() - t0;
+    ck_assert_ptr_null(r);
+    ck_assert_str_eq(sq_test_conn_error(c),
+                     "GET /slow: timed out after 0.2 s reading the response");
+    ck_assert_msg(took >= 0.19 && took < 1.5, "timed out after %.2f s", took);
+    put(s, "ngth: 2\r\n\r\nok");
+    r = read_ok(c);
+    ck_assert_str_eq(r->body, "ok");
+    sq_test_response_free(r);
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+/* The server still reads after a half-close, and can answer. */
+START_TEST(shutdown_half_closes)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
+
+    send_ok(c, "GET", "/");
+    ck_assert_int_eq(sq_test_conn_shutdown(c), 0);
+    ck_assert_msg(strstr(got(s, 1 << 20), "GET / HTTP/1.1\r\n"), "request");
+    ck_assert_int_eq(read(s, (char[1]){0}, 1), 0); /* our FIN */
+    ck_assert_int_eq(sq_test_conn_send(c, "GET", "/", NULL, NULL, 0), -1);
+    put(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    r = read_ok(c);
+    ck_assert_str_eq(r->body, "ok");
+    sq_test_response_free(r);
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+/* close() is a FIN even with input left unread. */
+START_TEST(close_sends_fin)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    char buf[8];
+
+    put(s, "unread bytes");
+    usleep(20000);
+    sq_test_conn_close(c);
+    ck_assert_int_eq(read(s, buf, sizeof buf), 0);
+    close(s);
+}
+END_TEST
+
+START_TEST(reset_sends_rst)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    char buf[8];
+
+    sq_test_conn_reset(c);
+    ck_assert_int_eq(read(s, buf, sizeof buf), -1);
+    ck_assert_int_eq(errno, ECONNRESET);
+    close(s);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
+ * Malformed responses: NULL, and an error that says what and where
+ * ------------------------------------------------------------------- */
+
+struct bad_case {
+    const char *bytes;
+    const char *problem;
+};
+
+static const struct bad_case bad_cases[] = {
+    {"HTTP/1.1 200 OK\nContent-Length: 2\r\n\r\nok",
+     "bare LF (line not ended by CRLF) in the status line"},
+    {"HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 2\r\n\r\nok",
+     "bare LF (line not ended by CRLF) in the headers"},
+    {"HTTP/1.1 200 OK\r\nX-A: 1\rContent-Length: 2\r\n\r\nok",
+     "bare CR (not followed by LF) in the headers"},
+    {"HTTP/1.1 200 OK\r\nX-Folded: one\r\n two\r\nContent-Length: 2\r\n\r\nok",
+     "obsolete line folding"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nokk",
+     "conflicting Content-Length fields"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+     "Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+     "Content-Length with Transfer-Encoding"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1g\r\nx\r\n",
+     "malformed chunk size line at byte"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "FFFFFFFFFFFFFFFF\r\nx\r\n",
+     "chunk size too large"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "5\r\nhelloXY0\r\n\r\n",
+     "chunk data not followed by CRLF (wrong chunk size?)"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "5\nhello\r\n0\r\n\r\n",
+     "in a chunk-size line"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "0\r\nX-T: 1\n\r\n",
+     "bare LF (line not ended by CRLF) in the chunked trailer"},
+    {"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+     "unsupported version HTTP/2.0"},
+    {"HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\n",
+     "status code 999 out of range"},
+    {"HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n",
+     "malformed header name \"Bad Name\""},
+    {"HTTP/1.1 200 OK\r\nX-Nul: a\0b\r\n\r\n", "invalid character in header"},
+    {"SMTP ready\r\n", "invalid constant string"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
+     "connection closed before the end of the body"},
+    {"HTTP/1.1 200 OK\r\nContent-Le", "connection closed in the head"},
+    {"", "connection closed without a response"},
+};
+
+/* Bytes after them the client must not reach: had it accepted the bad
+ * framing, it would read this and fail differently. */
+static void check_bad(const struct bad_case *bc, size_t len)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
+    const char *err;
+
+    send_ok(c, "GET", "/bad");
+    put_n(s, bc->bytes, len);
+    shutdown(s, SHUT_WR);
+    r = sq_test_conn_read(c, 2000);
+    err = sq_test_conn_error(c);
+    ck_assert_msg(r == NULL, "accepted: %s", bc->bytes);
+    ck_assert_msg(strncmp(err, "GET /bad: ", 10) == 0, "no prefix: %s", err);
+    ck_assert_msg(strstr(err, bc->problem) != NULL, "no \"%s\" in: %s",
+                  bc->problem, err);
+    sq_test_conn_close(c);
+    close(s);
+}
+
+START_TEST(malformed_is_an_error)
+{
+    const struct bad_case *bc = &bad_cases[_i];
+    size_t len = strlen(bc->bytes);
+
+    if (strstr(bc->bytes, "X-Nul: a") != NULL)
+        len = sizeof "HTTP/1.1 200 OK\r\nX-Nul: a\0b\r\n\r\n" - 1;
+    check_bad(bc, len);
+}
+END_TEST
+
+/* A body two bytes longer than its Content-Length: the next response
+ * seems to start with an empty line. */
+START_TEST(empty_line_before_status_is_an_error)
+{
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    sq_test_response *r;
+
+    send_ok(c, "GET", "/1");
+    send_ok(c, "GET", "/2");
+    put(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok\r\n"
+           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    r = read_ok(c);
+    sq_test_response_free(r);
+    ck_assert_ptr_null(sq_test_conn_read(c, 2000));
+    ck_assert_msg(strstr(sq_test_conn_error(c),
+                         "GET /2: empty line before the status line"),
+                  "%s", sq_test_conn_error(c));
+    /* and the framing is lost for good */
+    ck_assert_ptr_null(sq_test_conn_read(c, 100));
+    ck_assert_msg(strstr(sq_test_conn_error(c), "framing is lost"), "%s",
+                  sq_test_conn_error(c));
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+START_TEST(reset_in_a_close_delimited_body_is_an_error)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+
+    send_ok(c, "GET", "/");
+    put(s, "HTTP/1.0 200 OK\r\n\r\npartial");
+    usleep(20000);
+    setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(s);
+    ck_assert_ptr_null(sq_test_conn_read(c, 2000));
+    ck_assert_msg(strstr(sq_test_conn_error(c), "connection reset"), "%s",
+                  sq_test_conn_error(c));
+    sq_test_conn_close(c);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
+ * The request head sent
+ * ------------------------------------------------------------------- */
+
+START_TEST(send_adds_host_and_length_not_close)
 {
     static const char body[] = "a=1&b=\0binary\r\n";
-    char host[64];
-    sq_test_response *r =
-        fetch("POST", "/echo-head", NULL, body, sizeof body - 1);
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    char want[256];
 
-    snprintf(host, sizeof host, "\r\nHost: 127.0.0.1:%d\r\n",
-             sq_test_port(srv));
-    ck_assert_int_eq(r->status, 200);
-    ck_assert_msg(strncmp(r->body, "POST /echo-head HTTP/1.1\r\n", 26) == 0,
-                  "request line: %s", r->body);
-    assert_has(r->body, host, 1);
-    assert_has(r->body, "\r\nContent-Length: 15\r\n", 1);
-    assert_has(r->body, "\r\nConnection: close\r\n", 1);
-    assert_has(r->body, "\r\n\r\n", 1);
-    ck_assert_uint_eq(r->body_len, strlen(r->body));
-    ck_assert_str_eq(r->body + r->body_len - 4, "\r\n\r\n");
-    ck_assert_pstr_eq(sq_test_header(r, "X-Body-Length"), "15");
-    sq_test_response_free(r);
+    getsockname(s, (struct sockaddr *)&sin, &len);
+    ck_assert_int_eq(
+        sq_test_conn_send(c, "POST", "/p?q=1", NULL, body, sizeof body - 1), 0);
+    snprintf(want, sizeof want,
+             "POST /p?q=1 HTTP/1.1\r\n"
+             "Host: 127.0.0.1:%d\r\n"
+             "Content-Length: 15\r\n"
+             "\r\n",
+             ntohs(sin.sin_port));
+    ck_assert_int_eq(memcmp(got(s, strlen(want) + 15), want, strlen(want)), 0);
+    sq_test_conn_close(c);
+    close(s);
 }
 END_TEST
 
-/* POST has a length even without a body; GET without a body has none. */
-START_TEST(length_only_with_a_body_or_for_post)
-{
-    sq_test_response *r = fetch("POST", "/echo-head", NULL, NULL, 0);
-
-    assert_has(r->body, "\r\nContent-Length: 0\r\n", 1);
-    sq_test_response_free(r);
-    r = fetch("GET", "/echo-head", NULL, NULL, 0);
-    ck_assert_msg(strncmp(r->body, "GET /echo-head HTTP/1.1\r\n", 25) == 0,
-                  "request line: %s", r->body);
-    assert_has(r->body, "Content-Length", 0);
-    assert_has(r->body, "\r\nConnection: close\r\n", 1);
-    sq_test_response_free(r);
-    r = fetch("GET", "/echo-head", NULL, "xyz", 3);
-    assert_has(r->body, "\r\nContent-Length: 3\r\n", 1);
-    ck_assert_pstr_eq(sq_test_header(r, "X-Body-Length"), "3");
-    sq_test_response_free(r);
-}
-END_TEST
-
-/* The caller's Host and Connection replace the library's, and come after
- * its own fields, in order. */
+/* The caller's Host and Connection replace the library's, after its own
+ * fields, in order; GET without a body has no Content-Length. */
 START_TEST(caller_headers_replace_defaults)
 {
-    static const char *const hdrs[] = {
-        "Host: example.test", "Connection: keep-alive", "X-A: 1", NULL};
-    sq_test_response *r = fetch("GET", "/echo-head", hdrs, NULL, 0);
+    static const char *const hdrs[] = {"Host: example.test",
+                                       "Connection: close", "X-A: 1", NULL};
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
 
-    ck_assert_str_eq(r->body, "GET /echo-head HTTP/1.1\r\n"
-                              "Host: example.test\r\n"
-                              "Connection: keep-alive\r\n"
-                              "X-A: 1\r\n"
-                              "\r\n");
-    sq_test_response_free(r);
+    ck_assert_int_eq(sq_test_conn_send(c, "GET", "/h", hdrs, NULL, 0), 0);
+    ck_assert_str_eq(got_heads(s, 1), "GET /h HTTP/1.1\r\n"
+                                      "Host: example.test\r\n"
+                                      "Connection: close\r\n"
+                                      "X-A: 1\r\n"
+                                      "\r\n");
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+START_TEST(bad_request_parts_are_refused)
+{
+    static const char *const hdrs[] = {"X-A: 1\r\nX-Injected: 1", NULL};
+    sq_test_conn *c;
+    int s = tcp_pair(&c);
+
+    ck_assert_int_eq(sq_test_conn_send(c, "GET", "/a b", NULL, NULL, 0), -1);
+    ck_assert_msg(strstr(sq_test_conn_error(c), "bad method, path or header"),
+                  "%s", sq_test_conn_error(c));
+    ck_assert_int_eq(sq_test_conn_send(c, "GET", "/", hdrs, NULL, 0), -1);
+    ck_assert_int_eq(sq_test_conn_closed(c, 50), 0); /* nothing was sent */
+    sq_test_conn_close(c);
+    close(s);
 }
 END_TEST
 
 /* ---------------------------------------------------------------------
- * A server of its own: timeouts and stopping
+ * The server side, with fake_squalld.py as squalld
  * ------------------------------------------------------------------- */
 
-static double seconds(void)
-{
-    struct timespec ts;
+static const char yaml[] = "server: {workers: 1}\n";
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+static sq_test_server *start(const char *conf)
+{
+    char err[4096];
+    sq_test_server *s = sq_test_start(conf, err, sizeof err);
+
+    ck_assert_msg(s != NULL, "sq_test_start: %s", err);
+    return s;
 }
 
+static void fetch_fails(sq_test_server *srv, const char *method,
+                        const char *path, const char *problem)
+{
+    sq_test_response *r = sq_test_fetch(srv, method, path, NULL, NULL, 0);
+    const char *err = sq_test_error(srv);
+    char prefix[128];
+
+    ck_assert_msg(r == NULL, "%s %s: accepted", method, path);
+    snprintf(prefix, sizeof prefix, "%s %s: ", method, path);
+    ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0,
+                  "error does not start with \"%s\": %s", prefix, err);
+    ck_assert_msg(strstr(err, problem) != NULL, "no \"%s\" in: %s", problem,
+                  err);
+}
+
+/* Readiness, the port handed over, the log, and a clean stop. */
+START_TEST(start_fetch_stop)
+{
+    sq_test_server *srv = start(yaml);
+    sq_test_response *r;
+    char host[64];
+
+    ck_assert_int_eq(sq_test_running(srv), 1);
+    ck_assert_int_eq(sq_test_wait_log(srv, "fake_squalld: ready", 5000), 1);
+    ck_assert_int_eq(sq_test_wait_log(srv, "fake_squalld: ready", 100), 0);
+    ck_assert_msg(strstr(sq_test_error(srv), "not in"), "%s",
+                  sq_test_error(srv));
+    r = sq_test_fetch(srv, "POST", "/echo-head", NULL, "xyz", 3);
+    ck_assert_msg(r != NULL, "%s", sq_test_error(srv));
+    snprintf(host, sizeof host, "\r\nHost: 127.0.0.1:%d\r\n",
+             sq_test_port(srv));
+    ck_assert_msg(strstr(r->body, host), "%s", r->body);
+    ck_assert_msg(strstr(r->body, "\r\nContent-Length: 3\r\n"), "%s", r->body);
+    ck_assert_msg(strstr(r->body, "\r\nConnection: close\r\n"), "%s", r->body);
+    ck_assert_pstr_eq(sq_test_header(r, "X-Body-Length"), "3");
+    sq_test_response_free(r);
+    ck_assert_int_eq(sq_test_stop(srv), 0);
+}
+END_TEST
+
+/* sq_test_fetch() says "Connection: close", so what follows the response
+ * is a framing error of the server's. */
+START_TEST(fetch_rejects_bytes_after_the_response)
+{
+    static const char head[] = "HEAD /head-length HTTP/1.1\r\nHost: x\r\n"
+                               "Connection: keep-alive\r\n\r\n";
+    sq_test_server *srv = start(yaml);
+    sq_test_response *r;
+
+    fetch_fails(srv, "GET", "/extra",
+                "5 unexpected bytes after the end of the response");
+    fetch_fails(srv, "HEAD", "/head-body",
+                "4 unexpected bytes after the end of the response");
+    fetch_fails(srv, "GET", "/truncated",
+                "connection closed before the end of the body");
+    r = sq_test_fetch_raw(srv, head, sizeof head - 1);
+    ck_assert_msg(r != NULL, "%s", sq_test_error(srv));
+    ck_assert_uint_eq(r->body_len, 0);
+    sq_test_response_free(r);
+    ck_assert_int_eq(sq_test_stop(srv), 0);
+}
+END_TEST
+
 /* $SQ_TEST_TIMEOUT, read by sq_test_start(), bounds each fetch. */
-START_TEST(silent_server_times_out)
+START_TEST(fetch_times_out)
 {
     const char *old = getenv("SQ_TEST_TIMEOUT");
     char *saved = old ? strdup(old) : NULL;
-    char err[4096];
-    sq_test_server *s;
+    sq_test_server *srv;
     sq_test_response *r;
-    const char *e;
     double t0, took;
 
-    setenv("SQ_TEST_TIMEOUT", "2", 1);
-    s = sq_test_start(yaml, err, sizeof err);
+    setenv("SQ_TEST_TIMEOUT", "1", 1);
+    srv = start(yaml);
+    t0 = seconds();
+    r = sq_test_get(srv, "/slow");
+    took = seconds() - t0;
     if (saved != NULL) /* for CK_FORK=no */
         setenv("SQ_TEST_TIMEOUT", saved, 1);
     else
         unsetenv("SQ_TEST_TIMEOUT");
     free(saved);
-    ck_assert_msg(s != NULL, "sq_test_start: %s", err);
-    t0 = seconds();
-    r = sq_test_get(s, "/slow");
-    took = seconds() - t0;
-    e = sq_test_error(s);
     ck_assert_ptr_null(r);
-    ck_assert_msg(strstr(e, "GET /slow: timed out after 2 s reading the "
-                            "response") != NULL,
-                  "%s", e);
-    ck_assert_msg(took >= 1.9 && took < 4.0, "timed out after %.2f s", took);
-    /* the fake still serves others while it ignores /slow */
-    r = sq_test_get(s, "/continue");
-    ck_assert_msg(r != NULL, "%s", sq_test_error(s));
-    sq_test_response_free(r);
-    ck_assert_int_eq(sq_test_stop(s), 0);
+    ck_assert_str_eq(sq_test_error(srv),
+                     "GET /slow: timed out after 1 s reading the response");
+    ck_assert_msg(took >= 0.9 && took < 3.0, "timed out after %.2f s", took);
+    ck_assert_int_eq(sq_test_stop(srv), 0);
 }
 END_TEST
 
-START_TEST(stop_returns_0)
+/* The exit status comes back from sq_test_stop(), and a connection still
+ * open at the stop stays the caller's. */
+START_TEST(stop_returns_the_exit_status)
 {
-    char err[4096];
-    sq_test_server *s = sq_test_start(yaml, err, sizeof err);
+    sq_test_server *srv = start("exit_status: 3\n");
+    sq_test_conn *c = sq_test_connect(srv);
+
+    ck_assert_msg(c != NULL, "%s", sq_test_error(srv));
+    ck_assert_int_eq(sq_test_stop(srv), 3);
+    sq_test_conn_close(c);
+}
+END_TEST
+
+START_TEST(dead_server_refuses)
+{
+    sq_test_server *srv = start(yaml);
     sq_test_response *r;
 
-    ck_assert_msg(s != NULL, "sq_test_start: %s", err);
-    r = sq_test_get(s, "/chunked");
-    ck_assert_msg(r != NULL, "%s", sq_test_error(s));
-    sq_test_response_free(r);
-    ck_assert_int_eq(sq_test_stop(s), 0);
+    kill(sq_test_pid(srv), SIGKILL);
+    while (sq_test_running(srv))
+        usleep(1000);
+    r = sq_test_get(srv, "/");
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(sq_test_error(srv), "GET /: connect 127.0.0.1:"), "%s",
+                  sq_test_error(srv));
+    ck_assert_msg(strstr(sq_test_error(srv), "squalld is no longer running"),
+                  "%s", sq_test_error(srv));
+    ck_assert_int_eq(sq_test_stop(srv), -1);
 }
 END_TEST
 
 static Suite *testclient_suite(void)
 {
     Suite *s = suite_create("testclient");
-    TCase *resp = tcase_create("responses");
+    TCase *whole = tcase_create("responses");
+    TCase *conn = tcase_create("connection");
+    TCase *stream = tcase_create("streaming");
+    TCase *close_ = tcase_create("closing");
     TCase *bad = tcase_create("malformed");
     TCase *req = tcase_create("requests");
-    TCase *life = tcase_create("lifecycle");
+    TCase *srv = tcase_create("server");
 
-    tcase_add_unchecked_fixture(resp, start_shared, NULL);
-    tcase_add_test(resp, chunked_body_and_trailers);
-    tcase_add_test(resp, chunked_1mb_in_odd_chunks);
-    tcase_add_test(resp, close_delimited_body);
-    tcase_add_test(resp, head_has_length_but_no_body);
-    tcase_add_test(resp, raw_head_has_no_body);
-    tcase_add_test(resp, no_content_204_has_no_body);
-    tcase_add_test(resp, not_modified_304_has_no_body);
-    tcase_add_test(resp, interim_1xx_are_skipped);
-    suite_add_tcase(s, resp);
+    tcase_add_test(whole, content_length_body_and_fields);
+    tcase_add_test(whole, chunked_body_and_trailers);
+    tcase_add_test(whole, chunked_1mb_in_odd_chunks);
+    tcase_add_test(whole, close_delimited_body);
+    tcase_add_test(whole, no_body_after_head_204_304);
+    tcase_add_test(whole, interim_1xx_are_counted);
+    tcase_add_test(whole, switching_protocols_then_raw);
+    suite_add_tcase(s, whole);
 
-    tcase_add_unchecked_fixture(bad, start_shared, NULL);
-    tcase_add_test(bad, bare_lf_is_an_error);
-    tcase_add_test(bad, conflicting_lengths_are_an_error);
-    tcase_add_test(bad, obs_fold_is_an_error);
-    tcase_add_test(bad, bytes_after_the_body_are_an_error);
-    tcase_add_test(bad, body_after_head_response_is_an_error);
-    tcase_add_test(bad, truncated_body_is_an_error);
-    tcase_add_test(bad, bad_chunk_size_is_an_error);
-    tcase_add_test(bad, huge_chunk_size_is_an_error);
+    tcase_add_test(conn, keep_alive_reuses_the_connection);
+    tcase_add_test(conn, pipelined_responses_in_order);
+    tcase_add_test(conn, raw_pipeline_with_expect);
+    tcase_add_test(conn, byte_by_byte);
+    suite_add_tcase(s, conn);
+
+    tcase_add_test(stream, chunks_streamed_as_they_arrive);
+    tcase_add_test(stream, length_body_streamed_in_pieces);
+    tcase_add_test(stream, read_waits_for_a_streamed_body);
+    suite_add_tcase(s, stream);
+
+    tcase_add_test(close_, server_close_is_detected);
+    tcase_add_test(close_, server_reset_is_a_close);
+    tcase_add_test(close_, bytes_instead_of_the_close);
+    tcase_add_test(close_, read_times_out_then_resumes);
+    tcase_add_test(close_, shutdown_half_closes);
+    tcase_add_test(close_, close_sends_fin);
+    tcase_add_test(close_, reset_sends_rst);
+    suite_add_tcase(s, close_);
+
+    tcase_add_loop_test(bad, malformed_is_an_error, 0,
+                        sizeof bad_cases / sizeof bad_cases[0]);
+    tcase_add_test(bad, empty_line_before_status_is_an_error);
+    tcase_add_test(bad, reset_in_a_close_delimited_body_is_an_error);
     suite_add_tcase(s, bad);
 
-    tcase_add_unchecked_fixture(req, start_shared, stop_shared);
-    tcase_add_test(req, post_sends_host_length_and_close);
-    tcase_add_test(req, length_only_with_a_body_or_for_post);
+    tcase_add_test(req, send_adds_host_and_length_not_close);
     tcase_add_test(req, caller_headers_replace_defaults);
+    tcase_add_test(req, bad_request_parts_are_refused);
     suite_add_tcase(s, req);
 
-    tcase_set_timeout(life, 20);
-    tcase_add_test(life, silent_server_times_out);
-    tcase_add_test(life, stop_returns_0);
-    suite_add_tcase(s, life);
+    tcase_set_timeout(srv, 20);
+    tcase_add_test(srv, start_fetch_stop);
+    tcase_add_test(srv, fetch_rejects_bytes_after_the_response);
+    tcase_add_test(srv, fetch_times_out);
+    tcase_add_test(srv, stop_returns_the_exit_status);
+    tcase_add_test(srv, dead_server_refuses);
+    suite_add_tcase(s, srv);
     return s;
 }
 
@@ -504,8 +1135,5 @@ int main(void)
     srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose lists tests */
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    stop_shared(); /* if a test case was skipped */
-    if (srv_stop_status != 0)
-        failed++;
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
