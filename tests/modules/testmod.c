@@ -86,6 +86,7 @@ static void slow_gone(sq_req *r, void *arg)
 {
     struct slow_state *s = arg;
 
+    sq_log(SQ_LOG_INFO, "testmod: slow request closed");
     sq_timer_cancel(s->timer);
     sq_finish(r);
 }
