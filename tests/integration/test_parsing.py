@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""Request parsing seen from a raw client: the cases that public request
+corpora (gunicorn's tests/requests, llhttp's strict request tests) caught,
+and the input handling of query arguments. Each refused request is sent
+with a follow-up request behind it that must never be answered: after a
+framing error the stream cannot be trusted, so squalld closes."""
+
+import squalltest
+
+# Sent after a refused request: it must never be answered.
+FOLLOW_UP = b"GET /pid HTTP/1.1\r\nHost: test\r\n\r\n"
+
+# name -> (request bytes, expected status)
+REFUSED = {
+}
+
+
+class ParsingTest(squalltest.SquallTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.srv = self.start_squalld(workers=1)
+
+    def assertErrorThenClose(self, conn, status):
+        self.assertStatus(conn.read_response(), status)
+        conn.assert_closed()
+
+    def check_refused(self, request, status):
+        with self.srv.connect() as c:
+            c.send(request + FOLLOW_UP)
+            self.assertErrorThenClose(c, status)
+
+    # query arguments -----------------------------------------------------
+
+    def test_query_arg_with_nul_is_skipped(self):
+        # the router refuses %00 in path parameters; query arguments agree
+        resp = self.srv.request("GET", "/args/1?q=admin%00.evil")
+        self.assertStatus(resp, 200, "id=1\nq=\n")
+        resp = self.srv.request("GET", "/args/1?q=admin%00.evil&q=ok")
+        self.assertStatus(resp, 200, "id=1\nq=ok\n")
+
+    def test_path_param_with_nul_is_refused(self):
+        # what the query arguments now agree with
+        self.assertStatus(self.srv.request("GET", "/args/a%00b"), 404)
+
+
+def _refused_test(request, status):
+    def test(self):
+        self.check_refused(request, status)
+    return test
+
+
+for _name, (_request, _status) in REFUSED.items():
+    setattr(ParsingTest, "test_refused_%s_%d" % (_name, _status),
+            _refused_test(_request, _status))
+
+
+if __name__ == "__main__":
+    squalltest.main()
