@@ -285,27 +285,55 @@ static int on_headers_complete(http_parser *p)
     return 0;
 }
 
+/* Frees the body of the request whose pool is released. */
+static void body_free(void *arg)
+{
+    sq_req *r = arg;
+    free(r->body);
+    r->body = NULL;
+}
+
+/*
+ * Makes room for need bytes of body (and its NUL). The buffer grows with
+ * what arrives, doubling from 1 KiB, and never past the declared length:
+ * reserving the whole Content-Length at the first byte would let clients
+ * that declare max_body_size and send little hold that much each. It is
+ * malloc'd so that realloc can grow it in place; the request's pool frees
+ * it. declared is the Content-Length, or 0 when chunked.
+ */
+static int body_reserve(sq_req *r, size_t need, size_t declared)
+{
+    size_t cap = r->body_cap ? r->body_cap : 1024;
+    char *b;
+
+    if (need <= r->body_cap)
+        return 0;
+    while (cap < need)
+        cap *= 2;
+    if (declared > 0 && cap > declared + 1)
+        cap = declared + 1;
+    if (r->body == NULL && sq_pool_cleanup(r->pool, body_free, r) < 0)
+        return -1;
+    if ((b = realloc(r->body, cap)) == NULL)
+        return -1;
+    r->body = b;
+    r->body_cap = cap;
+    return 0;
+}
+
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct http_in *h = p->data;
     sq_req *r = h->r;
+    size_t declared = 0;
 
     if (r->body_len + len > h->lim->max_body_size)
         return fail(h, 413);
-    if (r->body_len + len + 1 > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap * 2 : 1024;
-        char *b;
-        if (!r->chunked_in && p->content_length != ULLONG_MAX)
-            cap = r->body_len + len + (size_t)p->content_length + 1;
-        while (cap < r->body_len + len + 1)
-            cap *= 2;
-        if ((b = sq_palloc(r->pool, cap)) == NULL)
-            return fail(h, 500);
-        if (r->body_len > 0)
-            memcpy(b, r->body, r->body_len);
-        r->body = b;
-        r->body_cap = cap;
-    }
+    /* http-parser counts content_length down: what is still to come */
+    if (!r->chunked_in && p->content_length != ULLONG_MAX)
+        declared = r->body_len + len + (size_t)p->content_length;
+    if (body_reserve(r, r->body_len + len + 1, declared) < 0)
+        return fail(h, 500);
     memcpy(r->body + r->body_len, at, len);
     r->body_len += len;
     r->body[r->body_len] = '\0';

@@ -396,6 +396,61 @@ START_TEST(query_arg_with_broken_escape_is_skipped)
 }
 END_TEST
 
+/* The body buffer grows with what arrives, not with what is declared. */
+START_TEST(body_buffer_grows_with_what_arrives)
+{
+    const char *head = "POST / HTTP/1.1\r\nHost: h\r\n"
+                       "Content-Length: 10485760\r\n\r\n";
+    size_t used;
+
+    lim.max_body_size = 10 * 1024 * 1024;
+    begin();
+    ck_assert_int_eq(http_feed(h, head, strlen(head), &used), HTTP_IN_HEAD);
+    ck_assert_int_eq(http_feed(h, head + used, strlen(head) - used, &used),
+                     HTTP_IN_MORE);
+    ck_assert_int_eq(http_feed(h, "0123456789", 10, &used), HTTP_IN_MORE);
+    ck_assert_uint_eq(r->body_len, 10);
+    ck_assert_uint_lt(r->body_cap, 64 * 1024);
+}
+END_TEST
+
+START_TEST(body_buffer_grows_to_the_declared_length)
+{
+    char req[8192];
+    int n = snprintf(req, sizeof(req),
+                     "POST / HTTP/1.1\r\nHost: h\r\n"
+                     "Content-Length: 5000\r\n\r\n");
+    size_t off = 0, used;
+    int rc;
+
+    for (int i = 0; i < 5000; i++)
+        req[n + i] = (char)('a' + i % 26);
+    n += 5000;
+    lim.max_body_size = 5000;
+    begin();
+    /* in reads of 7 bytes: the buffer doubles, and stops at the length */
+    do {
+        size_t piece = (size_t)n - off < 7 ? (size_t)n - off : 7;
+        rc = http_feed(h, req + off, piece, &used);
+        off += used;
+        ck_assert_int_ge(rc, 0);
+    } while (rc != HTTP_IN_DONE);
+    ck_assert_uint_eq(r->body_len, 5000);
+    ck_assert_uint_eq(r->body_cap, 5001);
+    ck_assert_int_eq(memcmp(r->body, req + n - 5000, 5000), 0);
+    ck_assert_int_eq(r->body[5000], '\0');
+}
+END_TEST
+
+START_TEST(small_body_gets_a_small_buffer)
+{
+    ck_assert_int_eq(feed("PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3"
+                          "\r\n\r\nabc"),
+                     HTTP_IN_DONE);
+    ck_assert_uint_eq(r->body_cap, 4);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http");
@@ -434,6 +489,9 @@ static Suite *suite(void)
     tcase_add_test(t, upgrade_request_closes_after);
     tcase_add_test(t, query_arg_with_nul_is_skipped);
     tcase_add_test(t, query_arg_with_broken_escape_is_skipped);
+    tcase_add_test(t, body_buffer_grows_with_what_arrives);
+    tcase_add_test(t, body_buffer_grows_to_the_declared_length);
+    tcase_add_test(t, small_body_gets_a_small_buffer);
     suite_add_tcase(s, t);
     return s;
 }
