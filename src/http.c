@@ -19,6 +19,23 @@
 
 enum { CB_NONE, CB_FIELD, CB_VALUE };
 
+/* The method token of the request line, as the head scan sees it. */
+enum { MTOK_IN, MTOK_OK, MTOK_BAD };
+
+/*
+ * What http_feed() checks in the bytes of a head before http-parser sees
+ * them: Debian builds the library non-strict, and then it takes a bare CR
+ * for a line end and eats the byte after it, and folds an empty first
+ * value into the next line. Lines end at LF here, as they do there.
+ */
+struct head_scan {
+    unsigned cr : 1;     /* the last byte was a CR */
+    unsigned bol : 1;    /* at the beginning of a line */
+    unsigned done : 1;   /* the empty line that ends the head was seen */
+    unsigned method : 2; /* MTOK_* */
+    unsigned lines;      /* non-empty lines begun */
+};
+
 struct http_in {
     http_parser parser;
     sq_req *r;
@@ -32,6 +49,8 @@ struct http_in {
     int started;
     int nhost, nte;
     int in_trailer; /* fields after the last chunk */
+    int bad_method; /* http-parser refused the method: wait for its end */
+    struct head_scan scan;
     /* obs-fold detection: where the current http_parser_execute() input
      * starts, and whether the last value piece ended at the input's end */
     const char *feed_start, *value_end;
@@ -76,7 +95,7 @@ void http_in_begin(struct http_in *h, sq_req *r, const struct limits_conf *lim)
     enum http_errno e = HTTP_PARSER_ERRNO(&h->parser);
 
     /* after an error the connection closes; starting over is for tests */
-    if (e != HPE_OK && e != HPE_PAUSED) {
+    if ((e != HPE_OK && e != HPE_PAUSED) || h->status != 0) {
         http_parser_init(&h->parser, HTTP_REQUEST);
         h->parser.data = h;
     }
@@ -91,6 +110,9 @@ void http_in_begin(struct http_in *h, sq_req *r, const struct limits_conf *lim)
     h->started = 0;
     h->nhost = h->nte = 0;
     h->in_trailer = 0;
+    h->bad_method = 0;
+    memset(&h->scan, 0, sizeof(h->scan));
+    h->scan.bol = 1;
 }
 
 int http_in_head_done(const struct http_in *h)
@@ -228,7 +250,9 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     /* A second value piece for the same field is either the rest of a value
      * split across two reads (the first piece ended where that input ended
      * and this one starts where this input starts) or an obs-fold
-     * continuation line, which RFC 9112 5.2 lets a server reject. */
+     * continuation line, which RFC 9112 5.2 lets a server reject. The head
+     * scan refuses fold lines in the head before this; this check is what
+     * catches them in a chunked body's trailer section. */
     if (h->last_cb == CB_VALUE && (!h->value_at_end || at != h->feed_start))
         return fail(h, 400);
     h->last_cb = CB_VALUE;
@@ -371,42 +395,128 @@ static int status_of(const struct http_in *h)
     return HTTP_PARSER_ERRNO(&h->parser) == HPE_HEADER_OVERFLOW ? 431 : 400;
 }
 
+/* Follows the method token of the request line: RFC 9112 3 wants a token
+ * (RFC 9110 9.1) and then SP. */
+static void scan_method(struct head_scan *sc, unsigned char c, int first)
+{
+    if (sc->method != MTOK_IN)
+        return;
+    if (c == ' ')
+        sc->method = first ? MTOK_BAD : MTOK_OK;
+    else if (!is_tchar(c))
+        sc->method = MTOK_BAD;
+}
+
+static int scan_byte(struct http_in *h, unsigned char c)
+{
+    struct head_scan *sc = &h->scan;
+    int eol = c == '\r' || c == '\n', first = sc->bol && !eol;
+
+    /* RFC 9112 2.2: a bare CR is invalid; taken as a line end, it would
+     * hide the byte after it from us but not from another parser */
+    if (sc->cr && c != '\n')
+        return fail(h, 400);
+    sc->cr = c == '\r';
+    if (first) {
+        /* RFC 9112 5.2: obs-fold is refused, even after an empty value
+         * (http-parser then uses the folded value to frame the body);
+         * RFC 9112 2.2: so is whitespace before the first field line */
+        if (sc->lines > 0 && (c == ' ' || c == '\t'))
+            return fail(h, 400);
+        sc->lines++;
+    }
+    if (sc->lines == 1)
+        scan_method(sc, c, first);
+    if (c == '\n') {
+        /* RFC 9112 2.2: empty lines before the request line are ignored */
+        sc->done = sc->bol && sc->lines > 0;
+        sc->bol = 1;
+    } else if (c != '\r') {
+        sc->bol = 0;
+    }
+    return 0;
+}
+
+/* Checks the bytes of the head in s, up to the empty line that ends it. */
+static int scan_head(struct http_in *h, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len && !h->scan.done; i++)
+        if (scan_byte(h, (unsigned char)s[i]) < 0)
+            return -1;
+    return 0;
+}
+
+/* RFC 9110 9.1: a method token that we do not know is 501 (Not
+ * Implemented), one that is not a token is 400. http-parser refuses both
+ * at their first unknown byte; the head scan tells them apart once it has
+ * seen where the token ends, so until then the input is taken and kept
+ * from the parser. Returns 0 for more, or -status. */
+static int method_verdict(struct http_in *h, size_t len, size_t *n)
+{
+    h->bad_method = 1;
+    *n = len;
+    if (h->scan.method == MTOK_OK)
+        return -501;
+    return h->scan.method == MTOK_BAD ? -400 : 0;
+}
+
+/* Runs http-parser over s; *n gets the bytes it took. Returns 0 to go on,
+ * 1 when it paused at a complete head or message, or -status. */
+static int parse(struct http_in *h, const char *s, size_t len, size_t *n)
+{
+    enum http_errno e;
+
+    http_parser_pause(&h->parser, 0);
+    h->feed_start = s;
+    *n = http_parser_execute(&h->parser, &settings, s, len);
+    /* a value piece ending exactly at the input's end may continue */
+    h->value_at_end = h->last_cb == CB_VALUE && h->value_end == s + len;
+    e = HTTP_PARSER_ERRNO(&h->parser);
+    if (e == HPE_INVALID_METHOD && h->status == 0)
+        return method_verdict(h, len, n);
+    if (e != HPE_OK && e != HPE_PAUSED)
+        return -status_of(h);
+    return e == HPE_PAUSED || h->parser.upgrade;
+}
+
+/* Feeds one piece of input: the head is scanned before the parser sees it,
+ * and no further than the head size limit, so that an oversized head is
+ * refused before it is buffered. */
+static int feed_piece(struct http_in *h, const char *s, size_t len, size_t *n)
+{
+    int head = h->state == HTTP_IN_MORE, rc;
+
+    if (head && len > h->lim->max_header_size + 1 - h->head_bytes)
+        len = h->lim->max_header_size + 1 - h->head_bytes;
+    *n = 0;
+    if (head && scan_head(h, s, len) < 0)
+        return -h->status;
+    if (h->bad_method)
+        rc = method_verdict(h, len, n);
+    else
+        rc = parse(h, s, len, n);
+    if (rc < 0 || !head || h->state != HTTP_IN_MORE)
+        return rc;
+    h->head_bytes += *n;
+    if (h->head_bytes > h->lim->max_header_size) {
+        h->status = 431;
+        return -431;
+    }
+    return rc;
+}
+
 int http_feed(struct http_in *h, const char *data, size_t len, size_t *used)
 {
-    size_t total = 0;
+    size_t total = 0, n;
+    int rc = 0;
 
-    while (total < len) {
-        size_t chunk = len - total, n;
-        int head = h->state == HTTP_IN_MORE;
-        enum http_errno e;
-
-        /* feed the head no further than the limit, so that an oversized
-         * head is refused before it is buffered */
-        if (head && chunk > h->lim->max_header_size + 1 - h->head_bytes)
-            chunk = h->lim->max_header_size + 1 - h->head_bytes;
-        http_parser_pause(&h->parser, 0);
-        h->feed_start = data + total;
-        n = http_parser_execute(&h->parser, &settings, data + total, chunk);
-        /* a value piece ending exactly at the input's end may continue */
-        h->value_at_end =
-            h->last_cb == CB_VALUE && h->value_end == data + total + chunk;
+    while (total < len && rc == 0) {
+        rc = feed_piece(h, data + total, len - total, &n);
         total += n;
-        e = HTTP_PARSER_ERRNO(&h->parser);
-        if (e != HPE_OK && e != HPE_PAUSED) {
-            *used = total;
-            return -status_of(h);
-        }
-        if (head && h->state == HTTP_IN_MORE) {
-            h->head_bytes += n;
-            if (h->head_bytes > h->lim->max_header_size) {
-                *used = total;
-                return -431;
-            }
-        }
-        if (e == HPE_PAUSED || h->parser.upgrade)
-            break;
     }
     *used = total;
+    if (rc < 0)
+        return rc;
     if (h->state == HTTP_IN_DONE)
         return HTTP_IN_DONE;
     if (h->head_event) {

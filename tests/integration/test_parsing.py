@@ -12,6 +12,24 @@ FOLLOW_UP = b"GET /pid HTTP/1.1\r\nHost: test\r\n\r\n"
 
 # name -> (request bytes, expected status)
 REFUSED = {
+    # RFC 9112 2.2: a bare CR is invalid, not a line end that eats a byte
+    "bare_cr_before_a_line": (
+        b"GET /pid HTTP/1.1\r\nHost: a\r\n\rXGET /pid HTTP/1.1\r\n"
+        b"Host: a\r\n\r\n", 400),
+    "bare_cr_hiding_content_length": (
+        b"POST /body HTTP/1.1\r\nHost: a\r\nx:\rContent-Length: 5\r\n\r\n"
+        b"hello", 400),
+    # RFC 9112 5.2: obs-fold, also after an empty first value
+    "obs_fold_content_length_after_empty_value": (
+        b"POST /body HTTP/1.1\r\nHost: test\r\nContent-Length:\r\n 5\r\n\r\n"
+        b"hello", 400),
+    "obs_fold_transfer_encoding_after_empty_value": (
+        b"POST /body HTTP/1.1\r\nHost: test\r\nTransfer-Encoding:\r\n chunked"
+        b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400),
+    # RFC 9110 9.1: unknown method token 501, not a token 400
+    "unknown_method": (b"FOO /pid HTTP/1.1\r\nHost: test\r\n\r\n", 501),
+    "lowercase_method": (b"get /pid HTTP/1.1\r\nHost: test\r\n\r\n", 501),
+    "method_not_a_token": (b"GE(T /pid HTTP/1.1\r\nHost: test\r\n\r\n", 400),
 }
 
 

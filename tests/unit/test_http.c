@@ -372,6 +372,160 @@ START_TEST(upgrade_request_closes_after)
 }
 END_TEST
 
+/* Feeds a then b as two reads; returns the verdict of the second. */
+static int feed_two(const char *a, const char *b)
+{
+    size_t used;
+    int rc;
+
+    begin();
+    rc = http_feed(h, a, strlen(a), &used);
+    ck_assert_int_eq(rc, HTTP_IN_MORE);
+    ck_assert_uint_eq(used, strlen(a));
+    return http_feed(h, b, strlen(b), &used);
+}
+
+/* RFC 9112 2.2: a bare CR is invalid, never a line end that swallows the
+ * byte after it. */
+START_TEST(bare_cr_before_a_line_is_400)
+{
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\nHost: a\r\n\rXGET /echo HTTP/1.1"
+                          "\r\nHost: a\r\n\r\n"),
+                     -400);
+}
+END_TEST
+
+START_TEST(bare_cr_in_value_is_400)
+{
+    ck_assert_int_eq(feed("POST / HTTP/1.1\r\nHost: a\r\nx:\rContent-Length: 5"
+                          "\r\n\r\nhello"),
+                     -400);
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"), -400);
+}
+END_TEST
+
+START_TEST(bare_cr_in_request_line_is_400)
+{
+    ck_assert_int_eq(feed("GET /a\rb HTTP/1.1\r\nHost: a\r\n\r\n"), -400);
+    ck_assert_int_eq(feed("GET / HTTP/1.1\rXHost: a\r\n\r\n"), -400);
+}
+END_TEST
+
+START_TEST(bare_cr_at_end_of_a_read_is_400)
+{
+    ck_assert_int_eq(feed_two("GET / HTTP/1.1\r\nHost: a\r\n\r", "X\r\n"),
+                     -400);
+    ck_assert_int_eq(feed_two("GET / HTTP/1.1\r\nHost: a\r", "X: b\r\n\r\n"),
+                     -400);
+}
+END_TEST
+
+START_TEST(crlf_split_across_reads_is_fine)
+{
+    ck_assert_int_eq(feed_two("GET / HTTP/1.1\r\nHost: a\r", "\n\r\n"),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_header(r, "Host"), "a");
+    ck_assert_int_eq(feed_two("GET / HTTP/1.1\r\nHost: a\r\n\r", "\n"),
+                     HTTP_IN_DONE);
+}
+END_TEST
+
+START_TEST(bare_cr_in_body_is_data)
+{
+    ck_assert_int_eq(feed("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3"
+                          "\r\n\r\na\rb"),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_body(r, NULL), "a\rb");
+}
+END_TEST
+
+START_TEST(empty_lines_before_request_line_are_ignored)
+{
+    ck_assert_int_eq(feed("\r\n\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n"),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_path(r), "/x");
+}
+END_TEST
+
+/* RFC 9112 5.2: obs-fold gets 400, also after an empty first value, where
+ * http-parser would frame the body with the folded value. */
+START_TEST(obs_fold_after_empty_value_is_400)
+{
+    ck_assert_int_eq(feed("POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n"
+                          " 5\r\n\r\nhello"),
+                     -400);
+    ck_assert_int_eq(feed("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:"
+                          "\r\n chunked\r\n\r\n0\r\n\r\n"),
+                     -400);
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\nHost: h\r\nX:\r\n\tb\r\n\r\n"),
+                     -400);
+}
+END_TEST
+
+START_TEST(obs_fold_after_empty_value_across_reads_is_400)
+{
+    ck_assert_int_eq(feed_two("POST / HTTP/1.1\r\nHost: h\r\nContent-Length:"
+                              "\r\n",
+                              " 5\r\n\r\nhello"),
+                     -400);
+}
+END_TEST
+
+/* RFC 9112 2.2: whitespace between the start line and the first field. */
+START_TEST(whitespace_before_first_field_is_400)
+{
+    ck_assert_int_eq(feed("GET / HTTP/1.1\r\n Host: h\r\n\r\n"), -400);
+}
+END_TEST
+
+/* RFC 9110 9.1: a method token we do not implement is 501; what is not a
+ * token is 400. */
+START_TEST(unknown_method_is_501)
+{
+    ck_assert_int_eq(feed("FOO / HTTP/1.1\r\nHost: h\r\n\r\n"), -501);
+    ck_assert_int_eq(feed("GETX / HTTP/1.1\r\nHost: h\r\n\r\n"), -501);
+    ck_assert_int_eq(feed("PROPFINDX / HTTP/1.1\r\nHost: h\r\n\r\n"), -501);
+    ck_assert_int_eq(feed("get / HTTP/1.1\r\nHost: h\r\n\r\n"), -501);
+    ck_assert_int_eq(feed("X-Custom! / HTTP/1.1\r\nHost: h\r\n\r\n"), -501);
+}
+END_TEST
+
+START_TEST(unknown_method_split_across_reads_is_501)
+{
+    ck_assert_int_eq(feed_two("FO", "O / HTTP/1.1\r\nHost: h\r\n\r\n"), -501);
+    ck_assert_int_eq(feed_two("FOO", " "), -501);
+}
+END_TEST
+
+START_TEST(invalid_method_token_is_400)
+{
+    ck_assert_int_eq(feed("GE(T / HTTP/1.1\r\nHost: h\r\n\r\n"), -400);
+    ck_assert_int_eq(feed("FOO\r\nHost: h\r\n\r\n"), -400);
+    ck_assert_int_eq(feed(" GET / HTTP/1.1\r\nHost: h\r\n\r\n"), -400);
+    ck_assert_int_eq(feed("G\x01T / HTTP/1.1\r\nHost: h\r\n\r\n"), -400);
+    ck_assert_int_eq(feed_two("FO", "O\t/ HTTP/1.1\r\n\r\n"), -400);
+}
+END_TEST
+
+START_TEST(endless_unknown_method_is_431)
+{
+    char big[2048];
+
+    memset(big, 'F', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_int_eq(feed(big), -431);
+}
+END_TEST
+
+START_TEST(method_known_to_the_library_is_parsed)
+{
+    ck_assert_int_eq(feed("PROPFIND /d HTTP/1.1\r\nHost: h\r\n\r\n"),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_method(r), "PROPFIND");
+    ck_assert_int_eq(r->method, METHOD_OTHER);
+}
+END_TEST
+
 /* A value or name that decodes to NUL would be cut short; skip the pair,
  * as the router refuses %00 in path parameters. */
 START_TEST(query_arg_with_nul_is_skipped)
@@ -487,6 +641,21 @@ static Suite *suite(void)
     tcase_add_test(t, unknown_expectation_is_417);
     tcase_add_test(t, absolute_form_target);
     tcase_add_test(t, upgrade_request_closes_after);
+    tcase_add_test(t, bare_cr_before_a_line_is_400);
+    tcase_add_test(t, bare_cr_in_value_is_400);
+    tcase_add_test(t, bare_cr_in_request_line_is_400);
+    tcase_add_test(t, bare_cr_at_end_of_a_read_is_400);
+    tcase_add_test(t, crlf_split_across_reads_is_fine);
+    tcase_add_test(t, bare_cr_in_body_is_data);
+    tcase_add_test(t, empty_lines_before_request_line_are_ignored);
+    tcase_add_test(t, obs_fold_after_empty_value_is_400);
+    tcase_add_test(t, obs_fold_after_empty_value_across_reads_is_400);
+    tcase_add_test(t, whitespace_before_first_field_is_400);
+    tcase_add_test(t, unknown_method_is_501);
+    tcase_add_test(t, unknown_method_split_across_reads_is_501);
+    tcase_add_test(t, invalid_method_token_is_400);
+    tcase_add_test(t, endless_unknown_method_is_431);
+    tcase_add_test(t, method_known_to_the_library_is_parsed);
     tcase_add_test(t, query_arg_with_nul_is_skipped);
     tcase_add_test(t, query_arg_with_broken_escape_is_skipped);
     tcase_add_test(t, body_buffer_grows_with_what_arrives);
