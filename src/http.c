@@ -48,7 +48,8 @@ struct http_in {
     int head_event; /* the head completed since the last return */
     int started;
     int nhost, nte;
-    int in_trailer; /* fields after the last chunk */
+    int in_trailer;                  /* fields after the last chunk */
+    int conn_close, conn_keep_alive; /* Connection tokens seen */
     int bad_method; /* http-parser refused the method: wait for its end */
     struct head_scan scan;
     /* obs-fold detection: where the current http_parser_execute() input
@@ -110,6 +111,7 @@ void http_in_begin(struct http_in *h, sq_req *r, const struct limits_conf *lim)
     h->started = 0;
     h->nhost = h->nte = 0;
     h->in_trailer = 0;
+    h->conn_close = h->conn_keep_alive = 0;
     h->bad_method = 0;
     memset(&h->scan, 0, sizeof(h->scan));
     h->scan.bol = 1;
@@ -198,6 +200,27 @@ static int check_te(struct http_in *h, const char *v)
     return fail(h, 400);
 }
 
+/* RFC 9110 7.6.1: Connection is a list of case-insensitive tokens,
+ * separated by commas with optional whitespace (SP, HTAB) around them, and
+ * may be sent as several fields. */
+static void connection_tokens(struct http_in *h, const char *v)
+{
+    while (*v != '\0') {
+        size_t n = strcspn(v, ",");
+        const char *t = v, *e = v + n;
+
+        while (t < e && (*t == ' ' || *t == '\t'))
+            t++;
+        while (e > t && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (name_eq(t, (size_t)(e - t), "close", 5))
+            h->conn_close = 1;
+        else if (name_eq(t, (size_t)(e - t), "keep-alive", 10))
+            h->conn_keep_alive = 1;
+        v += n + (v[n] == ',');
+    }
+}
+
 static int commit_header(struct http_in *h)
 {
     sq_req *r = h->r;
@@ -225,6 +248,8 @@ static int commit_header(struct http_in *h)
     } else if (name_is(&h->name, "transfer-encoding")) {
         if (check_te(h, value) < 0)
             return -1;
+    } else if (name_is(&h->name, "connection")) {
+        connection_tokens(h, value);
     } else if (name_is(&h->name, "expect")) {
         if (strcasecmp(value, "100-continue") != 0)
             return fail(h, 417);
@@ -269,6 +294,32 @@ static int method_of(const http_parser *p, sq_req *r)
     return method_from_name(m, strlen(m));
 }
 
+/* RFC 9112 9.3: HTTP/1.1 persists unless "close" is listed; HTTP/1.0 only
+ * with "keep-alive", and "close" wins over it. http-parser's own verdict
+ * misses tokens followed by whitespace ("close\t"). */
+static int keep_alive(const struct http_in *h, int version)
+{
+    if (h->conn_close)
+        return 0;
+    return version == 11 || h->conn_keep_alive;
+}
+
+/* Whether an absolute-form target carries userinfo (scheme "://" then an
+ * authority with an '@'). RFC 9110 4.2.4: a sender must not send it and a
+ * recipient should treat it as an error: it is a phishing vector, and
+ * parsers disagree on where such an authority ends. */
+static int has_userinfo(const char *t)
+{
+    static const char scheme[] = "abcdefghijklmnopqrstuvwxyz"
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.";
+    size_t n = strspn(t, scheme);
+
+    if (n == 0 || strncmp(t + n, "://", 3) != 0)
+        return 0;
+    t += n + 3;
+    return memchr(t, '@', strcspn(t, "/?#")) != NULL;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct http_in *h = p->data;
@@ -281,6 +332,10 @@ static int on_headers_complete(http_parser *p)
     if (p->http_major != 1)
         return fail(h, 505);
     r->version = p->http_minor == 0 ? 10 : 11;
+    /* RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means the framing is
+     * faulty (a 1.0 intermediary may have ignored it): refuse, and close */
+    if (r->version == 10 && h->nte > 0)
+        return fail(h, 400);
     /* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one before */
     if (h->nhost > 1 || (r->version == 11 && h->nhost == 0))
         return fail(h, 400);
@@ -288,9 +343,9 @@ static int on_headers_complete(http_parser *p)
     r->target = sq_pstrndup(r->pool, h->url.p ? h->url.p : "", h->url.len);
     if (r->target == NULL)
         return fail(h, 500);
-    if (req_parse_target(r) < 0)
+    if (has_userinfo(r->target) || req_parse_target(r) < 0)
         return fail(h, 400);
-    r->keep_alive = http_should_keep_alive(p) && !p->upgrade;
+    r->keep_alive = keep_alive(h, r->version) && !p->upgrade;
     r->chunked_in = (p->flags & F_CHUNKED) != 0;
     if (!r->chunked_in && p->content_length != ULLONG_MAX &&
         p->content_length > h->lim->max_body_size)

@@ -447,6 +447,57 @@ START_TEST(empty_lines_before_request_line_are_ignored)
 }
 END_TEST
 
+static int keeps_alive(const char *version, const char *fields)
+{
+    char req[256];
+
+    snprintf(req, sizeof(req), "GET / %s\r\nHost: h\r\n%s\r\n", version,
+             fields);
+    ck_assert_int_eq(feed(req), HTTP_IN_DONE);
+    return r->keep_alive;
+}
+
+/* RFC 9112 9.6, RFC 9110 7.6.1: Connection is a comma-separated list of
+ * case-insensitive tokens with optional whitespace. */
+START_TEST(connection_close_with_whitespace_closes)
+{
+    ck_assert_int_eq(keeps_alive("HTTP/1.1", "Connection: close\t\r\n"), 0);
+    ck_assert_int_eq(keeps_alive("HTTP/1.1", "Connection: close \r\n"), 0);
+    ck_assert_int_eq(keeps_alive("HTTP/1.1", "Connection:\tCLOSE\t\r\n"), 0);
+}
+END_TEST
+
+START_TEST(connection_close_in_a_list_closes)
+{
+    ck_assert_int_eq(
+        keeps_alive("HTTP/1.1", "Connection: keep-alive, close\r\n"), 0);
+    ck_assert_int_eq(keeps_alive("HTTP/1.1", "Connection: foo\t,close\r\n"), 0);
+    ck_assert_int_eq(keeps_alive("HTTP/1.1", "Connection: ,, Close ,\r\n"), 0);
+    ck_assert_int_eq(
+        keeps_alive("HTTP/1.1", "Connection: te\r\nConnection: close\r\n"), 0);
+}
+END_TEST
+
+START_TEST(connection_other_tokens_keep_alive)
+{
+    ck_assert_int_eq(keeps_alive("HTTP/1.1", ""), 1);
+    ck_assert_int_eq(keeps_alive("HTTP/1.1", "Connection: closed\r\n"), 1);
+    ck_assert_int_eq(keeps_alive("HTTP/1.1", "Connection: te, foo\r\n"), 1);
+}
+END_TEST
+
+START_TEST(http10_keep_alive_tokens)
+{
+    ck_assert_int_eq(keeps_alive("HTTP/1.0", ""), 0);
+    ck_assert_int_eq(keeps_alive("HTTP/1.0", "Connection: Keep-Alive\t\r\n"),
+                     1);
+    ck_assert_int_eq(keeps_alive("HTTP/1.0", "Connection: te, keep-alive\r\n"),
+                     1);
+    ck_assert_int_eq(
+        keeps_alive("HTTP/1.0", "Connection: keep-alive, close\r\n"), 0);
+}
+END_TEST
+
 /* RFC 9112 5.2: obs-fold gets 400, also after an empty first value, where
  * http-parser would frame the body with the folded value. */
 START_TEST(obs_fold_after_empty_value_is_400)
@@ -475,6 +526,31 @@ END_TEST
 START_TEST(whitespace_before_first_field_is_400)
 {
     ck_assert_int_eq(feed("GET / HTTP/1.1\r\n Host: h\r\n\r\n"), -400);
+}
+END_TEST
+
+/* RFC 9110 4.2.4: userinfo in a target is an error. */
+START_TEST(userinfo_in_absolute_target_is_400)
+{
+    ck_assert_int_eq(feed("GET http://user@host/ HTTP/1.1\r\nHost: h\r\n\r\n"),
+                     -400);
+    ck_assert_int_eq(
+        feed("GET http://u:pw@host:80/p?q HTTP/1.1\r\nHost: h\r\n\r\n"), -400);
+    ck_assert_int_eq(feed("GET https://@host HTTP/1.1\r\nHost: h\r\n\r\n"),
+                     -400);
+}
+END_TEST
+
+START_TEST(at_sign_outside_authority_is_fine)
+{
+    ck_assert_int_eq(
+        feed("GET http://host/a@b?c@d HTTP/1.1\r\nHost: h\r\n\r\n"),
+        HTTP_IN_DONE);
+    ck_assert_str_eq(r->host, "host");
+    ck_assert_str_eq(sq_path(r), "/a@b");
+    ck_assert_int_eq(feed("GET /a@b HTTP/1.1\r\nHost: h\r\n\r\n"),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_path(r), "/a@b");
 }
 END_TEST
 
@@ -523,6 +599,20 @@ START_TEST(method_known_to_the_library_is_parsed)
                      HTTP_IN_DONE);
     ck_assert_str_eq(sq_method(r), "PROPFIND");
     ck_assert_int_eq(r->method, METHOD_OTHER);
+}
+END_TEST
+
+/* RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message is faulty
+ * framing. */
+START_TEST(http10_transfer_encoding_is_400)
+{
+    ck_assert_int_eq(feed("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n"
+                          "\r\n0\r\n\r\n"),
+                     -400);
+    ck_assert_int_eq(feed("POST / HTTP/1.0\r\nConnection: keep-alive\r\n"
+                          "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
+                          "0\r\n\r\n"),
+                     -400);
 }
 END_TEST
 
@@ -648,14 +738,21 @@ static Suite *suite(void)
     tcase_add_test(t, crlf_split_across_reads_is_fine);
     tcase_add_test(t, bare_cr_in_body_is_data);
     tcase_add_test(t, empty_lines_before_request_line_are_ignored);
+    tcase_add_test(t, connection_close_with_whitespace_closes);
+    tcase_add_test(t, connection_close_in_a_list_closes);
+    tcase_add_test(t, connection_other_tokens_keep_alive);
+    tcase_add_test(t, http10_keep_alive_tokens);
     tcase_add_test(t, obs_fold_after_empty_value_is_400);
     tcase_add_test(t, obs_fold_after_empty_value_across_reads_is_400);
     tcase_add_test(t, whitespace_before_first_field_is_400);
+    tcase_add_test(t, userinfo_in_absolute_target_is_400);
+    tcase_add_test(t, at_sign_outside_authority_is_fine);
     tcase_add_test(t, unknown_method_is_501);
     tcase_add_test(t, unknown_method_split_across_reads_is_501);
     tcase_add_test(t, invalid_method_token_is_400);
     tcase_add_test(t, endless_unknown_method_is_431);
     tcase_add_test(t, method_known_to_the_library_is_parsed);
+    tcase_add_test(t, http10_transfer_encoding_is_400);
     tcase_add_test(t, query_arg_with_nul_is_skipped);
     tcase_add_test(t, query_arg_with_broken_escape_is_skipped);
     tcase_add_test(t, body_buffer_grows_with_what_arrives);
