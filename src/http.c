@@ -19,21 +19,29 @@
 
 enum { CB_NONE, CB_FIELD, CB_VALUE };
 
-/* The method token of the request line, as the head scan sees it. */
+/* The method token of the request line, as the scan sees it. */
 enum { MTOK_IN, MTOK_OK, MTOK_BAD };
 
+/* Where the scan of a chunked body is (RFC 9112 7.1). */
+enum { CK_SIZE, CK_EXT, CK_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_TRAILER };
+
 /*
- * What http_feed() checks in the bytes of a head before http-parser sees
- * them: Debian builds the library non-strict, and then it takes a bare CR
- * for a line end and eats the byte after it, and folds an empty first
- * value into the next line. Lines end at LF here, as they do there.
+ * What http_feed() checks in the bytes of a message before http-parser
+ * sees them: Debian builds the library non-strict, and then it takes a
+ * bare CR for a line end and eats the byte after it, folds an empty first
+ * value into the next line, and takes any two bytes after chunk data for
+ * its CRLF. The scan covers the head and a chunked body (the lines that
+ * frame it); lines end at LF, as they do in http-parser.
  */
-struct head_scan {
+struct scan {
+    size_t at;           /* bytes of the message scanned */
     unsigned cr : 1;     /* the last byte was a CR */
     unsigned bol : 1;    /* at the beginning of a line */
-    unsigned done : 1;   /* the empty line that ends the head was seen */
+    unsigned done : 1;   /* the end of the head, or of the message */
     unsigned method : 2; /* MTOK_* */
     unsigned lines;      /* non-empty lines begun */
+    int chunk;           /* CK_* */
+    uint64_t size;       /* the chunk size read, then the data still due */
 };
 
 struct http_in {
@@ -51,7 +59,8 @@ struct http_in {
     int in_trailer;                  /* fields after the last chunk */
     int conn_close, conn_keep_alive; /* Connection tokens seen */
     int bad_method; /* http-parser refused the method: wait for its end */
-    struct head_scan scan;
+    size_t fed;     /* bytes of the message given to the parser */
+    struct scan scan;
     /* obs-fold detection: where the current http_parser_execute() input
      * starts, and whether the last value piece ended at the input's end */
     const char *feed_start, *value_end;
@@ -113,6 +122,7 @@ void http_in_begin(struct http_in *h, sq_req *r, const struct limits_conf *lim)
     h->in_trailer = 0;
     h->conn_close = h->conn_keep_alive = 0;
     h->bad_method = 0;
+    h->fed = 0;
     memset(&h->scan, 0, sizeof(h->scan));
     h->scan.bol = 1;
 }
@@ -352,6 +362,10 @@ static int on_headers_complete(http_parser *p)
         return fail(h, 413);
     h->state = HTTP_IN_HEAD;
     h->head_event = 1;
+    if (r->chunked_in) {
+        h->scan.done = 0;
+        h->scan.chunk = CK_SIZE;
+    }
     /* the head is in the request's pool now: give the scratch back */
     buf_release(&h->url);
     buf_release(&h->name);
@@ -452,7 +466,7 @@ static int status_of(const struct http_in *h)
 
 /* Follows the method token of the request line: RFC 9112 3 wants a token
  * (RFC 9110 9.1) and then SP. */
-static void scan_method(struct head_scan *sc, unsigned char c, int first)
+static void scan_method(struct scan *sc, unsigned char c, int first)
 {
     if (sc->method != MTOK_IN)
         return;
@@ -462,17 +476,25 @@ static void scan_method(struct head_scan *sc, unsigned char c, int first)
         sc->method = MTOK_BAD;
 }
 
-static int scan_byte(struct http_in *h, unsigned char c)
+/* The line rules of a head and of a trailer section. */
+static int line_byte(struct http_in *h, unsigned char c)
 {
-    struct head_scan *sc = &h->scan;
-    int eol = c == '\r' || c == '\n', first = sc->bol && !eol;
+    struct scan *sc = &h->scan;
 
     /* RFC 9112 2.2: a bare CR is invalid; taken as a line end, it would
      * hide the byte after it from us but not from another parser */
     if (sc->cr && c != '\n')
         return fail(h, 400);
     sc->cr = c == '\r';
-    if (first) {
+    if (c == '\r')
+        return 0;
+    if (c == '\n') {
+        /* RFC 9112 2.2: empty lines before the request line are ignored */
+        sc->done = sc->bol && sc->lines > 0;
+        sc->bol = 1;
+        return 0;
+    }
+    if (sc->bol) {
         /* RFC 9112 5.2: obs-fold is refused, even after an empty value
          * (http-parser then uses the folded value to frame the body);
          * RFC 9112 2.2: so is whitespace before the first field line */
@@ -480,24 +502,140 @@ static int scan_byte(struct http_in *h, unsigned char c)
             return fail(h, 400);
         sc->lines++;
     }
-    if (sc->lines == 1)
-        scan_method(sc, c, first);
-    if (c == '\n') {
-        /* RFC 9112 2.2: empty lines before the request line are ignored */
-        sc->done = sc->bol && sc->lines > 0;
-        sc->bol = 1;
-    } else if (c != '\r') {
-        sc->bol = 0;
-    }
+    sc->bol = 0;
     return 0;
 }
 
-/* Checks the bytes of the head in s, up to the empty line that ends it. */
-static int scan_head(struct http_in *h, const char *s, size_t len)
+static int head_byte(struct http_in *h, unsigned char c)
 {
-    for (size_t i = 0; i < len && !h->scan.done; i++)
-        if (scan_byte(h, (unsigned char)s[i]) < 0)
+    struct scan *sc = &h->scan;
+    int first = sc->bol && c != '\r' && c != '\n';
+
+    if (line_byte(h, c) < 0)
+        return -1;
+    if (sc->lines == 1)
+        scan_method(sc, c, first);
+    return 0;
+}
+
+static int hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A byte of a chunk-size line, up to its extensions or its CR. A chunk
+ * larger than the body may be is refused before its data comes. */
+static int chunk_size_byte(struct http_in *h, unsigned char c)
+{
+    struct scan *sc = &h->scan;
+    int v = hex_digit(c);
+
+    if (v < 0) {
+        sc->chunk = c == '\r' ? CK_LF : CK_EXT;
+        return c == '\n' ? fail(h, 400) : 0;
+    }
+    if (sc->size > h->lim->max_body_size / 16)
+        return fail(h, 413);
+    sc->size = sc->size * 16 + (uint64_t)v;
+    return sc->size > h->lim->max_body_size ? fail(h, 413) : 0;
+}
+
+/* The CR LF that ends a chunk-size line: then data, or the trailer
+ * section after the last chunk. */
+static int chunk_line_end(struct http_in *h, unsigned char c)
+{
+    struct scan *sc = &h->scan;
+
+    if (c != '\n')
+        return fail(h, 400); /* RFC 9112 2.2: a bare CR */
+    if (sc->size > 0) {
+        sc->chunk = CK_DATA;
+        return 0;
+    }
+    sc->chunk = CK_TRAILER;
+    sc->cr = 0;
+    sc->bol = 1;
+    return 0;
+}
+
+/* A byte of the framing of a chunked body (RFC 9112 7.1). */
+static int chunk_byte(struct http_in *h, unsigned char c)
+{
+    struct scan *sc = &h->scan;
+
+    switch (sc->chunk) {
+    case CK_SIZE:
+        return chunk_size_byte(h, c);
+    case CK_EXT:
+        /* the line ends with CRLF: http-parser would read on past a bare
+         * LF, taking the next line for an extension */
+        if (c == '\r')
+            sc->chunk = CK_LF;
+        return c == '\n' ? fail(h, 400) : 0;
+    case CK_LF:
+        return chunk_line_end(h, c);
+    case CK_DATA_CR:
+    case CK_DATA_LF:
+        /* chunk data ends with CRLF; http-parser takes any two bytes */
+        if (c != (sc->chunk == CK_DATA_CR ? '\r' : '\n'))
+            return fail(h, 400);
+        sc->chunk = sc->chunk == CK_DATA_CR ? CK_DATA_LF : CK_SIZE;
+        return 0;
+    default:
+        return line_byte(h, c);
+    }
+}
+
+/* Skips chunk data in s; returns the bytes skipped. */
+static size_t chunk_data(struct scan *sc, size_t len)
+{
+    size_t n = len < sc->size ? len : (size_t)sc->size;
+
+    sc->size -= n;
+    if (sc->size == 0)
+        sc->chunk = CK_DATA_CR;
+    return n;
+}
+
+/* Scans s up to the end of the head or of the chunked body; returns the
+ * bytes scanned, or -1 with the status set. */
+static long scan_bytes(struct http_in *h, const char *s, size_t len)
+{
+    int head = h->state == HTTP_IN_MORE;
+    size_t i = 0;
+
+    while (i < len && !h->scan.done) {
+        if (!head && h->scan.chunk == CK_DATA) {
+            i += chunk_data(&h->scan, len - i);
+            continue;
+        }
+        if ((head ? head_byte : chunk_byte)(h, (unsigned char)s[i++]) < 0)
             return -1;
+    }
+    return (long)i;
+}
+
+/* Scans what of s the scan has not seen: the parser stops short of a head
+ * followed by a body and is given its last byte again. A Content-Length
+ * body is not scanned. */
+static int scan(struct http_in *h, const char *s, size_t len)
+{
+    struct scan *sc = &h->scan;
+    long n;
+
+    if (h->state != HTTP_IN_MORE && !h->r->chunked_in)
+        return 0;
+    if (sc->at < h->fed)
+        sc->at = h->fed;
+    if (sc->at - h->fed >= len)
+        return 0;
+    n = scan_bytes(h, s + (sc->at - h->fed), len - (sc->at - h->fed));
+    if (n < 0)
+        return -1;
+    sc->at += (size_t)n;
     return 0;
 }
 
@@ -534,8 +672,8 @@ static int parse(struct http_in *h, const char *s, size_t len, size_t *n)
     return e == HPE_PAUSED || h->parser.upgrade;
 }
 
-/* Feeds one piece of input: the head is scanned before the parser sees it,
- * and no further than the head size limit, so that an oversized head is
+/* Feeds one piece of input: it is scanned before the parser sees it, and
+ * a head no further than the head size limit, so that an oversized head is
  * refused before it is buffered. */
 static int feed_piece(struct http_in *h, const char *s, size_t len, size_t *n)
 {
@@ -544,12 +682,13 @@ static int feed_piece(struct http_in *h, const char *s, size_t len, size_t *n)
     if (head && len > h->lim->max_header_size + 1 - h->head_bytes)
         len = h->lim->max_header_size + 1 - h->head_bytes;
     *n = 0;
-    if (head && scan_head(h, s, len) < 0)
+    if (scan(h, s, len) < 0)
         return -h->status;
     if (h->bad_method)
         rc = method_verdict(h, len, n);
     else
         rc = parse(h, s, len, n);
+    h->fed += *n;
     if (rc < 0 || !head || h->state != HTTP_IN_MORE)
         return rc;
     h->head_bytes += *n;

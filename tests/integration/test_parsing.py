@@ -19,6 +19,13 @@ REFUSED = {
     "bare_cr_hiding_content_length": (
         b"POST /body HTTP/1.1\r\nHost: a\r\nx:\rContent-Length: 5\r\n\r\n"
         b"hello", 400),
+    # RFC 9112 7.1: chunk data ends with CRLF, not any two bytes
+    "chunk_data_without_crlf": (
+        b"POST /body HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked"
+        b"\r\n\r\n5\r\nhelloXY0\r\n\r\n", 400),
+    "bare_cr_in_chunk_size_line": (
+        b"POST /body HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked"
+        b"\r\n\r\n5\rXhello\r\n0\r\n\r\n", 400),
     # RFC 9112 5.2: obs-fold, also after an empty first value
     "obs_fold_content_length_after_empty_value": (
         b"POST /body HTTP/1.1\r\nHost: test\r\nContent-Length:\r\n 5\r\n\r\n"

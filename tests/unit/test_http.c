@@ -695,6 +695,89 @@ START_TEST(small_body_gets_a_small_buffer)
 }
 END_TEST
 
+#define CHUNKED_HEAD                                                           \
+    "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+/* RFC 9112 7.1: chunk data ends with CRLF; non-strict http-parser takes
+ * any two bytes there. */
+START_TEST(chunk_data_not_followed_by_crlf_is_400)
+{
+    ck_assert_int_eq(feed(CHUNKED_HEAD "5\r\nhelloXY0\r\n\r\n"), -400);
+    ck_assert_int_eq(feed(CHUNKED_HEAD "5\r\nhello\rX0\r\n\r\n"), -400);
+    ck_assert_int_eq(feed(CHUNKED_HEAD "5\r\nhello\n0\r\n\r\n"), -400);
+}
+END_TEST
+
+/* RFC 9112 2.2 in the lines that frame a chunked body. */
+START_TEST(bare_cr_in_chunk_line_is_400)
+{
+    ck_assert_int_eq(feed(CHUNKED_HEAD "5\rXhello\r\n0\r\n\r\n"), -400);
+    ck_assert_int_eq(feed(CHUNKED_HEAD "5;a=b\rXhello\r\n0\r\n\r\n"), -400);
+    ck_assert_int_eq(feed(CHUNKED_HEAD "5\r\nhello\r\n0\rX\r\n"), -400);
+}
+END_TEST
+
+START_TEST(bare_lf_in_chunk_extension_is_400)
+{
+    ck_assert_int_eq(feed(CHUNKED_HEAD "5;a\nb\r\nhello\r\n0\r\n\r\n"), -400);
+}
+END_TEST
+
+START_TEST(trailer_fold_after_empty_value_is_400)
+{
+    ck_assert_int_eq(feed(CHUNKED_HEAD "5\r\nhello\r\n0\r\nX:\r\n b\r\n\r\n"),
+                     -400);
+    ck_assert_int_eq(feed(CHUNKED_HEAD "0\r\nX: a\r\rb\r\n\r\n"), -400);
+}
+END_TEST
+
+START_TEST(chunk_larger_than_body_limit_is_413_before_data)
+{
+    ck_assert_int_eq(feed(CHUNKED_HEAD "65\r\n"), -413); /* 101 > 100 */
+    ck_assert_int_eq(feed(CHUNKED_HEAD "ffffffffffffffffff\r\n"), -413);
+}
+END_TEST
+
+/* A chunked request with extensions and a trailer, then a pipelined one,
+ * fed one byte at a time: the scan keeps its place across reads and
+ * across the byte the parser is given twice at the head. */
+START_TEST(chunked_byte_at_a_time_is_fine)
+{
+    const char *s = CHUNKED_HEAD "5;ext=\"v\"\r\nhello\r\n6\r\n world\r\n"
+                                 "0\r\nX-Sum: 1\r\n\r\n"
+                                 "GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+    size_t off = 0, used;
+    int rc;
+
+    begin();
+    do {
+        rc = http_feed(h, s + off, 1, &used);
+        ck_assert_int_ge(rc, 0);
+        off += used;
+    } while (rc != HTTP_IN_DONE);
+    ck_assert_str_eq(sq_body(r, NULL), "hello world");
+    begin();
+    ck_assert_int_eq(http_feed(h, s + off, strlen(s) - off, &used),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_path(r), "/next");
+}
+END_TEST
+
+START_TEST(chunked_in_one_read_then_pipelined_is_fine)
+{
+    const char *s = CHUNKED_HEAD "3\r\nabc\r\n0\r\n\r\n"
+                                 "GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+    size_t used;
+
+    ck_assert_int_eq(feed_all(s, strlen(s), &used), HTTP_IN_DONE);
+    ck_assert_str_eq(sq_body(r, NULL), "abc");
+    begin();
+    ck_assert_int_eq(http_feed(h, s + used, strlen(s) - used, &used),
+                     HTTP_IN_DONE);
+    ck_assert_str_eq(sq_path(r), "/next");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http");
@@ -758,6 +841,13 @@ static Suite *suite(void)
     tcase_add_test(t, body_buffer_grows_with_what_arrives);
     tcase_add_test(t, body_buffer_grows_to_the_declared_length);
     tcase_add_test(t, small_body_gets_a_small_buffer);
+    tcase_add_test(t, chunk_data_not_followed_by_crlf_is_400);
+    tcase_add_test(t, bare_cr_in_chunk_line_is_400);
+    tcase_add_test(t, bare_lf_in_chunk_extension_is_400);
+    tcase_add_test(t, trailer_fold_after_empty_value_is_400);
+    tcase_add_test(t, chunk_larger_than_body_limit_is_413_before_data);
+    tcase_add_test(t, chunked_byte_at_a_time_is_fine);
+    tcase_add_test(t, chunked_in_one_read_then_pipelined_is_fine);
     suite_add_tcase(s, t);
     return s;
 }
