@@ -647,6 +647,7 @@ static int scan(struct http_in *h, const char *s, size_t len)
 static int method_verdict(struct http_in *h, size_t len, size_t *n)
 {
     h->bad_method = 1;
+    h->started = 1; /* http-parser began no message: the timers need it */
     *n = len;
     if (h->scan.method == MTOK_OK)
         return -501;

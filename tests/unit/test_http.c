@@ -568,8 +568,14 @@ END_TEST
 
 START_TEST(unknown_method_split_across_reads_is_501)
 {
+    size_t used;
+
     ck_assert_int_eq(feed_two("FO", "O / HTTP/1.1\r\nHost: h\r\n\r\n"), -501);
     ck_assert_int_eq(feed_two("FOO", " "), -501);
+    /* while the token is incomplete, the request has begun (timers) */
+    begin();
+    ck_assert_int_eq(http_feed(h, "FO", 2, &used), HTTP_IN_MORE);
+    ck_assert_int_eq(http_in_started(h), 1);
 }
 END_TEST
 
