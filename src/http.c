@@ -5,8 +5,10 @@
  * this file turns its callbacks into an sq_req and adds what RFC 9112 asks
  * of a server that http-parser leaves to its user: limits with the right
  * status, strict field syntax, Host rules, and refusing every ambiguous
- * framing so that no request can be smuggled past a proxy. The rest of
- * squall sees only http_in_* and http_feed(), so the library can be
+ * framing so that no request can be smuggled past a proxy. Where the
+ * library (built non-strict on Debian) is lenient, a scan of the bytes
+ * before it sees them refuses what it would take (struct scan). The rest
+ * of squall sees only http_in_* and http_feed(), so the library can be
  * replaced (llhttp) here alone.
  */
 #include "internal.h"
@@ -285,9 +287,9 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     /* A second value piece for the same field is either the rest of a value
      * split across two reads (the first piece ended where that input ended
      * and this one starts where this input starts) or an obs-fold
-     * continuation line, which RFC 9112 5.2 lets a server reject. The head
-     * scan refuses fold lines in the head before this; this check is what
-     * catches them in a chunked body's trailer section. */
+     * continuation line, which RFC 9112 5.2 lets a server reject. The scan
+     * refuses fold lines, in the head and the trailer section, before the
+     * parser sees them; this stays as a second guard. */
     if (h->last_cb == CB_VALUE && (!h->value_at_end || at != h->feed_start))
         return fail(h, 400);
     h->last_cb = CB_VALUE;
