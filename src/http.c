@@ -36,14 +36,14 @@ enum { CK_SIZE, CK_EXT, CK_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_TRAILER };
  * frame it); lines end at LF, as they do in http-parser.
  */
 struct scan {
-    size_t at;           /* bytes of the message scanned */
-    unsigned cr : 1;     /* the last byte was a CR */
-    unsigned bol : 1;    /* at the beginning of a line */
-    unsigned done : 1;   /* the end of the head, or of the message */
-    unsigned method : 2; /* MTOK_* */
-    unsigned lines;      /* non-empty lines begun */
-    int chunk;           /* CK_* */
-    uint64_t size;       /* the chunk size read, then the data still due */
+    size_t at;            /* bytes of the message scanned */
+    unsigned char cr;     /* the last byte was a CR */
+    unsigned char bol;    /* at the beginning of a line */
+    unsigned char done;   /* the end of the head, or of the message */
+    unsigned char method; /* MTOK_* */
+    unsigned lines;       /* non-empty lines begun */
+    int chunk;            /* CK_* */
+    uint64_t size;        /* the chunk size read, then the data still due */
 };
 
 struct http_in {
@@ -191,10 +191,8 @@ static int valid_value(const char *s, size_t n)
     return 1;
 }
 
-static int name_is(const struct buf *b, const char *name)
-{
-    return name_eq(b->p, b->len, name, strlen(name));
-}
+/* Whether the name in b is the literal lit, in any case. */
+#define NAME_IS(b, lit) name_eq((b)->p, (b)->len, lit, sizeof(lit) - 1)
 
 /* RFC 9112 6.1: the only transfer coding we implement is chunked; a coding
  * before it is unknown to us (501), and chunked not last cannot frame a
@@ -254,15 +252,15 @@ static int commit_header(struct http_in *h)
     if (name == NULL || value == NULL ||
         req_add_header(r, name, h->name.len, value, v->len) < 0)
         return fail(h, 500);
-    if (name_is(&h->name, "host")) {
+    if (NAME_IS(&h->name, "host")) {
         h->nhost++;
         r->host = value;
-    } else if (name_is(&h->name, "transfer-encoding")) {
+    } else if (NAME_IS(&h->name, "transfer-encoding")) {
         if (check_te(h, value) < 0)
             return -1;
-    } else if (name_is(&h->name, "connection")) {
+    } else if (NAME_IS(&h->name, "connection")) {
         connection_tokens(h, value);
-    } else if (name_is(&h->name, "expect")) {
+    } else if (NAME_IS(&h->name, "expect")) {
         if (strcasecmp(value, "100-continue") != 0)
             return fail(h, 417);
         r->expect_continue = 1;
@@ -324,8 +322,11 @@ static int has_userinfo(const char *t)
 {
     static const char scheme[] = "abcdefghijklmnopqrstuvwxyz"
                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.";
-    size_t n = strspn(t, scheme);
+    size_t n;
 
+    if (t[0] == '/')
+        return 0; /* origin-form, the usual case */
+    n = strspn(t, scheme);
     if (n == 0 || strncmp(t + n, "://", 3) != 0)
         return 0;
     t += n + 3;
@@ -602,19 +603,49 @@ static size_t chunk_data(struct scan *sc, size_t len)
     return n;
 }
 
+/* Whether the scan is inside a line where only CR and LF matter: past
+ * the method token of the request line, or past the start of a field
+ * line or of a chunk extension. */
+static int in_line(const struct scan *sc, int head)
+{
+    if (!head && sc->chunk == CK_EXT)
+        return 1;
+    if (!head && sc->chunk != CK_TRAILER)
+        return 0;
+    return !sc->bol && !sc->cr && (!head || sc->method != MTOK_IN);
+}
+
+/* The number of bytes before the next CR or LF (memchr is vectorised;
+ * the CR is looked for only up to the LF, so that a head of bare-LF lines
+ * is not read again for each line). */
+static size_t line_rest(const char *s, size_t len)
+{
+    const char *lf = memchr(s, '\n', len), *cr;
+
+    if (lf != NULL)
+        len = (size_t)(lf - s);
+    cr = memchr(s, '\r', len);
+    return cr != NULL ? (size_t)(cr - s) : len;
+}
+
 /* Scans s up to the end of the head or of the chunked body; returns the
- * bytes scanned, or -1 with the status set. */
+ * bytes scanned, or -1 with the status set. Inside lines and chunk data
+ * it skips ahead, so that it costs little next to the parser. */
 static long scan_bytes(struct http_in *h, const char *s, size_t len)
 {
     int head = h->state == HTTP_IN_MORE;
     size_t i = 0;
+    unsigned char c;
 
     while (i < len && !h->scan.done) {
         if (!head && h->scan.chunk == CK_DATA) {
             i += chunk_data(&h->scan, len - i);
             continue;
         }
-        if ((head ? head_byte : chunk_byte)(h, (unsigned char)s[i++]) < 0)
+        if (in_line(&h->scan, head) && (i += line_rest(s + i, len - i)) == len)
+            break;
+        c = (unsigned char)s[i++];
+        if ((head ? head_byte(h, c) : chunk_byte(h, c)) < 0)
             return -1;
     }
     return (long)i;
