@@ -108,8 +108,19 @@ const char *sq_query(const sq_req *r)
     return r->query;
 }
 
-/* Splits the query into decoded name/value pairs, once. A pair whose
- * escapes are broken is skipped, as Tornado does. */
+/* Decodes a query name or value in place. A broken escape, or a %00 that
+ * would cut the C string short (?name=admin%00.evil read as "admin"), is
+ * an error: the router refuses %00 in path parameters for the same reason. */
+static int query_decode(char *s)
+{
+    size_t len = strlen(s);
+    long n = url_decode(s, len, 1);
+
+    return n < 0 || strlen(s) != (size_t)n ? -1 : 0;
+}
+
+/* Splits the query into decoded name/value pairs, once. A pair that does
+ * not decode (see query_decode) is skipped, as Tornado skips broken ones. */
 static void parse_query(sq_req *r)
 {
     const char *q = r->query;
@@ -124,7 +135,6 @@ static void parse_query(sq_req *r)
     while (*q != '\0') {
         size_t len = strcspn(q, "&"), klen = strcspn(q, "=");
         char *k, *v;
-        long kl, vl;
 
         if (klen > len)
             klen = len;
@@ -134,9 +144,7 @@ static void parse_query(sq_req *r)
         q += len + (q[len] == '&');
         if (k == NULL || v == NULL || klen == 0)
             continue;
-        kl = url_decode(k, strlen(k), 1);
-        vl = url_decode(v, strlen(v), 1);
-        if (kl < 0 || vl < 0)
+        if (query_decode(k) < 0 || query_decode(v) < 0)
             continue;
         r->qargs[2 * i] = k;
         r->qargs[2 * i + 1] = v;

@@ -109,7 +109,9 @@ const char *sq_path(const sq_req *r);
 /* The raw query string after '?', or "" when there is none. */
 const char *sq_query(const sq_req *r);
 /* The first value of query argument `name`, percent-decoded ('+' is a
- * space), or NULL when absent. Owned by the request. */
+ * space), or NULL when absent. Owned by the request. A pair whose name or
+ * value has a broken escape or decodes to a NUL (%00) is skipped, as the
+ * router refuses such path parameters: values are always whole C strings. */
 const char *sq_query_arg(sq_req *r, const char *name);
 /* The n-th (from 0) value of query argument `name`, or NULL. */
 const char *sq_query_arg_n(sq_req *r, const char *name, size_t n);

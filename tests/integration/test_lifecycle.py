@@ -110,10 +110,11 @@ class LifecycleTest(SquallTestCase):
             c = srv.connect()
             data = build_request("GET", "/hold")
             if pipelined:
-                # more input behind the waiting request than squalld reads
-                # ahead (it used to stop reading after ~128 KiB and then
-                # missed the FIN)
-                data += build_request("GET", "/pid") * 4000
+                # ~100 kB behind the waiting request: more than squalld
+                # reads ahead (it used to stop reading after 64 KiB kept,
+                # and then missed the FIN), less than the kernel buffers,
+                # so that the FIN can arrive at all
+                data += build_request("GET", "/pid") * 2800
             c.send(data)
             conns.append(c)
         wait_for(lambda: srv.log_text().count("testmod: hold started") == count,
