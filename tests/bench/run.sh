@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
 #
-# tests/bench/run.sh - squalld against nginx and Tornado on one core each.
+# tests/bench/run.sh - squalld against nginx, Tornado and a floor, on one
+# core each.
 #
 # Every server answers GET / with the 13 bytes "Hello, world!" from one
 # process (one worker) pinned to the server CPU; wrk, one thread pinned to
 # the client CPU, loads it twice: CONNS keep-alive connections, then CONNS
-# connections with 16 pipelined requests each (pipeline.lua). The result is
-# a markdown report on stdout: requests/s per server, the ratios squall
-# is measured by, and the machine.
+# connections with 16 pipelined requests each (pipeline.lua). The floor is
+# floor.c, built here with cc -O2: an epoll loop that only looks for the end
+# of each request head and answers with one fixed response, about the least
+# CPU a server can spend per request.
 #
-# Targets (from the issue): squall >= 1.1x nginx with CONNS connections,
-# >= 4x nginx pipelined, >= 20x Tornado. A missed target is reported, not an
-# error: the exit status is 0 once every selected server has been measured,
-# 1 when one of them could not be started or answered wrongly, 2 for a
-# usage error or a missing tool.
+# wrk on one core saturates before squalld or nginx does, so requests/s
+# alone cannot tell them apart; each run also measures the server's CPU
+# time per request: user + system time of all its processes (master,
+# workers, ...) from /proc/PID/stat before and after the run, divided by
+# the requests wrk completed in it. The result is a markdown report on
+# stdout: requests/s and CPU microseconds per request per server, their
+# ratios to nginx and to the floor, the targets, and the machine.
+#
+# Targets (from the issue): squall's CPU per request <= 0.8x nginx's with
+# CONNS keep-alive connections, requests/s >= 4x nginx pipelined, >= 20x
+# Tornado. A missed target is reported, not an error: the exit status is 0
+# once every selected server has been measured, 1 when one of them could
+# not be built, started, or answered wrongly, 2 for a usage error or a
+# missing tool.
 #
 # Needs: wrk, nginx (nginx-light is enough), python3-tornado, curl,
-# taskset (util-linux), and a built squalld with handlers/hello.so.
+# taskset (util-linux), a C compiler (cc, for the floor), and a built
+# squalld with handlers/hello.so.
 
 set -euo pipefail
 
@@ -33,7 +45,8 @@ build=$ROOT/build
 [ -x "$build/src/squalld" ] || build=$ROOT
 squalld=${SQUALLD:-$build/src/squalld}
 moddir=${SQUALL_MODULE_DIR:-$build/handlers}
-servers=squall,nginx,tornado
+servers=squall,nginx,tornado,floor
+ALL_SERVERS=(squall nginx tornado floor)
 server_cpu=1
 client_cpu=0
 base_port=18080
@@ -51,7 +64,8 @@ usage: $0 [options]
               or src/squalld of the repo)
   -m DIR      module directory holding hello.so (default \$SQUALL_MODULE_DIR
               or the handlers/ next to that squalld)
-  -o LIST     servers to measure, comma-separated (default $servers)
+  -o LIST     servers to measure, comma-separated, from squall, nginx,
+              tornado, floor (default $servers)
   -S CPU      CPU the servers are pinned to (default $server_cpu)
   -C CPU      CPU wrk is pinned to (default $client_cpu)
   -p PORT     first port to try on 127.0.0.1 (default $base_port)
@@ -115,8 +129,8 @@ want() {
 IFS=, read -ra server_list <<<"$servers"
 for s in "${server_list[@]}"; do
 	case $s in
-	squall | nginx | tornado) ;;
-	*) die "unknown server '$s' in -o (squall, nginx, tornado)" ;;
+	squall | nginx | tornado | floor) ;;
+	*) die "unknown server '$s' in -o (squall, nginx, tornado, floor)" ;;
 	esac
 done
 
@@ -133,6 +147,7 @@ need curl curl
 need taskset util-linux
 need awk mawk
 want nginx && need nginx nginx-light
+want floor && need "${CC:-cc}" gcc
 if want tornado; then
 	[[ -x /usr/bin/python3 ]] ||
 		die "/usr/bin/python3 not found: install the Debian package python3-tornado"
@@ -334,11 +349,27 @@ start_tornado() {
 	server_pid=$!
 }
 
+# The floor is built for this run, from floor.c, with the flags given.
+start_floor() {
+	local dir=$TMP/floor
+	mkdir -p "$dir"
+	if ! "${CC:-cc}" -O2 -o "$dir/floor" "$BENCH_DIR/floor.c" >"$dir/cc.log" 2>&1; then
+		note "could not build floor.c with ${CC:-cc} -O2"
+		show_logs floor
+		return 1
+	fi
+	free_port
+	url=http://127.0.0.1:$port/
+	taskset -c "$server_cpu" "$dir/floor" "$port" >"$dir/stderr.log" 2>&1 &
+	server_pid=$!
+}
+
 # ---------------------------------------------------------------------------
 # load
 
-# Results by server name; *_pipe for the pipelined run.
-declare -A rps rps_pipe lat cpu cpu_pipe problems
+# Results by server name; *_pipe for the pipelined run. us: server CPU
+# microseconds per request, usu: the user-space part of it.
+declare -A rps rps_pipe lat cpu cpu_pipe us us_pipe usu usu_pipe problems
 
 # CPU accounting, in clock ticks, to tell a server-bound run from a
 # client-bound one and to notice other processes on the pinned CPUs.
@@ -352,14 +383,33 @@ cpu_ticks() { # cpu
 		print t - $5 - $6 - $7 - $8, t }' /proc/stat
 }
 
-# user + system ticks of the server: its first process and their children.
+# "user system" ticks of the server's whole process tree: the process this
+# script started and all its descendants (squalld's master, workers and
+# hub; nginx's master and worker), threads included, from /proc/PID/stat.
+# One pass over /proc, so a process is counted once even if it is being
+# reparented. A process that exits during a run takes its time with it.
 server_ticks() {
-	local p pids
-	pids="$server_pid $(pgrep -P "$server_pid" 2>/dev/null | tr '\n' ' ')"
-	for p in $pids; do
-		# fields after "(comm) ": state ppid ... utime is the 12th, stime 13th
-		sed -e 's/^.*) //' "/proc/$p/stat" 2>/dev/null || true
-	done | awk '{ t += $12 + $13 } END { print t + 0 }'
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$server_pid" '
+	{
+		pid = $1
+		# "pid (comm) state ppid ...": comm may hold spaces and ")"; after
+		# the last ") ", utime (field 14) is $12 and stime (15) is $13
+		sub(/^.*\) /, "")
+		parent[pid] = $2
+		user[pid] = $12
+		sys[pid] = $13
+	}
+	END {
+		if (!(root in user)) { print 0, 0; exit }
+		tree[root] = 1
+		do {
+			grew = 0
+			for (p in parent)
+				if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grew = 1 }
+		} while (grew)
+		for (p in tree) { u += user[p]; s += sys[p] }
+		print u + 0, s + 0
+	}'
 }
 
 # user + system ticks of this shell's waited-for children (wrk). `times`
@@ -372,12 +422,14 @@ child_ticks() { # variable to set
 		printf "%.0f", (f[1] * 60 + f[2] + f[3] * 60 + f[4]) * hz }' "$TMP/times")"
 }
 
-# Runs wrk pinned and sets got_rps (empty when wrk failed) and got_cpu:
-# the share of the run's wall time used by the server and by wrk, and by
-# other processes on the two pinned CPUs. A server well below 100% means
-# wrk (or something else) was the limit.
+# Runs wrk pinned and sets got_rps (empty when wrk failed), got_us: the
+# server's CPU time (user + system) per request wrk completed, in
+# microseconds (empty when none completed), got_us_user: the user part of
+# it, and got_cpu: the share of the run's wall time used by
+# the server and by wrk, and by other processes on the two pinned CPUs. A
+# server well below 100% means wrk (or something else) was the limit.
 load() { # output file, url, extra wrk args...
-	local out=$1 u=$2 s0 c0 p0 w0 t0 s1 c1 p1 w1 t1
+	local out=$1 u=$2 s0 c0 p0 w0 t0 s1 c1 p1 w1 t1 reqs pu ps p
 	shift 2
 	s0=$(cpu_ticks "$server_cpu")
 	c0=$(cpu_ticks "$client_cpu")
@@ -389,11 +441,14 @@ load() { # output file, url, extra wrk args...
 	t1=$EPOCHREALTIME
 	child_ticks w1
 	p1=$(server_ticks)
+	read -r pu ps < <(awk -v a="$p0" -v b="$p1" 'BEGIN {
+		split(a, x); split(b, y); print y[1] - x[1], y[2] - x[2] }')
+	p=$((pu + ps))
 	s1=$(cpu_ticks "$server_cpu")
 	c1=$(cpu_ticks "$client_cpu")
 	got_cpu=$(awk -v hz="$HZ" -v t0="$t0" -v t1="$t1" \
 		-v s0="$s0" -v s1="$s1" -v c0="$c0" -v c1="$c1" \
-		-v p="$((p1 - p0))" -v w="$((w1 - w0))" 'BEGIN {
+		-v p="$p" -v w="$((w1 - w0))" 'BEGIN {
 		wall = (t1 - t0) * hz
 		if (wall <= 0) { print "?"; exit }
 		split(s0, a); split(s1, b); sb = b[1] - a[1]
@@ -403,6 +458,14 @@ load() { # output file, url, extra wrk args...
 		printf "%.0f%% / %.0f%% / %.0f%%\n",
 		       100 * p / wall, 100 * w / wall, 100 * o / wall }')
 	got_rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+	# "  1234567 requests in 10.00s, 160.45MB read"
+	reqs=$(awk '$2 == "requests" && $3 == "in" { print $1 }' "$out")
+	got_us=$(awk -v t="$p" -v n="${reqs:-0}" -v hz="$HZ" 'BEGIN {
+		if (n > 0 && t > 0) printf "%.3f", t * 1e6 / hz / n }')
+	got_us_user=$(awk -v t="$pu" -v n="${reqs:-0}" -v hz="$HZ" 'BEGIN {
+		if (n > 0) printf "%.3f", t * 1e6 / hz / n }')
+	note "$(printf '  %s req/s, %s requests, server %s+%s ticks = %s us/request (%s user); CPU server / wrk / other %s' \
+		"${got_rps:-?}" "${reqs:-?}" "$pu" "$ps" "${got_us:-?}" "${got_us_user:-?}" "$got_cpu")"
 }
 
 latency() { # wrk output: "p50 / p99"
@@ -411,18 +474,29 @@ latency() { # wrk output: "p50 / p99"
 }
 
 # Runs load() $repeat times and keeps the run with the most requests/s in
-# best_rps, best_cpu and the output file (other runs: FILE.N).
+# best_rps, best_cpu and the output file (other runs: FILE.N), and the
+# least CPU per request of all runs in best_us (its user part in
+# best_us_user): other processes can only
+# slow a run down or make the server's CPU time per request worse (cache
+# misses, preemption), never better.
 best_of() { # output file, url, extra wrk args...
 	local out=$1 i
 	shift
 	best_rps=
 	best_cpu=
+	best_us=
+	best_us_user=
 	for ((i = 1; i <= repeat; i++)); do
 		load "$out.$i" "$@"
 		if [[ -n $got_rps ]] && awk -v a="$got_rps" -v b="${best_rps:-0}" 'BEGIN { exit !(a > b) }'; then
 			best_rps=$got_rps
 			best_cpu=$got_cpu
 			cp "$out.$i" "$out"
+		fi
+		if [[ -n $got_us ]] && { [[ -z $best_us ]] ||
+			awk -v a="$got_us" -v b="$best_us" 'BEGIN { exit !(a < b) }'; }; then
+			best_us=$got_us
+			best_us_user=$got_us_user
 		fi
 	done
 	[[ -n $best_rps ]] || cp "$out.$repeat" "$out"
@@ -434,15 +508,21 @@ wrk_errors() { # wrk output
 		sed -e 's/^[[:space:]]*//' | paste -sd ';' - || true
 }
 
-measure() { # name
-	local name=$1 url out e got_rps got_cpu best_rps best_cpu
-	printf '== %s\n' "$name" >&2
-	case $name in
+start_server() { # name
+	case $1 in
 	squall) start_squall ;;
 	nginx) start_nginx ;;
 	tornado) start_tornado ;;
+	floor) start_floor ;;
 	esac
-	if ! wait_ready "$name" "$url" || ! check_body "$name" "$url"; then
+}
+
+measure() { # name
+	local name=$1 url out e got_rps got_cpu got_us got_us_user
+	local best_rps best_cpu best_us best_us_user
+	printf '== %s\n' "$name" >&2
+	if ! start_server "$name" || ! wait_ready "$name" "$url" ||
+		! check_body "$name" "$url"; then
 		stop_server
 		rps[$name]=failed
 		rps_pipe[$name]=failed
@@ -457,6 +537,8 @@ measure() { # name
 	best_of "$out" "$url"
 	rps[$name]=$best_rps
 	cpu[$name]=$best_cpu
+	us[$name]=$best_us
+	usu[$name]=$best_us_user
 	lat[$name]=$(latency "$out")
 	e=$(wrk_errors "$out")
 	[[ -z $e ]] || problems[$name]="$conns conns: $e"
@@ -465,19 +547,22 @@ measure() { # name
 	best_of "$out" "$url" -s "$BENCH_DIR/pipeline.lua"
 	rps_pipe[$name]=$best_rps
 	cpu_pipe[$name]=$best_cpu
+	us_pipe[$name]=$best_us
+	usu_pipe[$name]=$best_us_user
 	e=$(wrk_errors "$out")
 	[[ -z $e ]] || problems[$name]+="${problems[$name]:+; }pipelined: $e"
 
 	stop_server
 	((stop_status == 0)) ||
 		problems[$name]+="${problems[$name]:+; }exit status $stop_status after SIGTERM"
-	printf '   %s req/s, %s req/s pipelined\n' \
-		"${rps[$name]:-?}" "${rps_pipe[$name]:-?}" >&2
+	printf '   %s req/s and %s us/request, %s req/s and %s us/request pipelined\n' \
+		"${rps[$name]:-?}" "${us[$name]:-?}" \
+		"${rps_pipe[$name]:-?}" "${us_pipe[$name]:-?}" >&2
 	[[ -n ${rps[$name]} && -n ${rps_pipe[$name]} ]]
 }
 
 status=0
-for s in squall nginx tornado; do
+for s in "${ALL_SERVERS[@]}"; do
 	want "$s" || continue
 	measure "$s" || status=1
 done
@@ -489,10 +574,10 @@ num() { # a measured rate, or empty
 	[[ ${1:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] && printf '%s' "$1"
 }
 
-cell() {
-	local v=${1:-}
+cell() { # a value, rounded to DECIMALS places when it is a number
+	local v=${1:-} d=${2:-0}
 	if num "$v" >/dev/null; then
-		printf '%.0f' "$v"
+		printf "%.${d}f" "$v"
 	elif [[ -n $v ]]; then
 		printf '%s' "$v"
 	else
@@ -500,19 +585,36 @@ cell() {
 	fi
 }
 
-ratio_line() { # label, numerator, denominator, target
+ratio() { # numerator, denominator: "1.23×", or n/a
 	local a b
+	a=$(num "${1:-}") || a=
+	b=$(num "${2:-}") || b=
+	if [[ -z $a || -z $b ]]; then
+		printf 'n/a'
+		return
+	fi
+	awk -v a="$a" -v b="$b" 'BEGIN {
+		if (b > 0) printf "%.2f×", a / b; else printf "n/a" }'
+}
+
+# One line per ratio: "- LABEL: 1.23x (target >= 4x): target met". OP is
+# ">=" or "<="; without a target the line only says the ratio.
+ratio_line() { # label, numerator, denominator, [op, target]
+	local a b op=${4:-} t=${5:-} what=
+	[[ -z $op ]] || what=" (target $op ${t}x)"
 	a=$(num "${2:-}") || a=
 	b=$(num "${3:-}") || b=
 	if [[ -z $a || -z $b ]]; then
-		printf -- '- %s: n/a (target >= %sx)\n' "$1" "$4"
+		printf -- '- %s: n/a%s\n' "$1" "$what"
 		return
 	fi
-	awk -v l="$1" -v a="$a" -v b="$b" -v t="$4" 'BEGIN {
-		if (b <= 0) { printf "- %s: n/a (target >= %sx)\n", l, t; exit }
+	awk -v l="$1" -v a="$a" -v b="$b" -v op="$op" -v t="$t" -v w="$what" 'BEGIN {
+		if (b <= 0) { printf "- %s: n/a%s\n", l, w; exit }
 		r = a / b
-		printf "- %s: %.2fx (target >= %sx): target %s\n", l, r, t,
-		       (r >= t ? "met" : "missed")
+		printf "- %s: %.2fx%s", l, r, w
+		if (op == ">=") printf ": target %s", (r >= t ? "met" : "missed")
+		if (op == "<=") printf ": target %s", (r <= t ? "met" : "missed")
+		printf "\n"
 	}'
 }
 
@@ -546,42 +648,69 @@ cat <<EOF
 - date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')
 - nproc: $(nproc)
 - CPU: $cpu_model
-- servers on CPU $server_cpu, wrk (1 thread) on CPU $client_cpu; ${duration}s per run after a ${warmup}s warm-up; best of $repeat
+- servers on CPU $server_cpu, wrk (1 thread) on CPU $client_cpu; ${duration}s per run after a ${warmup}s warm-up; best of $repeat (the most req/s, the least µs/request)
 - body: "$BODY" (13 bytes); pipelined: $DEPTH requests per batch
 - versions: $(versions)
 
-| server | rps $conns conns | rps $conns×$DEPTH pipelined |
-|---|---:|---:|
+µs/request: user + system CPU time of all the server's processes during a
+run (/proc/PID/stat, $HZ ticks/s), divided by the requests wrk completed;
+"of which user": the part spent outside the kernel (the kernel splits the
+two by sampling, the sum is exact).
+÷ nginx, ÷ floor: the server's figure divided by nginx's or the floor's.
+CPU: share of the run's wall time used by the server (all its processes)
+/ by wrk / by anything else on the two pinned CPUs; a server well below
+100% was not the limit.
+
+### $conns keep-alive connections
+
+| server | req/s | µs/request | of which user | µs ÷ nginx | µs ÷ floor | latency p50 / p99 | CPU server / wrk / other |
+|---|---:|---:|---:|---:|---:|---:|---:|
 EOF
-for s in squall nginx tornado; do
+for s in "${ALL_SERVERS[@]}"; do
 	want "$s" || continue
-	printf '| %s | %s | %s |\n' "$s" \
-		"$(cell "${rps[$s]:-}")" "$(cell "${rps_pipe[$s]:-}")"
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" \
+		"$(cell "${rps[$s]:-}")" "$(cell "${us[$s]:-}" 2)" \
+		"$(cell "${usu[$s]:-}" 2)" \
+		"$(ratio "${us[$s]:-}" "${us[nginx]:-}")" \
+		"$(ratio "${us[$s]:-}" "${us[floor]:-}")" \
+		"${lat[$s]:-n/a}" "${cpu[$s]:-n/a}"
 done
 cat <<EOF
 
-CPU: share of each run's wall time used by the server (all its processes)
-/ by wrk / by anything else on the two pinned CPUs.
+### $conns connections × $DEPTH pipelined requests
 
-| server | latency p50 / p99 ($conns conns) | CPU server / wrk / other ($conns conns) | CPU server / wrk / other (pipelined) |
-|---|---:|---:|---:|
+| server | req/s | req/s ÷ nginx | µs/request | of which user | µs ÷ nginx | µs ÷ floor | CPU server / wrk / other |
+|---|---:|---:|---:|---:|---:|---:|---:|
 EOF
-for s in squall nginx tornado; do
+for s in "${ALL_SERVERS[@]}"; do
 	want "$s" || continue
-	printf '| %s | %s | %s | %s |\n' "$s" \
-		"${lat[$s]:-n/a}" "${cpu[$s]:-n/a}" "${cpu_pipe[$s]:-n/a}"
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" \
+		"$(cell "${rps_pipe[$s]:-}")" \
+		"$(ratio "${rps_pipe[$s]:-}" "${rps_pipe[nginx]:-}")" \
+		"$(cell "${us_pipe[$s]:-}" 2)" "$(cell "${usu_pipe[$s]:-}" 2)" \
+		"$(ratio "${us_pipe[$s]:-}" "${us_pipe[nginx]:-}")" \
+		"$(ratio "${us_pipe[$s]:-}" "${us_pipe[floor]:-}")" \
+		"${cpu_pipe[$s]:-n/a}"
 done
-echo
+printf '\n### ratios\n\n'
 if want squall; then
 	if want nginx; then
-		ratio_line "squall/nginx ($conns conns)" "${rps[squall]:-}" "${rps[nginx]:-}" 1.1
-		ratio_line "squall/nginx (pipelined)" "${rps_pipe[squall]:-}" "${rps_pipe[nginx]:-}" 4
+		ratio_line "squall/nginx CPU per request ($conns conns)" "${us[squall]:-}" "${us[nginx]:-}" '<=' 0.8
+		ratio_line "squall/nginx req/s (pipelined)" "${rps_pipe[squall]:-}" "${rps_pipe[nginx]:-}" '>=' 4
 	fi
 	if want tornado; then
-		ratio_line "squall/tornado ($conns conns)" "${rps[squall]:-}" "${rps[tornado]:-}" 20
+		ratio_line "squall/tornado req/s ($conns conns)" "${rps[squall]:-}" "${rps[tornado]:-}" '>=' 20
+	fi
+	if want floor; then
+		ratio_line "squall/floor CPU per request ($conns conns)" "${us[squall]:-}" "${us[floor]:-}"
+		ratio_line "squall/floor CPU per request (pipelined)" "${us_pipe[squall]:-}" "${us_pipe[floor]:-}"
+	fi
+	if want nginx; then
+		ratio_line "squall/nginx CPU per request (pipelined)" "${us_pipe[squall]:-}" "${us_pipe[nginx]:-}"
+		ratio_line "squall/nginx req/s ($conns conns; wrk is the limit)" "${rps[squall]:-}" "${rps[nginx]:-}"
 	fi
 fi
-for s in squall nginx tornado; do
+for s in "${ALL_SERVERS[@]}"; do
 	[[ -z ${problems[$s]:-} ]] || printf -- '- problems with %s: %s\n' "$s" "${problems[$s]}"
 done
 # more than 10% of a pinned CPU went to other processes in a kept run
@@ -590,6 +719,6 @@ for c in "${cpu[@]}" "${cpu_pipe[@]}"; do
 	[[ ${c##*/ } =~ ^([0-9]+)%$ ]] && ((BASH_REMATCH[1] > 10)) && noisy=1
 done
 if ((noisy)); then
-	printf -- '- warning: other processes used the pinned CPUs during a run (column "other"); rerun on a quiet machine, or with -r\n'
+	printf -- '- warning: other processes used the pinned CPUs during a run (column "other"); µs/request suffers less from that than req/s; rerun on a quiet machine, or with -r\n'
 fi
 exit "$status"
