@@ -69,7 +69,9 @@ usage: $0 [options]
   -S CPU      CPU the servers are pinned to (default $server_cpu)
   -C CPU      CPU wrk is pinned to (default $client_cpu)
   -p PORT     first port to try on 127.0.0.1 (default $base_port)
-  -r N        measure each run N times and keep the best (default $repeat)
+  -r N        go N rounds through the servers and keep each one's best
+              run: the most requests/s, the least CPU per request
+              (default $repeat)
   -k          keep the temporary directory (configs, logs, wrk output)
   -h          this help
 EOF
@@ -173,15 +175,17 @@ done
 # temporary directory and cleanup
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/squall-bench.XXXXXX")
-server_pid=
+server_pid=       # the server being started
+declare -A pid_of # running servers by name
+declare -A url_of
 
-# Stops the running server with SIGTERM, as a service manager would, and
-# sets stop_status to its exit status; after 10 s it and its children are
+# Stops server NAME with SIGTERM, as a service manager would, and sets
+# stop_status to its exit status; after 10 s it and its children are
 # killed (stop_status 137). The servers stop cleanly on SIGTERM, so a
 # non-zero status is worth reporting.
-stop_server() {
-	local pid=$server_pid kids i
-	server_pid=
+stop_server() { # name
+	local pid=${pid_of[$1]:-} kids i
+	unset "pid_of[$1]"
 	stop_status=0
 	[[ -n $pid ]] || return 0
 	kids=$(pgrep -P "$pid" 2>/dev/null | tr '\n' ' ') || true
@@ -197,7 +201,13 @@ stop_server() {
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-	stop_server
+	local s
+	for s in "${!pid_of[@]}"; do
+		stop_server "$s"
+	done
+	if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+		kill -KILL "$server_pid" 2>/dev/null || true # started, not yet known
+	fi
 	if ((keep)); then
 		note "kept $TMP"
 	else
@@ -367,8 +377,8 @@ start_floor() {
 # ---------------------------------------------------------------------------
 # load
 
-# Results by server name; *_pipe for the pipelined run. us: server CPU
-# microseconds per request, usu: the user-space part of it.
+# Results by server name; *_pipe for the pipelined load. us: the server's
+# CPU microseconds per request, usu: the user-space part of it.
 declare -A rps rps_pipe lat cpu cpu_pipe us us_pipe usu usu_pipe problems
 
 # CPU accounting, in clock ticks, to tell a server-bound run from a
@@ -383,13 +393,14 @@ cpu_ticks() { # cpu
 		print t - $5 - $6 - $7 - $8, t }' /proc/stat
 }
 
-# "user system" ticks of the server's whole process tree: the process this
+# "user system" ticks of a server's whole process tree: the process this
 # script started and all its descendants (squalld's master, workers and
 # hub; nginx's master and worker), threads included, from /proc/PID/stat.
 # One pass over /proc, so a process is counted once even if it is being
 # reparented. A process that exits during a run takes its time with it.
-server_ticks() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$server_pid" '
+server_ticks() { # pid
+	# a process may exit between the glob and cat: not an error
+	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
 	{
 		pid = $1
 		# "pid (comm) state ppid ...": comm may hold spaces and ")"; after
@@ -422,30 +433,31 @@ child_ticks() { # variable to set
 		printf "%.0f", (f[1] * 60 + f[2] + f[3] * 60 + f[4]) * hz }' "$TMP/times")"
 }
 
-# Runs wrk pinned and sets got_rps (empty when wrk failed), got_us: the
-# server's CPU time (user + system) per request wrk completed, in
-# microseconds (empty when none completed), got_us_user: the user part of
-# it, and got_cpu: the share of the run's wall time used by
-# the server and by wrk, and by other processes on the two pinned CPUs. A
+# Runs wrk pinned against server NAME and sets got_rps (empty when wrk
+# failed); got_us: the server's CPU time (user + system) per request wrk
+# completed, in microseconds (empty when none completed), and got_us_user,
+# the user part of it; got_cpu: the share of the run's wall time used by
+# the server, by wrk, and by other processes on the two pinned CPUs. A
 # server well below 100% means wrk (or something else) was the limit.
-load() { # output file, url, extra wrk args...
-	local out=$1 u=$2 s0 c0 p0 w0 t0 s1 c1 p1 w1 t1 reqs pu ps p
+load() { # name, output file, extra wrk args...
+	local pid=${pid_of[$1]} u=${url_of[$1]} out=$2
+	local s0 c0 p0 w0 t0 s1 c1 p1 w1 t1 reqs pu ps p
 	shift 2
 	s0=$(cpu_ticks "$server_cpu")
 	c0=$(cpu_ticks "$client_cpu")
-	p0=$(server_ticks)
+	p0=$(server_ticks "$pid")
 	child_ticks w0
 	t0=$EPOCHREALTIME
 	taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"${duration}s" --latency \
 		"$@" "$u" >"$out" 2>&1 || true
 	t1=$EPOCHREALTIME
 	child_ticks w1
-	p1=$(server_ticks)
+	p1=$(server_ticks "$pid")
+	s1=$(cpu_ticks "$server_cpu")
+	c1=$(cpu_ticks "$client_cpu")
 	read -r pu ps < <(awk -v a="$p0" -v b="$p1" 'BEGIN {
 		split(a, x); split(b, y); print y[1] - x[1], y[2] - x[2] }')
 	p=$((pu + ps))
-	s1=$(cpu_ticks "$server_cpu")
-	c1=$(cpu_ticks "$client_cpu")
 	got_cpu=$(awk -v hz="$HZ" -v t0="$t0" -v t1="$t1" \
 		-v s0="$s0" -v s1="$s1" -v c0="$c0" -v c1="$c1" \
 		-v p="$p" -v w="$((w1 - w0))" 'BEGIN {
@@ -464,8 +476,9 @@ load() { # output file, url, extra wrk args...
 		if (n > 0 && t > 0) printf "%.3f", t * 1e6 / hz / n }')
 	got_us_user=$(awk -v t="$pu" -v n="${reqs:-0}" -v hz="$HZ" 'BEGIN {
 		if (n > 0) printf "%.3f", t * 1e6 / hz / n }')
-	note "$(printf '  %s req/s, %s requests, server %s+%s ticks = %s us/request (%s user); CPU server / wrk / other %s' \
-		"${got_rps:-?}" "${reqs:-?}" "$pu" "$ps" "${got_us:-?}" "${got_us_user:-?}" "$got_cpu")"
+	note "$(printf '  %s req/s, %s requests, %s+%s ticks: %s us/request (%s user); CPU server / wrk / other %s' \
+		"${got_rps:-?}" "${reqs:-?}" "$pu" "$ps" "${got_us:-?}" \
+		"${got_us_user:-?}" "$got_cpu")"
 }
 
 latency() { # wrk output: "p50 / p99"
@@ -473,33 +486,46 @@ latency() { # wrk output: "p50 / p99"
 	     END { if (p50 != "") print p50 " / " p99 }' "$1"
 }
 
-# Runs load() $repeat times and keeps the run with the most requests/s in
-# best_rps, best_cpu and the output file (other runs: FILE.N), and the
-# least CPU per request of all runs in best_us (its user part in
-# best_us_user): other processes can only
+# One run of one load (ka: keep-alive, pipe: pipelined) against server NAME.
+# Of all rounds it keeps the run with the most requests/s (rps, cpu, and
+# its wrk output as $TMP/NAME.LOAD.wrk; every run's is in .wrk.ROUND) and,
+# separately, the least CPU per request (us, usu): other processes can only
 # slow a run down or make the server's CPU time per request worse (cache
 # misses, preemption), never better.
-best_of() { # output file, url, extra wrk args...
-	local out=$1 i
-	shift
-	best_rps=
-	best_cpu=
-	best_us=
-	best_us_user=
-	for ((i = 1; i <= repeat; i++)); do
-		load "$out.$i" "$@"
-		if [[ -n $got_rps ]] && awk -v a="$got_rps" -v b="${best_rps:-0}" 'BEGIN { exit !(a > b) }'; then
-			best_rps=$got_rps
-			best_cpu=$got_cpu
-			cp "$out.$i" "$out"
+run_once() { # name, ka | pipe, round
+	local name=$1 out=$TMP/$1.$2.wrk got_rps got_cpu got_us got_us_user
+	local args=() old_rps old_us
+	if [[ $2 == pipe ]]; then
+		args=(-s "$BENCH_DIR/pipeline.lua")
+		old_rps=${rps_pipe[$name]:-0}
+		old_us=${us_pipe[$name]:-}
+	else
+		old_rps=${rps[$name]:-0}
+		old_us=${us[$name]:-}
+	fi
+	load "$name" "$out.$3" "${args[@]}"
+	if [[ -n $got_rps ]] &&
+		awk -v a="$got_rps" -v b="$old_rps" 'BEGIN { exit !(a > b) }'; then
+		if [[ $2 == pipe ]]; then
+			rps_pipe[$name]=$got_rps
+			cpu_pipe[$name]=$got_cpu
+		else
+			rps[$name]=$got_rps
+			cpu[$name]=$got_cpu
 		fi
-		if [[ -n $got_us ]] && { [[ -z $best_us ]] ||
-			awk -v a="$got_us" -v b="$best_us" 'BEGIN { exit !(a < b) }'; }; then
-			best_us=$got_us
-			best_us_user=$got_us_user
+		cp "$out.$3" "$out"
+	fi
+	if [[ -n $got_us ]] && { [[ -z $old_us ]] ||
+		awk -v a="$got_us" -v b="$old_us" 'BEGIN { exit !(a < b) }'; }; then
+		if [[ $2 == pipe ]]; then
+			us_pipe[$name]=$got_us
+			usu_pipe[$name]=$got_us_user
+		else
+			us[$name]=$got_us
+			usu[$name]=$got_us_user
 		fi
-	done
-	[[ -n $best_rps ]] || cp "$out.$repeat" "$out"
+	fi
+	[[ -f $out ]] || cp "$out.$3" "$out"
 }
 
 # wrk's complaints: socket errors and non-2xx answers.
@@ -517,54 +543,68 @@ start_server() { # name
 	esac
 }
 
-measure() { # name
-	local name=$1 url out e got_rps got_cpu got_us got_us_user
-	local best_rps best_cpu best_us best_us_user
-	printf '== %s\n' "$name" >&2
-	if ! start_server "$name" || ! wait_ready "$name" "$url" ||
-		! check_body "$name" "$url"; then
-		stop_server
-		rps[$name]=failed
-		rps_pipe[$name]=failed
-		return 1
-	fi
-	if ((warmup > 0)); then
-		taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"${warmup}s" "$url" \
-			>/dev/null 2>&1 || true
-	fi
-
-	out=$TMP/$name.wrk
-	best_of "$out" "$url"
-	rps[$name]=$best_rps
-	cpu[$name]=$best_cpu
-	us[$name]=$best_us
-	usu[$name]=$best_us_user
-	lat[$name]=$(latency "$out")
-	e=$(wrk_errors "$out")
-	[[ -z $e ]] || problems[$name]="$conns conns: $e"
-
-	out=$TMP/$name.pipelined.wrk
-	best_of "$out" "$url" -s "$BENCH_DIR/pipeline.lua"
-	rps_pipe[$name]=$best_rps
-	cpu_pipe[$name]=$best_cpu
-	us_pipe[$name]=$best_us
-	usu_pipe[$name]=$best_us_user
-	e=$(wrk_errors "$out")
-	[[ -z $e ]] || problems[$name]+="${problems[$name]:+; }pipelined: $e"
-
-	stop_server
-	((stop_status == 0)) ||
-		problems[$name]+="${problems[$name]:+; }exit status $stop_status after SIGTERM"
-	printf '   %s req/s and %s us/request, %s req/s and %s us/request pipelined\n' \
-		"${rps[$name]:-?}" "${us[$name]:-?}" \
-		"${rps_pipe[$name]:-?}" "${us_pipe[$name]:-?}" >&2
-	[[ -n ${rps[$name]} && -n ${rps_pipe[$name]} ]]
+# Starts server NAME and checks its answer; it then waits, idle, for its
+# runs. 1 when it could not be started or answered wrongly.
+bring_up() { # name
+	local name=$1 url=
+	note "starting $name"
+	server_pid=
+	start_server "$name" || return 1
+	pid_of[$name]=$server_pid
+	url_of[$name]=$url
+	wait_ready "$name" "$url" && check_body "$name" "$url"
 }
 
+# Stops server NAME and collects what its kept runs say; 1 when a run
+# produced no figure.
+wind_down() { # name
+	local name=$1 e
+	lat[$name]=$(latency "$TMP/$name.ka.wrk")
+	e=$(wrk_errors "$TMP/$name.ka.wrk")
+	[[ -z $e ]] || problems[$name]="$conns conns: $e"
+	e=$(wrk_errors "$TMP/$name.pipe.wrk")
+	[[ -z $e ]] || problems[$name]+="${problems[$name]:+; }pipelined: $e"
+	stop_server "$name"
+	((stop_status == 0)) ||
+		problems[$name]+="${problems[$name]:+; }exit status $stop_status after SIGTERM"
+	note "$(printf '%s: %s req/s and %s us/request; pipelined %s req/s and %s us/request' \
+		"$name" "${rps[$name]:-?}" "${us[$name]:-?}" \
+		"${rps_pipe[$name]:-?}" "${us_pipe[$name]:-?}")"
+	[[ -n ${rps[$name]:-} && -n ${rps_pipe[$name]:-} ]]
+}
+
+# All selected servers run at once, idle on the server CPU but for their own
+# runs, and the rounds go through them in turn, so that a burst of load
+# from elsewhere on the machine falls on every server alike rather than on
+# whichever was being measured then.
 status=0
+active=()
 for s in "${ALL_SERVERS[@]}"; do
 	want "$s" || continue
-	measure "$s" || status=1
+	if bring_up "$s"; then
+		active+=("$s")
+	else
+		stop_server "$s"
+		rps[$s]=failed
+		rps_pipe[$s]=failed
+		status=1
+	fi
+done
+if ((warmup > 0)); then
+	for s in "${active[@]}"; do
+		taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"${warmup}s" \
+			"${url_of[$s]}" >/dev/null 2>&1 || true
+	done
+fi
+for ((round = 1; round <= repeat; round++)); do
+	for s in "${active[@]}"; do
+		note "round $round of $repeat: $s"
+		run_once "$s" ka "$round"
+		run_once "$s" pipe "$round"
+	done
+done
+for s in "${active[@]}"; do
+	wind_down "$s" || status=1
 done
 
 # ---------------------------------------------------------------------------
