@@ -273,7 +273,8 @@ static void on_conn(struct conn *c, unsigned events)
 int main(int argc, char **argv)
 {
     struct epoll_event evs[MAX_EVENTS], lev = {.events = EPOLLIN};
-    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigset_t stop_sigs, run_mask;
     int port, lfd, n, i;
 
     if (argc != 2 || (port = atoi(argv[1])) <= 0 || port > 65535) {
@@ -284,6 +285,16 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
         die("sigaction");
+    /* The stop signals are let in only while waiting in epoll_pwait, so
+     * one that comes between the check of `stopping` and the wait is not
+     * lost until the next event. */
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGTERM);
+    sigaddset(&stop_sigs, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &stop_sigs, &run_mask) < 0)
+        die("sigprocmask");
+    sigdelset(&run_mask, SIGTERM);
+    sigdelset(&run_mask, SIGINT);
     lfd = listen_on(port);
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
@@ -292,11 +303,11 @@ int main(int argc, char **argv)
     if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) < 0)
         die("epoll_ctl");
     while (!stopping) {
-        n = epoll_wait(ep, evs, MAX_EVENTS, -1);
+        n = epoll_pwait(ep, evs, MAX_EVENTS, -1, &run_mask);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            die("epoll_wait");
+            die("epoll_pwait");
         }
         refresh_response();
         for (i = 0; i < n; i++) {
