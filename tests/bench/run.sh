@@ -697,9 +697,10 @@ run (/proc/PID/stat, $HZ ticks/s), divided by the requests wrk completed;
 "of which user": the part spent outside the kernel (the kernel splits the
 two by sampling, the sum is exact).
 ÷ nginx, ÷ floor: the server's figure divided by nginx's or the floor's.
-CPU: share of the run's wall time used by the server (all its processes)
-/ by wrk / by anything else on the two pinned CPUs; a server well below
-100% was not the limit.
+req/s, latency and CPU are those of the run with the most req/s,
+µs/request that of the run with the least. CPU: share of that run's wall
+time used by the server (all its processes) / by wrk / by anything else on
+the two pinned CPUs; a server well below 100% was not the limit.
 
 ### $conns keep-alive connections
 
