@@ -175,7 +175,7 @@ done
 # temporary directory and cleanup
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/squall-bench.XXXXXX")
-server_pid=       # the server being started
+server_pid=       # the server being started, until it is in pid_of
 declare -A pid_of # running servers by name
 declare -A url_of
 
@@ -247,7 +247,7 @@ show_logs() { # server name
 wait_ready() { # name, url
 	local deadline=$((SECONDS + 15))
 	while ((SECONDS < deadline)); do
-		if ! kill -0 "$server_pid" 2>/dev/null; then
+		if ! kill -0 "${pid_of[$1]}" 2>/dev/null; then
 			note "$1 exited during start-up"
 			show_logs "$1"
 			return 1
@@ -551,6 +551,7 @@ bring_up() { # name
 	server_pid=
 	start_server "$name" || return 1
 	pid_of[$name]=$server_pid
+	server_pid= # known by name now; stop_server forgets it once stopped
 	url_of[$name]=$url
 	wait_ready "$name" "$url" && check_body "$name" "$url"
 }
