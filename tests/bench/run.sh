@@ -359,7 +359,7 @@ start_tornado() {
 	server_pid=$!
 }
 
-# The floor is built for this run, from floor.c, with the flags given.
+# The floor is built for this run from floor.c, with ${CC:-cc} -O2.
 start_floor() {
 	local dir=$TMP/floor
 	mkdir -p "$dir"
