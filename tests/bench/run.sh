@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
 #
-# tests/bench/run.sh - squalld against nginx and Tornado on one core each.
+# tests/bench/run.sh - squalld against nginx, Tornado and a floor, on one
+# core each.
 #
 # Every server answers GET / with the 13 bytes "Hello, world!" from one
 # process (one worker) pinned to the server CPU; wrk, one thread pinned to
 # the client CPU, loads it twice: CONNS keep-alive connections, then CONNS
-# connections with 16 pipelined requests each (pipeline.lua). The result is
-# a markdown report on stdout: requests/s per server, the ratios squall
-# is measured by, and the machine.
+# connections with 16 pipelined requests each (pipeline.lua). The floor is
+# floor.c, built here with cc -O2: an epoll loop that only looks for the end
+# of each request head and answers with one fixed response, about the least
+# CPU a server can spend per request.
 #
-# Targets (from the issue): squall >= 1.1x nginx with CONNS connections,
-# >= 4x nginx pipelined, >= 20x Tornado. A missed target is reported, not an
-# error: the exit status is 0 once every selected server has been measured,
-# 1 when one of them could not be started or answered wrongly, 2 for a
-# usage error or a missing tool.
+# wrk on one core saturates before squalld or nginx does, so requests/s
+# alone cannot tell them apart; each run also measures the server's CPU
+# time per request: user + system time of all its processes (master,
+# workers, ...) from /proc/PID/stat before and after the run, divided by
+# the requests wrk completed in it. The result is a markdown report on
+# stdout: requests/s and CPU microseconds per request per server, their
+# ratios to nginx and to the floor, the targets, and the machine.
+#
+# Targets (from the issue): squall's CPU per request <= 0.8x nginx's with
+# CONNS keep-alive connections, requests/s >= 4x nginx pipelined, >= 20x
+# Tornado. A missed target is reported, not an error: the exit status is 0
+# once every selected server has been measured, 1 when one of them could
+# not be built, started, or answered wrongly, 2 for a usage error or a
+# missing tool.
 #
 # Needs: wrk, nginx (nginx-light is enough), python3-tornado, curl,
-# taskset (util-linux), and a built squalld with handlers/hello.so.
+# taskset (util-linux), a C compiler (cc, for the floor), and a built
+# squalld with handlers/hello.so.
 
 set -euo pipefail
 
@@ -33,7 +45,8 @@ build=$ROOT/build
 [ -x "$build/src/squalld" ] || build=$ROOT
 squalld=${SQUALLD:-$build/src/squalld}
 moddir=${SQUALL_MODULE_DIR:-$build/handlers}
-servers=squall,nginx,tornado
+servers=squall,nginx,tornado,floor
+ALL_SERVERS=(squall nginx tornado floor)
 server_cpu=1
 client_cpu=0
 base_port=18080
@@ -51,11 +64,14 @@ usage: $0 [options]
               or src/squalld of the repo)
   -m DIR      module directory holding hello.so (default \$SQUALL_MODULE_DIR
               or the handlers/ next to that squalld)
-  -o LIST     servers to measure, comma-separated (default $servers)
+  -o LIST     servers to measure, comma-separated, from squall, nginx,
+              tornado, floor (default $servers)
   -S CPU      CPU the servers are pinned to (default $server_cpu)
   -C CPU      CPU wrk is pinned to (default $client_cpu)
   -p PORT     first port to try on 127.0.0.1 (default $base_port)
-  -r N        measure each run N times and keep the best (default $repeat)
+  -r N        go N rounds through the servers and keep each one's best
+              run: the most requests/s, the least CPU per request
+              (default $repeat)
   -k          keep the temporary directory (configs, logs, wrk output)
   -h          this help
 EOF
@@ -115,8 +131,8 @@ want() {
 IFS=, read -ra server_list <<<"$servers"
 for s in "${server_list[@]}"; do
 	case $s in
-	squall | nginx | tornado) ;;
-	*) die "unknown server '$s' in -o (squall, nginx, tornado)" ;;
+	squall | nginx | tornado | floor) ;;
+	*) die "unknown server '$s' in -o (squall, nginx, tornado, floor)" ;;
 	esac
 done
 
@@ -133,6 +149,7 @@ need curl curl
 need taskset util-linux
 need awk mawk
 want nginx && need nginx nginx-light
+want floor && need "${CC:-cc}" gcc
 if want tornado; then
 	[[ -x /usr/bin/python3 ]] ||
 		die "/usr/bin/python3 not found: install the Debian package python3-tornado"
@@ -158,15 +175,17 @@ done
 # temporary directory and cleanup
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/squall-bench.XXXXXX")
-server_pid=
+server_pid=       # the server being started, until it is in pid_of
+declare -A pid_of # running servers by name
+declare -A url_of
 
-# Stops the running server with SIGTERM, as a service manager would, and
-# sets stop_status to its exit status; after 10 s it and its children are
+# Stops server NAME with SIGTERM, as a service manager would, and sets
+# stop_status to its exit status; after 10 s it and its children are
 # killed (stop_status 137). The servers stop cleanly on SIGTERM, so a
 # non-zero status is worth reporting.
-stop_server() {
-	local pid=$server_pid kids i
-	server_pid=
+stop_server() { # name
+	local pid=${pid_of[$1]:-} kids i
+	unset "pid_of[$1]"
 	stop_status=0
 	[[ -n $pid ]] || return 0
 	kids=$(pgrep -P "$pid" 2>/dev/null | tr '\n' ' ') || true
@@ -182,7 +201,13 @@ stop_server() {
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-	stop_server
+	local s
+	for s in "${!pid_of[@]}"; do
+		stop_server "$s"
+	done
+	if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+		kill -KILL "$server_pid" 2>/dev/null || true # started, not yet known
+	fi
 	if ((keep)); then
 		note "kept $TMP"
 	else
@@ -222,7 +247,7 @@ show_logs() { # server name
 wait_ready() { # name, url
 	local deadline=$((SECONDS + 15))
 	while ((SECONDS < deadline)); do
-		if ! kill -0 "$server_pid" 2>/dev/null; then
+		if ! kill -0 "${pid_of[$1]}" 2>/dev/null; then
 			note "$1 exited during start-up"
 			show_logs "$1"
 			return 1
@@ -334,11 +359,27 @@ start_tornado() {
 	server_pid=$!
 }
 
+# The floor is built for this run from floor.c, with ${CC:-cc} -O2.
+start_floor() {
+	local dir=$TMP/floor
+	mkdir -p "$dir"
+	if ! "${CC:-cc}" -O2 -o "$dir/floor" "$BENCH_DIR/floor.c" >"$dir/cc.log" 2>&1; then
+		note "could not build floor.c with ${CC:-cc} -O2"
+		show_logs floor
+		return 1
+	fi
+	free_port
+	url=http://127.0.0.1:$port/
+	taskset -c "$server_cpu" "$dir/floor" "$port" >"$dir/stderr.log" 2>&1 &
+	server_pid=$!
+}
+
 # ---------------------------------------------------------------------------
 # load
 
-# Results by server name; *_pipe for the pipelined run.
-declare -A rps rps_pipe lat cpu cpu_pipe problems
+# Results by server name; *_pipe for the pipelined load. us: the server's
+# CPU microseconds per request, usu: the user-space part of it.
+declare -A rps rps_pipe lat cpu cpu_pipe us us_pipe usu usu_pipe problems
 
 # CPU accounting, in clock ticks, to tell a server-bound run from a
 # client-bound one and to notice other processes on the pinned CPUs.
@@ -352,14 +393,34 @@ cpu_ticks() { # cpu
 		print t - $5 - $6 - $7 - $8, t }' /proc/stat
 }
 
-# user + system ticks of the server: its first process and their children.
-server_ticks() {
-	local p pids
-	pids="$server_pid $(pgrep -P "$server_pid" 2>/dev/null | tr '\n' ' ')"
-	for p in $pids; do
-		# fields after "(comm) ": state ppid ... utime is the 12th, stime 13th
-		sed -e 's/^.*) //' "/proc/$p/stat" 2>/dev/null || true
-	done | awk '{ t += $12 + $13 } END { print t + 0 }'
+# "user system" ticks of a server's whole process tree: the process this
+# script started and all its descendants (squalld's master, workers and
+# hub; nginx's master and worker), threads included, from /proc/PID/stat.
+# One pass over /proc, so a process is counted once even if it is being
+# reparented. A process that exits during a run takes its time with it.
+server_ticks() { # pid
+	# a process may exit between the glob and cat: not an error
+	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
+	{
+		pid = $1
+		# "pid (comm) state ppid ...": comm may hold spaces and ")"; after
+		# the last ") ", utime (field 14) is $12 and stime (15) is $13
+		sub(/^.*\) /, "")
+		parent[pid] = $2
+		user[pid] = $12
+		sys[pid] = $13
+	}
+	END {
+		if (!(root in user)) { print 0, 0; exit }
+		tree[root] = 1
+		do {
+			grew = 0
+			for (p in parent)
+				if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grew = 1 }
+		} while (grew)
+		for (p in tree) { u += user[p]; s += sys[p] }
+		print u + 0, s + 0
+	}'
 }
 
 # user + system ticks of this shell's waited-for children (wrk). `times`
@@ -372,28 +433,34 @@ child_ticks() { # variable to set
 		printf "%.0f", (f[1] * 60 + f[2] + f[3] * 60 + f[4]) * hz }' "$TMP/times")"
 }
 
-# Runs wrk pinned and sets got_rps (empty when wrk failed) and got_cpu:
-# the share of the run's wall time used by the server and by wrk, and by
-# other processes on the two pinned CPUs. A server well below 100% means
-# wrk (or something else) was the limit.
-load() { # output file, url, extra wrk args...
-	local out=$1 u=$2 s0 c0 p0 w0 t0 s1 c1 p1 w1 t1
+# Runs wrk pinned against server NAME and sets got_rps (empty when wrk
+# failed); got_us: the server's CPU time (user + system) per request wrk
+# completed, in microseconds (empty when none completed), and got_us_user,
+# the user part of it; got_cpu: the share of the run's wall time used by
+# the server, by wrk, and by other processes on the two pinned CPUs. A
+# server well below 100% means wrk (or something else) was the limit.
+load() { # name, output file, extra wrk args...
+	local pid=${pid_of[$1]} u=${url_of[$1]} out=$2
+	local s0 c0 p0 w0 t0 s1 c1 p1 w1 t1 reqs pu ps p
 	shift 2
 	s0=$(cpu_ticks "$server_cpu")
 	c0=$(cpu_ticks "$client_cpu")
-	p0=$(server_ticks)
+	p0=$(server_ticks "$pid")
 	child_ticks w0
 	t0=$EPOCHREALTIME
 	taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"${duration}s" --latency \
 		"$@" "$u" >"$out" 2>&1 || true
 	t1=$EPOCHREALTIME
 	child_ticks w1
-	p1=$(server_ticks)
+	p1=$(server_ticks "$pid")
 	s1=$(cpu_ticks "$server_cpu")
 	c1=$(cpu_ticks "$client_cpu")
+	read -r pu ps < <(awk -v a="$p0" -v b="$p1" 'BEGIN {
+		split(a, x); split(b, y); print y[1] - x[1], y[2] - x[2] }')
+	p=$((pu + ps))
 	got_cpu=$(awk -v hz="$HZ" -v t0="$t0" -v t1="$t1" \
 		-v s0="$s0" -v s1="$s1" -v c0="$c0" -v c1="$c1" \
-		-v p="$((p1 - p0))" -v w="$((w1 - w0))" 'BEGIN {
+		-v p="$p" -v w="$((w1 - w0))" 'BEGIN {
 		wall = (t1 - t0) * hz
 		if (wall <= 0) { print "?"; exit }
 		split(s0, a); split(s1, b); sb = b[1] - a[1]
@@ -403,6 +470,15 @@ load() { # output file, url, extra wrk args...
 		printf "%.0f%% / %.0f%% / %.0f%%\n",
 		       100 * p / wall, 100 * w / wall, 100 * o / wall }')
 	got_rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+	# "  1234567 requests in 10.00s, 160.45MB read"
+	reqs=$(awk '$2 == "requests" && $3 == "in" { print $1 }' "$out")
+	got_us=$(awk -v t="$p" -v n="${reqs:-0}" -v hz="$HZ" 'BEGIN {
+		if (n > 0 && t > 0) printf "%.3f", t * 1e6 / hz / n }')
+	got_us_user=$(awk -v t="$pu" -v n="${reqs:-0}" -v hz="$HZ" 'BEGIN {
+		if (n > 0) printf "%.3f", t * 1e6 / hz / n }')
+	note "$(printf '  %s req/s, %s requests, %s+%s ticks: %s us/request (%s user); CPU server / wrk / other %s' \
+		"${got_rps:-?}" "${reqs:-?}" "$pu" "$ps" "${got_us:-?}" \
+		"${got_us_user:-?}" "$got_cpu")"
 }
 
 latency() { # wrk output: "p50 / p99"
@@ -410,22 +486,46 @@ latency() { # wrk output: "p50 / p99"
 	     END { if (p50 != "") print p50 " / " p99 }' "$1"
 }
 
-# Runs load() $repeat times and keeps the run with the most requests/s in
-# best_rps, best_cpu and the output file (other runs: FILE.N).
-best_of() { # output file, url, extra wrk args...
-	local out=$1 i
-	shift
-	best_rps=
-	best_cpu=
-	for ((i = 1; i <= repeat; i++)); do
-		load "$out.$i" "$@"
-		if [[ -n $got_rps ]] && awk -v a="$got_rps" -v b="${best_rps:-0}" 'BEGIN { exit !(a > b) }'; then
-			best_rps=$got_rps
-			best_cpu=$got_cpu
-			cp "$out.$i" "$out"
+# One run of one load (ka: keep-alive, pipe: pipelined) against server NAME.
+# Of all rounds it keeps the run with the most requests/s (rps, cpu, and
+# its wrk output as $TMP/NAME.LOAD.wrk; every run's is in .wrk.ROUND) and,
+# separately, the least CPU per request (us, usu): other processes can only
+# slow a run down or make the server's CPU time per request worse (cache
+# misses, preemption), never better.
+run_once() { # name, ka | pipe, round
+	local name=$1 out=$TMP/$1.$2.wrk got_rps got_cpu got_us got_us_user
+	local args=() old_rps old_us
+	if [[ $2 == pipe ]]; then
+		args=(-s "$BENCH_DIR/pipeline.lua")
+		old_rps=${rps_pipe[$name]:-0}
+		old_us=${us_pipe[$name]:-}
+	else
+		old_rps=${rps[$name]:-0}
+		old_us=${us[$name]:-}
+	fi
+	load "$name" "$out.$3" "${args[@]}"
+	if [[ -n $got_rps ]] &&
+		awk -v a="$got_rps" -v b="$old_rps" 'BEGIN { exit !(a > b) }'; then
+		if [[ $2 == pipe ]]; then
+			rps_pipe[$name]=$got_rps
+			cpu_pipe[$name]=$got_cpu
+		else
+			rps[$name]=$got_rps
+			cpu[$name]=$got_cpu
 		fi
-	done
-	[[ -n $best_rps ]] || cp "$out.$repeat" "$out"
+		cp "$out.$3" "$out"
+	fi
+	if [[ -n $got_us ]] && { [[ -z $old_us ]] ||
+		awk -v a="$got_us" -v b="$old_us" 'BEGIN { exit !(a < b) }'; }; then
+		if [[ $2 == pipe ]]; then
+			us_pipe[$name]=$got_us
+			usu_pipe[$name]=$got_us_user
+		else
+			us[$name]=$got_us
+			usu[$name]=$got_us_user
+		fi
+	fi
+	[[ -f $out ]] || cp "$out.$3" "$out"
 }
 
 # wrk's complaints: socket errors and non-2xx answers.
@@ -434,52 +534,78 @@ wrk_errors() { # wrk output
 		sed -e 's/^[[:space:]]*//' | paste -sd ';' - || true
 }
 
-measure() { # name
-	local name=$1 url out e got_rps got_cpu best_rps best_cpu
-	printf '== %s\n' "$name" >&2
-	case $name in
+start_server() { # name
+	case $1 in
 	squall) start_squall ;;
 	nginx) start_nginx ;;
 	tornado) start_tornado ;;
+	floor) start_floor ;;
 	esac
-	if ! wait_ready "$name" "$url" || ! check_body "$name" "$url"; then
-		stop_server
-		rps[$name]=failed
-		rps_pipe[$name]=failed
-		return 1
-	fi
-	if ((warmup > 0)); then
-		taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"${warmup}s" "$url" \
-			>/dev/null 2>&1 || true
-	fi
-
-	out=$TMP/$name.wrk
-	best_of "$out" "$url"
-	rps[$name]=$best_rps
-	cpu[$name]=$best_cpu
-	lat[$name]=$(latency "$out")
-	e=$(wrk_errors "$out")
-	[[ -z $e ]] || problems[$name]="$conns conns: $e"
-
-	out=$TMP/$name.pipelined.wrk
-	best_of "$out" "$url" -s "$BENCH_DIR/pipeline.lua"
-	rps_pipe[$name]=$best_rps
-	cpu_pipe[$name]=$best_cpu
-	e=$(wrk_errors "$out")
-	[[ -z $e ]] || problems[$name]+="${problems[$name]:+; }pipelined: $e"
-
-	stop_server
-	((stop_status == 0)) ||
-		problems[$name]+="${problems[$name]:+; }exit status $stop_status after SIGTERM"
-	printf '   %s req/s, %s req/s pipelined\n' \
-		"${rps[$name]:-?}" "${rps_pipe[$name]:-?}" >&2
-	[[ -n ${rps[$name]} && -n ${rps_pipe[$name]} ]]
 }
 
+# Starts server NAME and checks its answer; it then waits, idle, for its
+# runs. 1 when it could not be started or answered wrongly.
+bring_up() { # name
+	local name=$1 url=
+	note "starting $name"
+	server_pid=
+	start_server "$name" || return 1
+	pid_of[$name]=$server_pid
+	server_pid= # known by name now; stop_server forgets it once stopped
+	url_of[$name]=$url
+	wait_ready "$name" "$url" && check_body "$name" "$url"
+}
+
+# Stops server NAME and collects what its kept runs say; 1 when a run
+# produced no figure.
+wind_down() { # name
+	local name=$1 e
+	lat[$name]=$(latency "$TMP/$name.ka.wrk")
+	e=$(wrk_errors "$TMP/$name.ka.wrk")
+	[[ -z $e ]] || problems[$name]="$conns conns: $e"
+	e=$(wrk_errors "$TMP/$name.pipe.wrk")
+	[[ -z $e ]] || problems[$name]+="${problems[$name]:+; }pipelined: $e"
+	stop_server "$name"
+	((stop_status == 0)) ||
+		problems[$name]+="${problems[$name]:+; }exit status $stop_status after SIGTERM"
+	note "$(printf '%s: %s req/s and %s us/request; pipelined %s req/s and %s us/request' \
+		"$name" "${rps[$name]:-?}" "${us[$name]:-?}" \
+		"${rps_pipe[$name]:-?}" "${us_pipe[$name]:-?}")"
+	[[ -n ${rps[$name]:-} && -n ${rps_pipe[$name]:-} ]]
+}
+
+# All selected servers run at once, idle on the server CPU but for their own
+# runs, and the rounds go through them in turn, so that a burst of load
+# from elsewhere on the machine falls on every server alike rather than on
+# whichever was being measured then.
 status=0
-for s in squall nginx tornado; do
+active=()
+for s in "${ALL_SERVERS[@]}"; do
 	want "$s" || continue
-	measure "$s" || status=1
+	if bring_up "$s"; then
+		active+=("$s")
+	else
+		stop_server "$s"
+		rps[$s]=failed
+		rps_pipe[$s]=failed
+		status=1
+	fi
+done
+if ((warmup > 0)); then
+	for s in "${active[@]}"; do
+		taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"${warmup}s" \
+			"${url_of[$s]}" >/dev/null 2>&1 || true
+	done
+fi
+for ((round = 1; round <= repeat; round++)); do
+	for s in "${active[@]}"; do
+		note "round $round of $repeat: $s"
+		run_once "$s" ka "$round"
+		run_once "$s" pipe "$round"
+	done
+done
+for s in "${active[@]}"; do
+	wind_down "$s" || status=1
 done
 
 # ---------------------------------------------------------------------------
@@ -489,10 +615,10 @@ num() { # a measured rate, or empty
 	[[ ${1:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] && printf '%s' "$1"
 }
 
-cell() {
-	local v=${1:-}
+cell() { # a value, rounded to DECIMALS places when it is a number
+	local v=${1:-} d=${2:-0}
 	if num "$v" >/dev/null; then
-		printf '%.0f' "$v"
+		printf "%.${d}f" "$v"
 	elif [[ -n $v ]]; then
 		printf '%s' "$v"
 	else
@@ -500,19 +626,36 @@ cell() {
 	fi
 }
 
-ratio_line() { # label, numerator, denominator, target
+ratio() { # numerator, denominator: "1.23×", or n/a
 	local a b
+	a=$(num "${1:-}") || a=
+	b=$(num "${2:-}") || b=
+	if [[ -z $a || -z $b ]]; then
+		printf 'n/a'
+		return
+	fi
+	awk -v a="$a" -v b="$b" 'BEGIN {
+		if (b > 0) printf "%.2f×", a / b; else printf "n/a" }'
+}
+
+# One line per ratio: "- LABEL: 1.23x (target >= 4x): target met". OP is
+# ">=" or "<="; without a target the line only says the ratio.
+ratio_line() { # label, numerator, denominator, [op, target]
+	local a b op=${4:-} t=${5:-} what=
+	[[ -z $op ]] || what=" (target $op ${t}x)"
 	a=$(num "${2:-}") || a=
 	b=$(num "${3:-}") || b=
 	if [[ -z $a || -z $b ]]; then
-		printf -- '- %s: n/a (target >= %sx)\n' "$1" "$4"
+		printf -- '- %s: n/a%s\n' "$1" "$what"
 		return
 	fi
-	awk -v l="$1" -v a="$a" -v b="$b" -v t="$4" 'BEGIN {
-		if (b <= 0) { printf "- %s: n/a (target >= %sx)\n", l, t; exit }
+	awk -v l="$1" -v a="$a" -v b="$b" -v op="$op" -v t="$t" -v w="$what" 'BEGIN {
+		if (b <= 0) { printf "- %s: n/a%s\n", l, w; exit }
 		r = a / b
-		printf "- %s: %.2fx (target >= %sx): target %s\n", l, r, t,
-		       (r >= t ? "met" : "missed")
+		printf "- %s: %.2fx%s", l, r, w
+		if (op == ">=") printf ": target %s", (r >= t ? "met" : "missed")
+		if (op == "<=") printf ": target %s", (r <= t ? "met" : "missed")
+		printf "\n"
 	}'
 }
 
@@ -546,42 +689,70 @@ cat <<EOF
 - date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')
 - nproc: $(nproc)
 - CPU: $cpu_model
-- servers on CPU $server_cpu, wrk (1 thread) on CPU $client_cpu; ${duration}s per run after a ${warmup}s warm-up; best of $repeat
+- servers on CPU $server_cpu, wrk (1 thread) on CPU $client_cpu; ${duration}s per run after a ${warmup}s warm-up; best of $repeat (the most req/s, the least µs/request)
 - body: "$BODY" (13 bytes); pipelined: $DEPTH requests per batch
 - versions: $(versions)
 
-| server | rps $conns conns | rps $conns×$DEPTH pipelined |
-|---|---:|---:|
+µs/request: user + system CPU time of all the server's processes during a
+run (/proc/PID/stat, $HZ ticks/s), divided by the requests wrk completed;
+"of which user": the part spent outside the kernel (the kernel splits the
+two by sampling, the sum is exact).
+÷ nginx, ÷ floor: the server's figure divided by nginx's or the floor's.
+req/s, latency and CPU are those of the run with the most req/s,
+µs/request that of the run with the least. CPU: share of that run's wall
+time used by the server (all its processes) / by wrk / by anything else on
+the two pinned CPUs; a server well below 100% was not the limit.
+
+### $conns keep-alive connections
+
+| server | req/s | µs/request | of which user | µs ÷ nginx | µs ÷ floor | latency p50 / p99 | CPU server / wrk / other |
+|---|---:|---:|---:|---:|---:|---:|---:|
 EOF
-for s in squall nginx tornado; do
+for s in "${ALL_SERVERS[@]}"; do
 	want "$s" || continue
-	printf '| %s | %s | %s |\n' "$s" \
-		"$(cell "${rps[$s]:-}")" "$(cell "${rps_pipe[$s]:-}")"
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" \
+		"$(cell "${rps[$s]:-}")" "$(cell "${us[$s]:-}" 2)" \
+		"$(cell "${usu[$s]:-}" 2)" \
+		"$(ratio "${us[$s]:-}" "${us[nginx]:-}")" \
+		"$(ratio "${us[$s]:-}" "${us[floor]:-}")" \
+		"${lat[$s]:-n/a}" "${cpu[$s]:-n/a}"
 done
 cat <<EOF
 
-CPU: share of each run's wall time used by the server (all its processes)
-/ by wrk / by anything else on the two pinned CPUs.
+### $conns connections × $DEPTH pipelined requests
 
-| server | latency p50 / p99 ($conns conns) | CPU server / wrk / other ($conns conns) | CPU server / wrk / other (pipelined) |
-|---|---:|---:|---:|
+| server | req/s | req/s ÷ nginx | µs/request | of which user | µs ÷ nginx | µs ÷ floor | CPU server / wrk / other |
+|---|---:|---:|---:|---:|---:|---:|---:|
 EOF
-for s in squall nginx tornado; do
+for s in "${ALL_SERVERS[@]}"; do
 	want "$s" || continue
-	printf '| %s | %s | %s | %s |\n' "$s" \
-		"${lat[$s]:-n/a}" "${cpu[$s]:-n/a}" "${cpu_pipe[$s]:-n/a}"
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" \
+		"$(cell "${rps_pipe[$s]:-}")" \
+		"$(ratio "${rps_pipe[$s]:-}" "${rps_pipe[nginx]:-}")" \
+		"$(cell "${us_pipe[$s]:-}" 2)" "$(cell "${usu_pipe[$s]:-}" 2)" \
+		"$(ratio "${us_pipe[$s]:-}" "${us_pipe[nginx]:-}")" \
+		"$(ratio "${us_pipe[$s]:-}" "${us_pipe[floor]:-}")" \
+		"${cpu_pipe[$s]:-n/a}"
 done
-echo
+printf '\n### ratios\n\n'
 if want squall; then
 	if want nginx; then
-		ratio_line "squall/nginx ($conns conns)" "${rps[squall]:-}" "${rps[nginx]:-}" 1.1
-		ratio_line "squall/nginx (pipelined)" "${rps_pipe[squall]:-}" "${rps_pipe[nginx]:-}" 4
+		ratio_line "squall/nginx CPU per request ($conns conns)" "${us[squall]:-}" "${us[nginx]:-}" '<=' 0.8
+		ratio_line "squall/nginx req/s (pipelined)" "${rps_pipe[squall]:-}" "${rps_pipe[nginx]:-}" '>=' 4
 	fi
 	if want tornado; then
-		ratio_line "squall/tornado ($conns conns)" "${rps[squall]:-}" "${rps[tornado]:-}" 20
+		ratio_line "squall/tornado req/s ($conns conns)" "${rps[squall]:-}" "${rps[tornado]:-}" '>=' 20
+	fi
+	if want floor; then
+		ratio_line "squall/floor CPU per request ($conns conns)" "${us[squall]:-}" "${us[floor]:-}"
+		ratio_line "squall/floor CPU per request (pipelined)" "${us_pipe[squall]:-}" "${us_pipe[floor]:-}"
+	fi
+	if want nginx; then
+		ratio_line "squall/nginx CPU per request (pipelined)" "${us_pipe[squall]:-}" "${us_pipe[nginx]:-}"
+		ratio_line "squall/nginx req/s ($conns conns; wrk is the limit)" "${rps[squall]:-}" "${rps[nginx]:-}"
 	fi
 fi
-for s in squall nginx tornado; do
+for s in "${ALL_SERVERS[@]}"; do
 	[[ -z ${problems[$s]:-} ]] || printf -- '- problems with %s: %s\n' "$s" "${problems[$s]}"
 done
 # more than 10% of a pinned CPU went to other processes in a kept run
@@ -590,6 +761,6 @@ for c in "${cpu[@]}" "${cpu_pipe[@]}"; do
 	[[ ${c##*/ } =~ ^([0-9]+)%$ ]] && ((BASH_REMATCH[1] > 10)) && noisy=1
 done
 if ((noisy)); then
-	printf -- '- warning: other processes used the pinned CPUs during a run (column "other"); rerun on a quiet machine, or with -r\n'
+	printf -- '- warning: other processes used the pinned CPUs during a run (column "other"); µs/request suffers less from that than req/s; rerun on a quiet machine, or with -r\n'
 fi
 exit "$status"
