@@ -66,6 +66,7 @@ struct conn {
      * re-arming what is left of it after the write timer) */
     const struct timeval *ptimer;
     uint64_t ptimer_at;
+    uint64_t armed_at; /* when the timer event fires; 0: not armed */
     unsigned depth; /* nesting of callbacks running on this connection */
     unsigned can_read : 1;    /* no EAGAIN since the last read edge */
     unsigned can_write : 1;   /* no EAGAIN since the last write edge */
@@ -218,26 +219,42 @@ int conn_closing(const struct conn *c)
 }
 
 
-/* --- timers ------------------------------------------------------------ */
+/* --- timers ------------------------------------------------------------ *
+ *
+ * The protocol's timer is lazy, as keep-alive asks: a request re-arms it
+ * (header timeout, then idle timeout) twice, and an event_add each time
+ * was a tenth of a small request's instructions. conn_timer() only
+ * records the deadline; the event is re-armed when it would fire after
+ * it, and when it fires before the deadline it is re-armed for the rest.
+ */
 
-static void arm(struct conn *c, const struct timeval *tv)
+static void arm_at(struct conn *c, const struct timeval *tv, uint64_t at)
 {
     if (event_add(&c->timer, tv) < 0)
         fatal("cannot arm a connection timer");
+    c->armed_at = at;
+}
+
+static void arm_rest(struct conn *c, uint64_t at)
+{
+    struct timeval tv;
+    uint64_t now = conn_now_ms();
+
+    ms_to_tv(at > now ? at - now : 0, &tv);
+    arm_at(c, &tv, at);
 }
 
 void conn_timer(struct conn *c, const struct timeval *common, unsigned ms)
 {
     c->ptimer = common;
-    if (common == NULL) {
-        c->ptimer_at = 0;
-        if (!c->write_timer)
-            event_del(&c->timer);
-        return;
-    }
+    if (common == NULL)
+        return; /* an armed event finds no deadline and does nothing */
     c->ptimer_at = conn_now_ms() + ms;
-    if (!c->write_timer)
-        arm(c, common);
+    if (c->write_timer)
+        return;
+    if (c->armed_at != 0 && c->armed_at <= c->ptimer_at)
+        return; /* fires first, then re-armed for the rest */
+    arm_at(c, common, c->ptimer_at);
 }
 
 /* Output waits: idle_timeout from now, called at each write that made
@@ -245,25 +262,17 @@ void conn_timer(struct conn *c, const struct timeval *common, unsigned ms)
 static void write_timer_progress(struct conn *c)
 {
     c->write_timer = 1;
-    arm(c, C.idle_p);
+    arm_at(c, C.idle_p, conn_now_ms() + C.lim->idle_timeout_ms);
 }
 
 /* Output drained: back to what is left of the protocol's timer. */
 static void write_timer_done(struct conn *c)
 {
-    struct timeval tv;
-    uint64_t now;
-
     if (!c->write_timer)
         return;
     c->write_timer = 0;
-    if (c->ptimer == NULL) {
-        event_del(&c->timer);
-        return;
-    }
-    now = conn_now_ms();
-    ms_to_tv(c->ptimer_at > now ? c->ptimer_at - now : 0, &tv);
-    arm(c, &tv);
+    if (c->ptimer != NULL)
+        arm_rest(c, c->ptimer_at);
 }
 
 /* --- closing ----------------------------------------------------------- */
@@ -331,7 +340,7 @@ static void finish_close(struct conn *c)
     shutdown(c->fd, SHUT_WR);
     c->ptimer = NULL;
     c->write_timer = 0;
-    arm(c, C.linger_p);
+    arm_at(c, C.linger_p, conn_now_ms() + LINGER_MS);
     /* what arrived already is read from the loop, not from this caller */
     event_active(&c->ev, EV_READ, 1);
 }
@@ -633,10 +642,15 @@ static void on_event(evutil_socket_t fd UNUSED, short what, void *arg)
     leave(c);
 }
 
+/* How early (ms) a timer may fire against the coarse clock and still
+ * count as expired. */
+#define TIMER_SLACK 10
+
 static void on_timer(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 {
     struct conn *c = arg;
 
+    c->armed_at = 0;
     if (c->half_closed) {
         conn_close(c);
         return;
@@ -646,6 +660,12 @@ static void on_timer(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
                  "closing",
                  c->remote, C.lim->idle_timeout_ms);
         conn_close(c);
+        return;
+    }
+    if (c->ptimer == NULL)
+        return;
+    if (c->ptimer_at > conn_now_ms() + TIMER_SLACK) {
+        arm_rest(c, c->ptimer_at);
         return;
     }
     c->ptimer = NULL;
