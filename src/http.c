@@ -21,6 +21,11 @@
 
 enum { CB_NONE, CB_FIELD, CB_VALUE };
 
+struct text {
+    char *p; /* NUL-terminated, in the request's pool; NULL when empty */
+    size_t len;
+};
+
 /* The method token of the request line, as the scan sees it. */
 enum { MTOK_IN, MTOK_OK, MTOK_BAD };
 
@@ -50,7 +55,10 @@ struct http_in {
     http_parser parser;
     sq_req *r;
     const struct limits_conf *lim;
-    struct buf url, name, value;
+    /* the target, and the field being read, in the request's pool: a
+     * piece split across reads is joined there (rare), so a field is
+     * copied once, from the input into the pool */
+    struct text url, name, value;
     size_t head_bytes; /* bytes of the head seen so far */
     int last_cb;
     int status;     /* our verdict when a callback fails */
@@ -71,14 +79,19 @@ struct http_in {
 
 static const http_parser_settings settings;
 
-/* Appends to a text buffer and keeps it NUL-terminated. */
-static int text_add(struct buf *b, const char *s, size_t n)
+/* Appends s to t (in pool), NUL-terminated. */
+static int text_add(sq_pool *pool, struct text *t, const char *s, size_t n)
 {
-    if (buf_reserve(b, n + 1) == NULL)
+    char *p = sq_palloc(pool, t->len + n + 1);
+
+    if (p == NULL)
         return -1;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    if (t->len > 0)
+        memcpy(p, t->p, t->len);
+    memcpy(p + t->len, s, n);
+    t->len += n;
+    p[t->len] = '\0';
+    t->p = p;
     return 0;
 }
 
@@ -96,9 +109,6 @@ void http_in_free(struct http_in *h)
 {
     if (h == NULL)
         return;
-    buf_free(&h->url);
-    buf_free(&h->name);
-    buf_free(&h->value);
     free(h);
 }
 
@@ -113,7 +123,7 @@ void http_in_begin(struct http_in *h, sq_req *r, const struct limits_conf *lim)
     }
     h->r = r;
     h->lim = lim;
-    h->url.len = h->name.len = h->value.len = 0;
+    h->url = h->name = h->value = (struct text){NULL, 0};
     h->head_bytes = 0;
     h->last_cb = CB_NONE;
     h->status = 0;
@@ -157,7 +167,7 @@ static int on_url(http_parser *p, const char *at, size_t len)
     struct http_in *h = p->data;
     if (h->url.len + len > h->lim->max_uri_size)
         return fail(h, 414);
-    return text_add(&h->url, at, len) < 0 ? fail(h, 500) : 0;
+    return text_add(h->r->pool, &h->url, at, len) < 0 ? fail(h, 500) : 0;
 }
 
 /* RFC 9110 5.6.2: tchar, the bytes of a token (field names, methods); a
@@ -249,8 +259,8 @@ static void connection_tokens(struct http_in *h, const char *v)
 static int commit_header(struct http_in *h)
 {
     sq_req *r = h->r;
-    struct buf *v = &h->value;
-    char *name, *value;
+    struct text *v = &h->value;
+    char *name = h->name.p, *value = v->len ? v->p : "";
 
     while (v->len > 0 && (v->p[v->len - 1] == ' ' || v->p[v->len - 1] == '\t'))
         v->p[--v->len] = '\0';
@@ -259,13 +269,10 @@ static int commit_header(struct http_in *h)
     /* RFC 9110 6.5.1: trailer fields are checked, then dropped, since
      * none that squall knows may be merged into the header section */
     if (h->in_trailer) {
-        h->name.len = h->value.len = 0;
+        h->name = h->value = (struct text){NULL, 0};
         return 0;
     }
-    name = sq_pstrndup(r->pool, h->name.p, h->name.len);
-    value = sq_pstrndup(r->pool, v->len ? v->p : "", v->len);
-    if (name == NULL || value == NULL ||
-        req_add_header(r, name, h->name.len, value, v->len) < 0)
+    if (req_add_header(r, name, h->name.len, value, v->len) < 0)
         return fail(h, 500);
     if (NAME_IS(&h->name, "host")) {
         h->nhost++;
@@ -280,7 +287,7 @@ static int commit_header(struct http_in *h)
             return fail(h, 417);
         r->expect_continue = 1;
     }
-    h->name.len = h->value.len = 0;
+    h->name = h->value = (struct text){NULL, 0};
     return 0;
 }
 
@@ -290,7 +297,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     if (h->last_cb == CB_VALUE && commit_header(h) < 0)
         return -1;
     h->last_cb = CB_FIELD;
-    return text_add(&h->name, at, len) < 0 ? fail(h, 500) : 0;
+    return text_add(h->r->pool, &h->name, at, len) < 0 ? fail(h, 500) : 0;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len)
@@ -307,7 +314,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
         return fail(h, 400);
     h->last_cb = CB_VALUE;
     h->value_end = at + len;
-    if (text_add(&h->value, at, len) < 0)
+    if (text_add(h->r->pool, &h->value, at, len) < 0)
         return fail(h, 500);
     return 0;
 }
@@ -368,7 +375,7 @@ static int on_headers_complete(http_parser *p)
     if (h->nhost > 1 || (r->version == 11 && h->nhost == 0))
         return fail(h, 400);
     r->method = method_of(p, r);
-    r->target = sq_pstrndup(r->pool, h->url.p ? h->url.p : "", h->url.len);
+    r->target = h->url.p != NULL ? h->url.p : sq_pstrdup(r->pool, "");
     if (r->target == NULL)
         return fail(h, 500);
     if (has_userinfo(r->target) || req_parse_target(r) < 0)
@@ -384,10 +391,6 @@ static int on_headers_complete(http_parser *p)
         h->scan.done = 0;
         h->scan.chunk = CK_SIZE;
     }
-    /* the head is in the request's pool now: give the scratch back */
-    buf_release(&h->url);
-    buf_release(&h->name);
-    buf_release(&h->value);
     /* Stop here when a body follows, so that the connection can answer
      * Expect: 100-continue and switch to the body timeout. */
     if (r->chunked_in ||
