@@ -294,6 +294,11 @@ int modset_load(struct modset *ms, const struct config *cfg, char *err,
                 size_t errlen);
 /* Runs every module's init (in a worker). */
 int modset_init(struct modset *ms, char *err, size_t errlen);
+/* Runs fini for every module whose init succeeded, last first. A worker
+ * calls it before freeing its event base, which may still hold events that
+ * live in a module's memory; modset_unload (which dlcloses) comes after. */
+void modset_fini(struct modset *ms);
+/* modset_fini, then dlclose every module and free the set. */
 void modset_unload(struct modset *ms);
 
 /* router.c ----------------------------------------------------------- */

@@ -201,6 +201,12 @@ static int setup_events(struct worker *w)
     return 0;
 }
 
+/* Everything worker_main set up, in an order that never touches unmapped
+ * memory: fini of every module, then the event base (event_base_free still
+ * walks the events left in it, and a module may own some, e.g. a static
+ * struct event its fini did not delete), then dlclose. Also the cleanup
+ * after a failed start, where it runs fini for the modules whose init did
+ * succeed. */
 static void teardown(struct worker *w)
 {
     struct event **evs[] = {&sig_term,   &sig_int,   &sig_usr1,
@@ -217,9 +223,49 @@ static void teardown(struct worker *w)
         if (w->accept_ev[i] != NULL)
             event_free(w->accept_ev[i]);
     free(w->accept_ev);
-    modset_unload(&w->mods);
+    w->accept_ev = NULL;
+    modset_fini(&w->mods);
     router_free(w->router);
+    w->router = NULL;
     event_base_free(w->base);
+    w->base = NULL;
+    modset_unload(&w->mods);
+}
+
+/* The signals a worker handles in its loop. They are blocked from fork
+ * (the master blocks them for its signalfd, and the mask is inherited)
+ * until libevent's handlers exist: one that arrives during a slow module
+ * init then waits, and is delivered to those handlers when the mask is
+ * lifted, instead of killing the worker with its default action. */
+static void block_loop_signals(void)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGUSR1};
+    sigset_t set;
+
+    sigemptyset(&set);
+    for (size_t i = 0; i < ARRAY_LEN(sigs); i++)
+        sigaddset(&set, sigs[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        fatal("cannot block signals: %s", strerror(errno));
+}
+
+static void unblock_signals(void)
+{
+    sigset_t none;
+
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+        fatal("cannot unblock signals: %s", strerror(errno));
+}
+
+/* Loads the modules, builds the router and runs the modules' init. */
+static int start(struct worker *w, char *err, size_t errlen)
+{
+    if (modset_load(&w->mods, w->cfg, err, errlen) < 0)
+        return -1;
+    if (build_router(w, err, errlen) < 0)
+        return -1;
+    return modset_init(&w->mods, err, errlen);
 }
 
 int worker_main(int slot, const struct config *cfg, struct listener *l,
@@ -227,12 +273,8 @@ int worker_main(int slot, const struct config *cfg, struct listener *l,
 {
     static struct worker w;
     char role[32], err[1024];
-    sigset_t none;
 
-    /* the master blocks its signals for its signalfd; a worker takes
-     * them through libevent instead */
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    block_loop_signals();
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     snprintf(role, sizeof(role), "worker %d", slot);
@@ -244,16 +286,19 @@ int worker_main(int slot, const struct config *cfg, struct listener *l,
     worker = &w;
     if ((w.base = event_base_new()) == NULL)
         fatal("cannot create the event loop");
-    if (modset_load(&w.mods, cfg, err, sizeof(err)) < 0 ||
-        build_router(&w, err, sizeof(err)) < 0 ||
-        modset_init(&w.mods, err, sizeof(err)) < 0) {
+    if (start(&w, err, sizeof(err)) < 0) {
         log_crit("%s", err);
+        teardown(&w);
+        worker = NULL;
         return 2;
     }
     if (setup_events(&w) < 0)
         fatal("cannot set up the worker's events");
+    unblock_signals(); /* a signal queued during start-up is handled now */
     if (ready_fd >= 0) {
-        (void)!write(ready_fd, "R", 1);
+        if (write(ready_fd, "R", 1) != 1)
+            log_error("cannot tell the master this worker is ready: %s",
+                      strerror(errno));
         close(ready_fd);
     }
     log_debug("serving");

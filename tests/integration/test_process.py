@@ -27,6 +27,36 @@ def read_lines(path):
     return read_text(path).split()
 
 
+LIFEMOD = os.path.join(squalltest.TEST_MODULES, "lifemod.so")
+
+
+def lifemod_config(workers=2, **lifemod):
+    """The default test config plus lifemod (tests/modules/lifemod.c) with
+    `lifemod` as its config block."""
+    cfg = squalltest.make_config(workers=workers)
+    cfg["modules"]["lifemod"] = {"path": LIFEMOD, "config": lifemod}
+    return cfg
+
+
+def init_events(path):
+    """lifemod's init_log as a list of (what, pid)."""
+    out = []
+    for line in read_text(path).splitlines():
+        what, pid = line.split()
+        out.append((what, int(pid)))
+    return out
+
+
+def in_init(path, exclude=()):
+    """A pid whose init has started and not returned, or None."""
+    events = init_events(path)
+    done = {pid for what, pid in events if what == "done"}
+    for what, pid in events:
+        if what == "start" and pid not in done and pid not in exclude:
+            return pid
+    return None
+
+
 class ProcessTest(squalltest.SquallTestCase):
 
     def check_spread(self, srv):
@@ -277,6 +307,101 @@ class ProcessTest(squalltest.SquallTestCase):
         srv.wait_log(r"SIGHUP: configuration reload is not supported yet")
         self.assertStatus(srv.get("/"), 200, "Hello, world!")
         self.assertTrue(proc_alive(srv.pid))
+
+    # signals during a worker's start-up -------------------------------------
+
+    SLOW_INIT_MS = 2000
+
+    def start_slow_init(self, init_log, wait_ready):
+        srv = self.squalld(lifemod_config(
+            init_log=init_log, init_sleep_ms=self.SLOW_INIT_MS))
+        return srv.start(wait_ready=wait_ready, timeout=15)
+
+    def signal_during_init(self, srv, init_log, sig, exclude=()):
+        """Waits for a worker to be inside its (slow) init, sends sig to
+        the master, and checks that the init had not returned by then."""
+        pid = wait_for(lambda: in_init(init_log, exclude), 10,
+                       "a worker inside its module init")
+        time.sleep(0.5)  # the scenario: a signal well inside the 2 s init
+        srv.send_signal(sig)
+        self.assertNotIn(("done", pid), init_events(init_log),
+                         "the signal came after init returned")
+        return pid
+
+    def test_sigusr1_during_first_start(self):
+        init_log = self.path("init.log")
+        srv = self.start_slow_init(init_log, wait_ready=False)
+        self.signal_during_init(srv, init_log, signal.SIGUSR1)
+        srv.wait_ready(timeout=15)
+        starts = [p for what, p in init_events(init_log) if what == "start"]
+        self.assertEqual(len(starts), 2, "a worker was respawned: %s"
+                         % init_events(init_log))
+        self.assertEqual(srv.worker_pids(2), set(starts))
+        wait_for(lambda: len(re.findall(r"log files reopened",
+                                        srv.log_text())) >= 3,
+                 5, "master and both workers to reopen their logs")
+
+    def test_sigterm_during_first_start_stops_cleanly(self):
+        init_log = self.path("init.log")
+        srv = self.start_slow_init(init_log, wait_ready=False)
+        self.signal_during_init(srv, init_log, signal.SIGTERM)
+        self.assertEqual(srv.wait_exit(timeout=15), 0, srv.log_tail())
+        self.assertNotRegex(srv.log_text(), r"killed by signal")
+
+    def respawn_slow_worker(self, srv, init_log):
+        """Kills a worker; returns its pid once its successor is inside
+        its init."""
+        first = srv.worker_pids(2)
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: not proc_alive(victim), 5, "worker %d to die" % victim)
+        return first
+
+    def test_sigusr1_during_respawned_worker_start(self):
+        init_log = self.path("init.log")
+        srv = self.start_slow_init(init_log, wait_ready=True)
+        first = self.respawn_slow_worker(srv, init_log)
+        new = self.signal_during_init(srv, init_log, signal.SIGUSR1,
+                                      exclude=first)
+        wait_for(lambda: ("done", new) in init_events(init_log), 10,
+                 "the respawned worker to finish its init")
+        wait_for(lambda: new in srv.worker_pids(2), 10,
+                 "the respawned worker to serve")
+        self.assertTrue(proc_alive(new), "the respawned worker died")
+        starts = [p for what, p in init_events(init_log) if what == "start"]
+        self.assertEqual(len(starts), 3, "respawned more than once: %s"
+                         % init_events(init_log))
+
+    def test_sigterm_during_respawned_worker_start_stops_cleanly(self):
+        init_log = self.path("init.log")
+        srv = self.start_slow_init(init_log, wait_ready=True)
+        first = self.respawn_slow_worker(srv, init_log)
+        self.signal_during_init(srv, init_log, signal.SIGTERM, exclude=first)
+        self.assertEqual(srv.wait_exit(timeout=15), 0, srv.log_tail())
+        self.assertNotRegex(srv.log_text(), r"while stopping")
+
+    # teardown ---------------------------------------------------------------
+
+    def test_module_event_left_in_base_does_not_crash_stop(self):
+        srv = self.start_squalld(lifemod_config(static_event=True))
+        self.assertStatus(srv.get("/"), 200)
+        self.assertEqual(srv.stop(), 0, srv.log_tail())
+        self.assertNotRegex(srv.log_text(), r"killed by signal")
+
+    def test_fini_runs_when_a_later_module_init_fails(self):
+        fini = self.path("fini")
+        cfg = squalltest.make_config(workers=1, testmod={"init_fail": True})
+        # lifemod first: its init succeeds before testmod's fails
+        cfg["modules"] = {
+            "lifemod": {"path": LIFEMOD, "config": {"fini_file": fini}},
+            "testmod": cfg["modules"]["testmod"]}
+        cfg["routes"] = [{"path": "/pid", "handler": "testmod:pid"}]
+        srv = self.squalld(cfg)
+        srv.start(wait_ready=False)
+        self.assertEqual(srv.wait_exit(timeout=10), 1, srv.log_tail())
+        self.assertRegex(srv.log_text(), r"module 'testmod': init failed")
+        self.assertEqual(len(read_text(fini).splitlines()), 1,
+                         "lifemod's fini did not run: %r" % read_text(fini))
 
 
 if __name__ == "__main__":
