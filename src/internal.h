@@ -241,12 +241,15 @@ struct listener {
     int fd;
     char *name; /* for logs */
     int is_unix;
+    int owned; /* bound by squalld (not inherited): its unix path is ours */
 };
 
 /* Binds and listens on every address of cfg, or takes the sockets passed
  * by systemd socket activation (LISTEN_FDS). */
 int listen_open(const struct config *cfg, struct listener **out, size_t *n,
                 char *err, size_t errlen);
+/* Closes the sockets and frees l; with unlink_unix, also removes the unix
+ * socket files squalld bound itself (never inherited ones). */
 void listen_close(struct listener *l, size_t n, int unlink_unix);
 
 /* notify.c ----------------------------------------------------------- */
