@@ -8,6 +8,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -36,6 +38,52 @@ def lifemod_config(workers=2, **lifemod):
     cfg = squalltest.make_config(workers=workers)
     cfg["modules"]["lifemod"] = {"path": LIFEMOD, "config": lifemod}
     return cfg
+
+
+# A client process that opens n connections from source address src, says
+# "ok" and holds them until its stdin closes.
+_HOLDER = r"""
+import socket, sys
+host, port, n, src = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+held = []
+for _ in range(n):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect((host, port))
+    held.append(s)
+sys.stdout.write("ok\n")
+sys.stdout.flush()
+sys.stdin.read()
+"""
+
+
+def server_sockets(port):
+    """Inodes of the accepted (established, inode given) TCP sockets whose
+    local port is port, from /proc/net/tcp."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "01" and int(local.split(":")[1], 16) == port \
+                    and inode != "0":
+                inodes.add(inode)
+    return inodes
+
+
+def socket_inodes(pid):
+    """Inodes of the sockets process pid holds."""
+    out = set()
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            link = os.readlink(os.path.join(fd_dir, fd))
+        except FileNotFoundError:
+            continue
+        if link.startswith("socket:["):
+            out.add(link[8:-1])
+    return out
 
 
 def init_events(path):
@@ -307,6 +355,75 @@ class ProcessTest(squalltest.SquallTestCase):
         srv.wait_log(r"SIGHUP: configuration reload is not supported yet")
         self.assertStatus(srv.get("/"), 200, "Hello, world!")
         self.assertTrue(proc_alive(srv.pid))
+
+    # long-lived connections spread over workers -----------------------------
+
+    def open_burst(self, srv, total, procs):
+        """Opens `total` connections at once from `procs` client processes,
+        each from its own 127.0.0.x, and holds them until the test ends."""
+        host, port = srv.address
+        holders = []
+        for i in range(procs):
+            n = total // procs + (i < total % procs)
+            p = subprocess.Popen(
+                [sys.executable, "-c", _HOLDER, host, str(port), str(n),
+                 "127.0.0.%d" % (2 + i % 200)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            holders.append(p)
+            self.addCleanup(self.release, p)
+        for p in holders:
+            line = p.stdout.readline()
+            self.assertEqual(line, b"ok\n", "a client could not connect")
+        return holders
+
+    @staticmethod
+    def release(holder):
+        holder.stdin.close()
+        holder.wait(30)
+        holder.stdout.close()
+
+    def per_worker(self, srv, workers, total, timeout=30):
+        """{pid: accepted connections} once the workers hold `total`."""
+        port = srv.address[1]
+
+        def counts():
+            accepted = server_sockets(port)
+            c = {pid: len(socket_inodes(pid) & accepted) for pid in workers}
+            return c if sum(c.values()) == total else None
+        return wait_for(counts, timeout, "%d connections accepted" % total,
+                        interval=0.1)
+
+    def check_burst_spread(self, total, procs):
+        srv = self.start_squalld(workers=2, limits={
+            "header_timeout": "60s", "idle_timeout": "60s",
+            "max_connections": 12000})
+        workers = srv.worker_pids(2)
+        t0 = time.monotonic()
+        self.open_burst(srv, total, procs)
+        counts = self.per_worker(srv, workers, total)
+        print("\n%d connections in a burst: %s per worker, %.1f s"
+              % (total, sorted(counts.values()), time.monotonic() - t0))
+        for pid, n in counts.items():
+            self.assertLessEqual(abs(n - total / 2), total / 2 * 0.15,
+                                 "worker %d holds %d of %d connections: %s"
+                                 % (pid, n, total, counts))
+
+    def test_long_lived_connections_spread_1000(self):
+        self.check_burst_spread(1000, 4)
+
+    def test_long_lived_connections_spread_10000(self):
+        self.check_burst_spread(10000, 8)
+
+    def test_stuck_worker_does_not_stall_accepting(self):
+        # one worker stops running (a blocked loop): the other accepts
+        # everything, beyond its fair share, after a short hold
+        srv = self.start_squalld(workers=2, limits={"header_timeout": "60s"})
+        stuck, live = sorted(srv.worker_pids(2))
+        os.kill(stuck, signal.SIGSTOP)
+        self.addCleanup(os.kill, stuck, signal.SIGCONT)
+        self.open_burst(srv, 300, 2)
+        counts = self.per_worker(srv, {stuck, live}, 300, timeout=10)
+        self.assertEqual(counts, {stuck: 0, live: 300})
 
     # signals during a worker's start-up -------------------------------------
 
