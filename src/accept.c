@@ -202,7 +202,16 @@ static void on_accept(evutil_socket_t fd, short what UNUSED, void *arg)
 
 void accept_conn_closed(void)
 {
+    struct sb_view v;
+
     scoreboard_set_conns(worker->slot, conn_count());
+    /* back under its share: no need to wait for the next look (short
+     * requests close fast, and every held ms is a ms not accepting) */
+    if (A.held && !over_share(&v)) {
+        A.held = 0;
+        (void)event_del(A.share_timer); /* a timer: cannot fail */
+        accept_update();
+    }
 }
 
 int accept_start(struct worker *w)
