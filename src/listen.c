@@ -187,9 +187,9 @@ static int open_one(const struct listen_conf *lc, struct listener *l, char *err,
     if (family != AF_UNIX) {
         /* best effort: without them a restart may wait for TIME_WAIT, or
          * an IPv6 wildcard may also take the IPv4 port */
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (family == AF_INET6)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+            (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     }
     if (bind(fd, (const struct sockaddr *)&lc->addr, lc->addrlen) < 0)
         goto fail;

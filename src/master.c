@@ -71,7 +71,6 @@ static int spawn(struct slot *s)
 
     scoreboard_reset(s->id); /* nothing left of the slot's last worker */
     pid = fork();
-
     if (pid < 0) {
         log_error("cannot fork worker %d: %s", s->id, strerror(errno));
         return -1;
@@ -102,11 +101,13 @@ static void describe(int status, char *buf, size_t len)
         snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
+/* kill fails only for a worker that has exited and is not reaped yet
+ * (ESRCH): its SIGCHLD is on the way, nothing to do. */
 static void signal_all(int sig)
 {
     for (int i = 0; i < M.nslots; i++)
         if (M.slots[i].pid > 0)
-            kill(M.slots[i].pid, sig);
+            (void)kill(M.slots[i].pid, sig);
 }
 
 static void begin_stop(int exit_code)
