@@ -127,6 +127,8 @@ static void on_share_timer(evutil_socket_t fd UNUSED, short what UNUSED,
 {
     struct sb_view v;
 
+    if (worker->stopping)
+        return; /* accepts no more: nothing to look at */
     if (!over_share(&v)) {
         A.held = 0;
         accept_update();
