@@ -169,6 +169,26 @@ class ProcessTest(squalltest.SquallTestCase):
         self.assertTrue(proc_alive(max(before)), "the other worker died")
         self.assertTrue(proc_alive(srv.pid), "master died")
 
+    def test_connections_queued_when_a_worker_dies_are_served(self):
+        # both workers frozen: connections wait in the shared socket's
+        # queue; one worker dies, and every queued connection is served
+        # all the same (with a socket per worker they would be lost)
+        srv = self.start_squalld(workers=2)
+        victim, survivor = sorted(srv.worker_pids(2))
+        for pid in (victim, survivor):
+            os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, survivor, signal.SIGCONT)
+        conns = [srv.connect(timeout=10) for _ in range(20)]
+        for c in conns:
+            self.addCleanup(c.close)
+            c.send(build_request("GET", "/pid"))
+        os.kill(victim, signal.SIGKILL)
+        os.kill(survivor, signal.SIGCONT)
+        for c in conns:
+            resp = c.read_response(timeout=10)
+            self.assertStatus(resp, 200)
+            self.assertNotEqual(int(resp.body), victim)
+
     def test_crash_loop_backs_off(self):
         crash = self.path("crash")
         spawns = self.path("spawns")
