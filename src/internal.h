@@ -251,12 +251,15 @@ struct listener {
     int fd;
     char *name; /* for logs */
     int is_unix;
+    int owned; /* bound by squalld (not inherited): its unix path is ours */
 };
 
 /* Binds and listens on every address of cfg, or takes the sockets passed
  * by systemd socket activation (LISTEN_FDS). */
 int listen_open(const struct config *cfg, struct listener **out, size_t *n,
                 char *err, size_t errlen);
+/* Closes the sockets and frees l; with unlink_unix, also removes the unix
+ * socket files squalld bound itself (never inherited ones). */
 void listen_close(struct listener *l, size_t n, int unlink_unix);
 
 /* notify.c ----------------------------------------------------------- */
@@ -307,6 +310,11 @@ int modset_load(struct modset *ms, const struct config *cfg, char *err,
                 size_t errlen);
 /* Runs every module's init (in a worker). */
 int modset_init(struct modset *ms, char *err, size_t errlen);
+/* Runs fini for every module whose init succeeded, last first. A worker
+ * calls it before freeing its event base, which may still hold events that
+ * live in a module's memory; modset_unload (which dlcloses) comes after. */
+void modset_fini(struct modset *ms);
+/* modset_fini, then dlclose every module and free the set. */
 void modset_unload(struct modset *ms);
 
 /* router.c ----------------------------------------------------------- */
@@ -619,9 +627,57 @@ int http1_start(struct conn *c);
 /* The worker is stopping: every response from now on closes. */
 void http1_stop(void);
 
+/* scoreboard.c ------------------------------------------------------- */
+
+/* Creates the counters shared with the workers: one slot per worker, in
+ * memory the master maps before it forks. */
+int scoreboard_create(int slots);
+void scoreboard_destroy(void);
+/* The master, when a slot's worker starts or dies: not live, no
+ * connections. */
+void scoreboard_reset(int slot);
+/* A worker: whether it accepts, how many connections it holds, how many
+ * more it accepted. No-ops without a scoreboard (unit tests). */
+void scoreboard_set_live(int slot, int live);
+void scoreboard_set_conns(int slot, unsigned conns);
+void scoreboard_accepted(int slot, unsigned n);
+
+/* What a worker sees of the others. */
+struct sb_view {
+    unsigned mine;                 /* this slot's connections */
+    unsigned total;                /* connections of the live slots + mine */
+    unsigned nlive;                /* live slots, counting this one */
+    unsigned long others_accepted; /* accepted by the other slots, ever */
+};
+
+/* A share is exceeded by more than slack plus 1/SB_SHARE_TOLERANCE. */
+#define SB_SHARE_TOLERANCE 32
+
+void scoreboard_view(int slot, struct sb_view *v);
+/* Whether this slot holds more than the average of the live slots, plus
+ * slack and 1/SB_SHARE_TOLERANCE of the average. */
+int scoreboard_over_share(const struct sb_view *v, unsigned slack);
+
+/* accept.c ----------------------------------------------------------- */
+
+struct worker;
+
+/* Creates w's accept events and starts accepting; marks the slot live. */
+int accept_start(struct worker *w);
+/* Stops accepting for good and closes w's copies of the listening sockets
+ * (graceful stop). */
+void accept_stop(struct worker *w);
+void accept_free(struct worker *w);
+/* Re-evaluates whether to accept (conn.c calls it when max_connections is
+ * reached or left; the argument is not needed any more). */
+void worker_accept_enable(int on);
+/* A connection closed: publishes the count. */
+void accept_conn_closed(void);
+
 /* worker.c ----------------------------------------------------------- */
 
 struct worker {
+    int slot; /* 0 .. workers-1, its place in the scoreboard */
     struct event_base *base;
     const struct config *cfg;
     struct modset mods;
@@ -638,8 +694,6 @@ extern struct worker *worker;
  * writes one byte to ready_fd (and closes it) once it serves. */
 int worker_main(int slot, const struct config *cfg, struct listener *l,
                 size_t nl, int ready_fd);
-/* Resumes or pauses accepting (max_connections reached). */
-void worker_accept_enable(int on);
 
 /* master.c ----------------------------------------------------------- */
 

@@ -6,6 +6,11 @@
  * activation (sd_listen_fds(3): $LISTEN_PID is ours, $LISTEN_FDS sockets
  * start at fd 3) the inherited sockets are used instead, which is also how
  * the test client hands squalld an ephemeral port without a race.
+ *
+ * A unix socket file belongs to whoever bound it: squalld removes only the
+ * ones it bound itself (systemd keeps listening on an activated one after
+ * squalld stops), and never replaces the socket of a process that still
+ * accepts on it.
  */
 #include "internal.h"
 
@@ -123,37 +128,83 @@ static int set_nonblock(int fd)
     return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* Whether something accepts connections on the unix socket at lc: a
+ * connect that succeeds, or finds the backlog full (EAGAIN), means a live
+ * listener; ECONNREFUSED means a stale file from a process that is gone. */
+static int unix_path_live(const struct listen_conf *lc)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc, live;
+
+    if (fd < 0)
+        return -1;
+    rc = connect(fd, (const struct sockaddr *)&lc->addr, lc->addrlen);
+    live = rc == 0 || errno == EAGAIN;
+    if (!live && errno != ECONNREFUSED)
+        live = -1; /* cannot tell (EACCES, ...): bind will say why */
+    close(fd);
+    return live;
+}
+
+/* A socket file at lc's path would make bind fail: a stale one is removed,
+ * a live one is an error. Anything else there is left for bind to report. */
+static int clear_unix_path(const struct listen_conf *lc, char *err,
+                           size_t errlen)
+{
+    const char *path = ((const struct sockaddr_un *)&lc->addr)->sun_path;
+    struct stat st;
+    int live;
+
+    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    live = unix_path_live(lc);
+    if (live > 0) {
+        snprintf(err, errlen,
+                 "%s:%d:%d: cannot listen on %s: another process is "
+                 "listening on %s",
+                 lc->mark.file, lc->mark.line, lc->mark.col, lc->text, path);
+        return -1;
+    }
+    if (live == 0 && unlink(path) < 0 && errno != ENOENT) {
+        snprintf(err, errlen, "%s:%d:%d: cannot remove the stale socket %s: %s",
+                 lc->mark.file, lc->mark.line, lc->mark.col, path,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int open_one(const struct listen_conf *lc, struct listener *l, char *err,
                     size_t errlen)
 {
     int family = lc->addr.ss_family, one = 1, fd;
 
+    if (family == AF_UNIX && clear_unix_path(lc, err, errlen) < 0)
+        return -1;
     fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         goto fail;
-    if (family == AF_UNIX) {
-        /* a stale socket file from an earlier run would make bind fail */
-        const char *path = ((const struct sockaddr_un *)&lc->addr)->sun_path;
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-            unlink(path);
-    } else {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (family != AF_UNIX) {
+        /* best effort: without them a restart may wait for TIME_WAIT, or
+         * an IPv6 wildcard may also take the IPv4 port */
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (family == AF_INET6)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+            (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     }
     if (bind(fd, (const struct sockaddr *)&lc->addr, lc->addrlen) < 0)
         goto fail;
+    l->fd = fd;
+    l->is_unix = family == AF_UNIX;
+    l->owned = 1; /* from here on, listen_close removes a unix path */
     if (listen(fd, LISTEN_BACKLOG) < 0)
         goto fail;
-    l->fd = fd;
-    l->name = strdup(lc->text);
-    l->is_unix = family == AF_UNIX;
+    if ((l->name = strdup(lc->text)) == NULL)
+        goto fail;
     return 0;
 fail:
     snprintf(err, errlen, "%s:%d:%d: cannot listen on %s: %s", lc->mark.file,
              lc->mark.line, lc->mark.col, lc->text, strerror(errno));
-    if (fd >= 0)
+    if (fd >= 0 && l->fd != fd)
         close(fd);
     return -1;
 }
@@ -187,12 +238,18 @@ static int inherit(int n, struct listener *ls, char *err, size_t errlen)
                      strerror(errno));
             return -1;
         }
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-        set_nonblock(fd);
+        if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || set_nonblock(fd) < 0) {
+            snprintf(err, errlen, "inherited fd %d: %s", fd, strerror(errno));
+            return -1;
+        }
         snprintf(name, sizeof(name), "fd:%d", fd);
         ls[i].fd = fd;
-        ls[i].name = strdup(name);
         ls[i].is_unix = ss.ss_family == AF_UNIX;
+        ls[i].owned = 0; /* systemd's: it keeps listening after we stop */
+        if ((ls[i].name = strdup(name)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
     }
     return 0;
 }
@@ -223,7 +280,7 @@ int listen_open(const struct config *cfg, struct listener **out, size_t *n,
     *n = count;
     return 0;
 fail:
-    listen_close(ls, count, 0);
+    listen_close(ls, count, 1); /* removes only what it bound */
     return -1;
 }
 
@@ -231,7 +288,7 @@ void listen_close(struct listener *l, size_t n, int unlink_unix)
 {
     for (size_t i = 0; i < n; i++) {
         if (l[i].fd >= 0) {
-            if (unlink_unix && l[i].is_unix) {
+            if (unlink_unix && l[i].is_unix && l[i].owned) {
                 struct sockaddr_un sun;
                 socklen_t len = sizeof(sun);
                 if (getsockname(l[i].fd, (struct sockaddr *)&sun, &len) == 0 &&

@@ -67,8 +67,10 @@ static uint64_t now_ms(void)
 
 static int spawn(struct slot *s)
 {
-    pid_t pid = fork();
+    pid_t pid;
 
+    scoreboard_reset(s->id); /* nothing left of the slot's last worker */
+    pid = fork();
     if (pid < 0) {
         log_error("cannot fork worker %d: %s", s->id, strerror(errno));
         return -1;
@@ -99,11 +101,13 @@ static void describe(int status, char *buf, size_t len)
         snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
+/* kill fails only for a worker that has exited and is not reaped yet
+ * (ESRCH): its SIGCHLD is on the way, nothing to do. */
 static void signal_all(int sig)
 {
     for (int i = 0; i < M.nslots; i++)
         if (M.slots[i].pid > 0)
-            kill(M.slots[i].pid, sig);
+            (void)kill(M.slots[i].pid, sig);
 }
 
 static void begin_stop(int exit_code)
@@ -151,6 +155,9 @@ static void reaped(pid_t pid, int status)
         if (s->pid != pid)
             continue;
         s->pid = 0;
+        /* its connections are gone; the others stop counting it in their
+         * fair share */
+        scoreboard_reset(s->id);
         describe(status, how, sizeof(how));
         if (M.stopping) {
             /* a worker that fails its own shutdown (a crash, or a leak
@@ -287,7 +294,7 @@ static int setup(struct config *cfg, struct listener *l, size_t nl)
     M.ready_rd = p[0];
     M.ready_wr = p[1];
     M.slots = calloc((size_t)M.nslots, sizeof(*M.slots));
-    if (M.slots == NULL)
+    if (M.slots == NULL || scoreboard_create(M.nslots) < 0)
         return -1;
     for (int i = 0; i < M.nslots; i++)
         M.slots[i].id = i;
@@ -320,6 +327,7 @@ int master_main(struct config *cfg, const char *config_path, struct listener *l,
     if (M.listeners != NULL)
         listen_close(M.listeners, M.nlisteners, 1);
     free(M.slots);
+    scoreboard_destroy();
     log_notice("stopped");
     return M.exit_code;
 }

@@ -278,15 +278,22 @@ int modset_init(struct modset *ms, char *err, size_t errlen)
     return 0;
 }
 
-/* Every fini runs (in reverse order of init) before the first dlclose, so
- * that no fini calls into code already unmapped, e.g. a callback another
- * module registered with it. */
+/* In reverse order of init; only for the modules whose init succeeded
+ * (the others never started), so it is also the cleanup after a failed
+ * modset_init. Idempotent. */
+void modset_fini(struct modset *ms)
+{
+    for (size_t i = ms->nmods; i-- > 0;)
+        module_fini(&ms->mods[i]);
+}
+
+/* Every fini runs before the first dlclose, so that no fini calls into code
+ * already unmapped, e.g. a callback another module registered with it. */
 void modset_unload(struct modset *ms)
 {
     size_t i;
 
-    for (i = ms->nmods; i-- > 0;)
-        module_fini(&ms->mods[i]);
+    modset_fini(ms);
     for (i = ms->nmods; i-- > 0;)
         module_close(&ms->mods[i]);
     free(ms->mods);

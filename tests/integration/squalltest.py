@@ -5,8 +5,9 @@ It starts the real daemon and talks to it with real clients:
 - Squalld runs one squalld (master + workers) from a config built here.
   By default the harness creates the listening socket itself (127.0.0.1,
   port 0) and hands it over by systemd socket activation (LISTEN_FDS=1,
-  fd 3), so there is no race for a port; `listen=` starts with a real
-  server.listen instead. Readiness is the READY=1 datagram squalld sends
+  fd 3), so there is no race for a port; `unix_path=` activates a unix
+  socket at that path instead, and `listen=` starts with a real
+  server.listen. Readiness is the READY=1 datagram squalld sends
   to $NOTIFY_SOCKET. squalld runs in its own session, so its whole process
   group (master and workers) is killed when the test ends.
 - Conn is a raw HTTP/1.1 client over a socket: the tests send exact bytes
@@ -14,6 +15,9 @@ It starts the real daemon and talks to it with real clients:
   the connection closing).
 - SquallTestCase gives each test a scratch directory, starts servers that
   are stopped by its cleanups, and prints squalld's log when a test fails.
+  A server must exit 0 when that final stop ends it (a crash at shutdown
+  fails the test), or when it ended during the test unobserved; a test
+  that expects otherwise sets `srv.expected_exit` (None: anything).
 
 Every wait is a poll for a condition with a deadline. Environment (set by
 `make check`): SQUALLD, SQUALL_MODULE_DIR, SQUALL_TEST_MODULES,
@@ -450,11 +454,18 @@ class Squalld:
     config is a dict (written as YAML) or YAML text. With activation=True
     (the default) the listening socket is made here and passed as fd 3;
     otherwise squalld binds server.listen itself and `address` must be
-    given for connecting."""
+    given for connecting. unix_path (with activation) activates a unix
+    socket bound at that path instead of a TCP one.
+
+    expected_exit is the status the harness requires when it stops squalld
+    at the end of a test (None: any)."""
 
     def __init__(self, workdir, config, activation=True, address=None,
-                 args=(), env=None):
+                 args=(), env=None, unix_path=None):
         self.workdir = workdir
+        self.unix_path = unix_path
+        self.expected_exit = 0
+        self.exit_observed = False
         self.env = dict(env or {})
         self.config = config
         self.activation = activation
@@ -485,10 +496,7 @@ class Squalld:
         argv = [SQUALLD, "-c", self.config_path] + self.args
         lsock = None
         if self.activation:
-            lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            lsock.bind(("127.0.0.1", 0))
-            lsock.listen(128)
+            lsock = self._activation_socket()
             self.address = lsock.getsockname()
             env["LISTEN_FDS"] = "1"
         with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
@@ -503,6 +511,18 @@ class Squalld:
         if wait_ready:
             self.wait_ready(timeout)
         return self
+
+    def _activation_socket(self):
+        """The listening socket systemd would pass."""
+        if self.unix_path is not None:
+            lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            lsock.bind(self.unix_path)
+        else:
+            lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            lsock.bind(("127.0.0.1", 0))
+        lsock.listen(128)
+        return lsock
 
     def wait_ready(self, timeout=10):
         """Waits for READY=1 on the notify socket."""
@@ -538,7 +558,9 @@ class Squalld:
         """The exit status of squalld; fails if it is still running after
         timeout."""
         try:
-            return self.proc.wait(scaled(timeout))
+            status = self.proc.wait(scaled(timeout))
+            self.exit_observed = True
+            return status
         except subprocess.TimeoutExpired:
             raise AssertionError("squalld still running %.1fs later:\n%s"
                                  % (scaled(timeout), self.log_tail())) from None
@@ -639,27 +661,45 @@ class SquallTestCase(unittest.TestCase):
         outcome = getattr(self, "_outcome", None)
         return outcome is not None and not getattr(outcome, "success", True)
 
+    @staticmethod
+    def _final_stop(srv):
+        """Stops srv gracefully (so that a sanitizer build checks the
+        processes for leaks as they exit); what went wrong, or None."""
+        if srv.proc is None:
+            return None
+        if srv.proc.poll() is not None:
+            status = srv.proc.returncode
+            if srv.exit_observed or srv.expected_exit in (None, status):
+                return None
+            return "squalld exited with status %d during the test" % status
+        try:
+            status = srv.stop(timeout=10)
+        except AssertionError:
+            return "squalld did not stop within %.0fs of SIGTERM" % scaled(10)
+        if srv.expected_exit in (None, status):
+            return None
+        return ("squalld exited with status %d at its final stop (expected %d)"
+                % (status, srv.expected_exit))
+
     def _finish_server(self, srv):
-        # A graceful stop first, so that a sanitizer build checks the
-        # processes for leaks as they exit; then nothing may be left.
-        if srv.proc is not None and srv.proc.poll() is None:
-            try:
-                srv.stop(timeout=10)
-            except (AssertionError, ProcessLookupError):
-                pass
-        srv.cleanup()
+        problem = self._final_stop(srv)
+        srv.cleanup()  # then nothing may be left
         if not os.path.exists(srv.stderr_path):
+            if problem:
+                self.fail(problem)
             return
-        if self._failed():
+        if self._failed() or problem:
             sys.stderr.write("\n--- squalld log of %s (%s) ---\n%s\n--- end ---\n"
                              % (self.id(), srv.config_path, srv.log_tail(60)))
         report = SANITIZER_REPORT.search(srv.log_text())
         if report:
             self.fail("sanitizer report in squalld's log:\n%s"
                       % srv.log_text()[report.start():][:6000])
+        if problem:
+            self.fail("%s; its log ends:\n%s" % (problem, srv.log_tail(20)))
 
     def squalld(self, config=None, activation=True, address=None, args=(),
-                env=None, **config_kw):
+                env=None, unix_path=None, **config_kw):
         """A Squalld (not started yet) whose cleanup is registered.
         config_kw go to make_config when config is None; env adds to
         squalld's environment."""
@@ -667,7 +707,7 @@ class SquallTestCase(unittest.TestCase):
             config = make_config(**config_kw)
         sub = tempfile.mkdtemp(prefix="srv-", dir=self.workdir)
         srv = Squalld(sub, config, activation=activation, address=address,
-                      args=args, env=env)
+                      args=args, env=env, unix_path=unix_path)
         self.addCleanup(self._finish_server, srv)
         return srv
 

@@ -3,13 +3,15 @@
 every error; the same errors stop a normal start before it serves; -V; and
 the listen forms (unix socket, IPv6, a list)."""
 
+import os
 import re
 import socket
+import stat
 import string
 import unittest
 
 import squalltest
-from squalltest import TEST_MODULES, Conn
+from squalltest import TEST_MODULES, Conn, proc_alive
 
 # "<@>" marks the line and column the error message must name; it is removed
 # before the file is written. $testmods is the directory of the test modules.
@@ -203,7 +205,42 @@ log:
 
     def test_listen_unix_socket(self):
         path = self.path("squall.sock")
+        srv = self.serve("unix:" + path, path)
+        self.assertEqual(srv.stop(), 0, srv.log_tail())
+        self.assertFalse(os.path.exists(path),
+                         "squalld left the socket it bound behind")
+
+    def test_listen_unix_replaces_a_stale_socket(self):
+        path = self.path("stale.sock")
+        with socket.socket(socket.AF_UNIX) as dead:
+            dead.bind(path)  # a file nobody accepts on: ECONNREFUSED
         self.serve("unix:" + path, path)
+
+    def test_listen_unix_refuses_a_live_socket(self):
+        path = self.path("live.sock")
+        first = self.serve("unix:" + path, path)
+        second = self.squalld(workers=2, listen="unix:" + path,
+                              activation=False, address=path)
+        second.start(wait_ready=False)
+        self.assertEqual(second.wait_exit(timeout=10), 1, second.log_text())
+        with open(second.config_path) as f:
+            line, col = squalltest.position(f.read(), "unix:")
+        self.assertIn("%s:%d:%d: " % (second.config_path, line, col),
+                      second.log_text())
+        self.assertIn("another process is listening on %s" % path,
+                      second.log_text())
+        with Conn(path) as c:  # the first one still has its socket
+            self.assertStatus(c.request("GET", "/pid"), 200)
+        self.assertTrue(proc_alive(first.pid))
+
+    def test_activated_unix_socket_is_kept_at_stop(self):
+        path = self.path("activated.sock")
+        srv = self.start_squalld(workers=2, unix_path=path)
+        self.assertStatus(srv.get("/pid"), 200)
+        self.assertEqual(srv.stop(), 0, srv.log_tail())
+        # systemd still listens on it: the next squalld gets it again
+        self.assertTrue(stat.S_ISSOCK(os.stat(path).st_mode),
+                        "squalld removed a socket systemd passed it")
 
     def test_listen_ipv6(self):
         if not squalltest.ipv6_loopback_available():

@@ -431,6 +431,26 @@ START_TEST(test_unload_without_init_skips_fini)
 }
 END_TEST
 
+/* A worker runs fini, frees its event base, then unloads: fini must leave
+ * the modules loaded (their events may still be in the base) and unload
+ * must not run it twice. */
+START_TEST(test_modset_fini_before_unload)
+{
+    const sq_module *descs[] = {&desc_a, &desc_b, &desc_c};
+    struct modset ms;
+
+    fake_set(&ms, descs, 3);
+    ck_assert_int_lt(modset_init(&ms, err, sizeof(err)), 0);
+    modset_fini(&ms);
+    ck_assert_str_eq(calls, "ia ib fa ");
+    ck_assert_uint_eq(ms.nmods, 3);
+    ck_assert_ptr_eq(ms.mods[0].desc, &desc_a);
+    modset_fini(&ms);
+    modset_unload(&ms);
+    ck_assert_str_eq(calls, "ia ib fa ");
+}
+END_TEST
+
 static Suite *module_suite(void)
 {
     Suite *s = suite_create("module");
@@ -454,6 +474,7 @@ static Suite *module_suite(void)
     tcase_add_test(tc, test_modset_unload_runs_fini_in_reverse);
     tcase_add_test(tc, test_modset_init_failure);
     tcase_add_test(tc, test_unload_without_init_skips_fini);
+    tcase_add_test(tc, test_modset_fini_before_unload);
     suite_add_tcase(s, tc);
     return s;
 }
