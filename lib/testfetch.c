@@ -45,6 +45,21 @@ static int expect_close(sq_test_conn *c, const char *what)
     return -1;
 }
 
+/* A fresh connection for a one-shot fetch; NULL with the server's error
+ * set, naming what was to be fetched. */
+static sq_test_conn *connect_for(sq_test_server *s, const char *what)
+{
+    char err[1024];
+    sq_test_conn *c;
+
+    tl_server_set_error(s, "");
+    if ((c = sq_test_connect(s)) != NULL)
+        return c;
+    snprintf(err, sizeof err, "%s: %s", what, sq_test_error(s));
+    tl_server_set_error(s, err);
+    return NULL;
+}
+
 sq_test_response *sq_test_fetch(sq_test_server *s, const char *method,
                                 const char *path, const char *const *headers,
                                 const void *body, size_t body_len)
@@ -57,18 +72,13 @@ sq_test_response *sq_test_fetch(sq_test_server *s, const char *method,
         .body_len = body_len,
         .add_close = 1,
     };
-    char what[96], err[1024];
+    char what[96];
     sq_test_response *r = NULL;
     sq_test_conn *c;
 
     snprintf(what, sizeof what, "%.40s %.50s", req.method, req.path);
-    tl_server_set_error(s, "");
-    c = sq_test_connect(s);
-    if (c == NULL) {
-        snprintf(err, sizeof err, "%s: %s", what, sq_test_error(s));
-        tl_server_set_error(s, err);
+    if ((c = connect_for(s, what)) == NULL)
         return NULL;
-    }
     if (tl_conn_send(c, &req) < 0)
         return fail(s, c, NULL);
     r = sq_test_conn_read(c, SQ_TEST_DEFAULT);
@@ -91,7 +101,7 @@ sq_test_response *sq_test_fetch_raw(sq_test_server *s, const void *request,
 {
     const char *req = request, *eol = memchr(request, '\n', len);
     size_t n = eol ? (size_t)(eol - req) : len;
-    char what[96], err[1024];
+    char what[96];
     sq_test_response *r;
     sq_test_conn *c;
 
@@ -99,13 +109,8 @@ sq_test_response *sq_test_fetch_raw(sq_test_server *s, const void *request,
         n--;
     snprintf(what, sizeof what, "raw request \"%.*s\"", (int)(n < 60 ? n : 60),
              req);
-    tl_server_set_error(s, "");
-    c = sq_test_connect(s);
-    if (c == NULL) {
-        snprintf(err, sizeof err, "%s: %s", what, sq_test_error(s));
-        tl_server_set_error(s, err);
+    if ((c = connect_for(s, what)) == NULL)
         return NULL;
-    }
     if (tl_conn_expect(c, len >= 5 && memcmp(req, "HEAD ", 5) == 0, what) < 0 ||
         sq_test_conn_send_raw(c, request, len) < 0)
         return fail(s, c, NULL);
