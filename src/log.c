@@ -100,7 +100,10 @@ static void reopen_one(int *fd, const char *path)
         log_error("%s", err);
         return;
     }
-    dup2(nfd, *fd);
+    /* dup2 keeps the descriptor number every process shares; should it
+     * fail, the old file stays in use, which is said */
+    if (dup2(nfd, *fd) < 0)
+        log_error("cannot reopen %s: %s", path, strerror(errno));
     close(nfd);
 }
 

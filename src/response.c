@@ -244,7 +244,8 @@ void response_error_page(sq_req *r, int status)
     r->nout = 0;
     if (r->out != NULL) {
         buf_clear(r->out);
-        buf_add(r->out, body, (size_t)blen);
+        /* out of memory: the page goes out empty, with its status */
+        (void)buf_add(r->out, body, (size_t)blen);
     }
 }
 
