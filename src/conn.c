@@ -370,7 +370,10 @@ static int write_out(struct conn *c, int *progress)
         if (buf_pending(&c->tail) > 0)
             iov[n++] =
                 (struct iovec){c->tail.p + c->tail.off, buf_pending(&c->tail)};
-        w = writev(c->fd, iov, n);
+        /* one buffer (the usual small response): write(2) skips the
+         * kernel's iovec import */
+        w = n == 1 ? write(c->fd, iov[0].iov_base, iov[0].iov_len)
+                   : writev(c->fd, iov, n);
         if (w > 0) {
             consume_out(c, (size_t)w);
             *progress = 1;

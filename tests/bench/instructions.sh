@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+#
+# tests/bench/instructions.sh - user-space instructions per request of a
+# squalld worker, counted by callgrind: repeatable whatever else the
+# machine does, so it shows what a change costs where timings cannot.
+#
+#   tests/bench/instructions.sh [BUILD_DIR] [DEPTH]
+#
+# It runs squalld (1 worker, hello.so) under valgrind twice, sends 2,000
+# and then 12,000 requests over one keep-alive connection (DEPTH requests
+# pipelined per batch, default 1), and prints the difference of the
+# worker's totals divided by 10,000: start-up and teardown cancel out.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=$(cd "${1:-$ROOT/build}" && pwd)
+depth=${2:-1}
+work=$(mktemp -d "${TMPDIR:-/tmp}/squall-instr.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+for tool in valgrind curl /usr/bin/python3; do
+	command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 2; }
+done
+
+cat >"$work/client.py" <<'PY'
+import socket, sys
+port, n, depth = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+s = socket.create_connection(("127.0.0.1", port), timeout=60)
+req = (b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: wrk\r\n"
+       b"Accept: */*\r\n\r\n")
+buf, done = b"", 0
+while done < n:
+    s.sendall(req * depth)
+    for _ in range(depth):
+        while b"Hello, world!" not in buf:
+            data = s.recv(65536)
+            if not data:
+                sys.exit("squalld closed the connection")
+            buf += data
+        buf = buf[buf.index(b"Hello, world!") + 13:]
+    done += depth
+PY
+
+# Total instructions of the worker after N requests.
+run() {
+	local n=$1 port=$((20000 + RANDOM % 20000)) pid out
+	out="$work/run-$n"
+	mkdir -p "$out"
+	cat >"$out/s.yaml" <<Y
+server: { listen: "127.0.0.1:$port", workers: 1 }
+log: { level: warn, access: off }
+modules: { hello: { path: $build/handlers/hello.so } }
+routes:
+  - { path: /, handler: hello:hello }
+Y
+	valgrind -q --tool=callgrind --trace-children=yes \
+		--callgrind-out-file="$out/cg.%p" "$build/src/squalld" \
+		-c "$out/s.yaml" 2>"$out/valgrind.log" &
+	pid=$!
+	for _ in $(seq 150); do
+		curl -sf "http://127.0.0.1:$port/" >/dev/null && break
+		sleep 0.2
+	done
+	/usr/bin/python3 "$work/client.py" "$port" "$n" "$depth"
+	kill -TERM "$pid"
+	wait "$pid" || { echo "squalld exited non-zero:" >&2; cat "$out/valgrind.log" >&2; exit 1; }
+	# the worker is the process that ran the most instructions
+	grep -h '^summary:' "$out"/cg.* | awk '{print $2}' | sort -n | tail -1
+}
+
+a=$(run 2000)
+b=$(run 12000)
+echo "instructions per request (depth $depth): $(((b - a) / 10000))"
