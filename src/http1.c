@@ -153,7 +153,9 @@ static void complete(struct http1 *h, sq_req *r, int force_close)
         r->keep_alive = 0;
     }
     access_log(r);
-    if (!r->keep_alive || force_close)
+    /* a response streamed before the stop began said nothing of closing,
+     * but the connection still ends with it */
+    if (!r->keep_alive || force_close || H.stopping)
         conn_close_after_output(c, 0);
     end_request(h, r);
 }

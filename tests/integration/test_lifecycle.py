@@ -155,6 +155,23 @@ class LifecycleTest(SquallTestCase):
         conn.assert_closed()
         self.assertEqual(srv.wait_exit(10), 0)
 
+    def test_streamed_response_in_flight_at_stop_ends_the_connection(self):
+        """A response already streaming when the stop begins could not say
+        Connection: close, but the connection still ends with it, long
+        before shutdown_timeout."""
+        srv = self.start(shutdown_timeout="20s")
+        conn = srv.connect()
+        conn.send(build_request("GET", "/drip?n=40"))
+        wait_for(lambda: conn.readable(0), 5, "the first chunk")
+        started = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        resp = conn.read_response()
+        self.assertStatus(resp, 200)
+        self.assertEqual(resp.body.count(b"line "), 40)
+        conn.assert_closed()
+        self.assertEqual(srv.wait_exit(10), 0)
+        self.assertLess(time.monotonic() - started, scaled(5))
+
     def test_404_before_an_unread_body_says_connection_close(self):
         srv = self.start()
         conn = srv.connect()
