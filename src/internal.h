@@ -627,6 +627,30 @@ int http1_start(struct conn *c);
 /* The worker is stopping: every response from now on closes. */
 void http1_stop(void);
 
+/* wshandshake.c ------------------------------------------------------ */
+
+/* Sec-WebSocket-Accept: 20 bytes of SHA-1 in base64 */
+#define WS_ACCEPT_LEN 28
+
+/* 0 when r is a WebSocket opening handshake squall accepts (RFC 6455
+ * 4.2.1); else the status to answer (400, or 426 for another version)
+ * and *why says what is wrong, for the log. */
+int ws_check_request(const sq_req *r, const char **why);
+/* Whether key is 16 bytes in base64 (RFC 6455 4.1). */
+int ws_key_valid(const char *key);
+/* Sec-WebSocket-Accept for key into out (NUL-terminated); -1 for a bad
+ * key. */
+int ws_accept_key(const char *key, char out[WS_ACCEPT_LEN + 1]);
+/* Whether a header `name` (all of them) lists token, case-insensitively. */
+int ws_header_has_token(const sq_req *r, const char *name, const char *token);
+/* The first subprotocol the client offers that supported[] has, or NULL. */
+const char *ws_select_protocol(const sq_req *r, const char *const *supported,
+                               size_t n);
+/* Tornado's check_origin: no Origin is allowed (not a browser); with an
+ * allowed list (n > 0) the Origin must be one of them ("*": any); without,
+ * its host[:port] must be the request's Host. */
+int ws_origin_allowed(const sq_req *r, const char *const *allowed, size_t n);
+
 /* scoreboard.c ------------------------------------------------------- */
 
 /* Creates the counters shared with the workers: one slot per worker, in
