@@ -22,7 +22,8 @@
  * Threading: every function here is called on, and may only be called from,
  * the worker's event-loop thread. A handler must not block: it either answers
  * at once (SQ_DONE) or returns SQ_ASYNC and answers later with sq_finish(),
- * from a timer (sq_call_later) or any other event on the worker's loop.
+ * from a timer (sq_call_later, sq_call_every) or any other event on the
+ * worker's loop.
  *
  * Errors: functions that can fail return 0 on success and a negative value on
  * failure (SQ_ERROR); nothing here aborts on a client's mistake.
@@ -226,6 +227,11 @@ int sq_pool_cleanup(sq_pool *p, void (*fn)(void *arg), void *arg);
 
 /* ---------------------------------------------------------------------
  * Timers (the worker's event loop)
+ *
+ * A timer knows nothing of requests: one that a request started must be
+ * cancelled by the module when the request ends (from its sq_on_close
+ * callback, or when it finishes the request), and one the module started
+ * in init, in fini at the latest.
  * ------------------------------------------------------------------- */
 
 /* Calls cb(arg) once after ms milliseconds on this worker's loop. Returns
@@ -233,8 +239,14 @@ int sq_pool_cleanup(sq_pool *p, void (*fn)(void *arg), void *arg);
  * sq_timer_cancel() was called, whichever comes first; squall frees it
  * then. Cancelling from inside cb is allowed (and changes nothing). */
 sq_timer *sq_call_later(unsigned ms, void (*cb)(void *arg), void *arg);
-/* Stops t (if it has not fired) and frees it; t must not be used after.
- * NULL is ignored. */
+/* Calls cb(arg) every ms milliseconds (the first time ms from now) until
+ * sq_timer_cancel(), like Tornado's PeriodicCallback; a late call does not
+ * add up the delay. NULL when ms is 0 or out of memory. The handle is
+ * valid until it is cancelled; cancelling from inside cb is allowed: cb
+ * is not called again and the handle is freed when cb returns. */
+sq_timer *sq_call_every(unsigned ms, void (*cb)(void *arg), void *arg);
+/* Stops t and frees it (from inside t's own callback: when it returns);
+ * t must not be used after. NULL is ignored. */
 void sq_timer_cancel(sq_timer *t);
 /* The worker's libevent event_base (struct event_base *), for modules that
  * watch their own file descriptors. */
