@@ -265,9 +265,10 @@ void *sq_event_base(void);
  * parallel, in no guaranteed order.
  *
  * Every accepted job runs, and its done runs exactly once afterwards,
- * whatever happened to the request that started it meanwhile: the pool
- * does not know requests (see "Asynchronous requests" below for the
- * pattern that keeps done away from a finished request).
+ * whatever happened to the request that started it meanwhile (the one
+ * exception: a job abandoned at shutdown, below). The pool does not know
+ * requests: see "Asynchronous requests" below for the pattern that keeps
+ * done away from a finished request.
  *
  * At shutdown (SIGTERM, reload) the worker stops accepting connections but
  * keeps running its loop until both its connections and its jobs in flight
@@ -308,7 +309,8 @@ int sq_run_in_pool(void (*work)(void *arg), void (*done)(void *arg), void *arg);
  *     allowed);
  *   - in a pool job's done: if state->r is NULL the client went away, so
  *     only free the state; else answer, sq_finish(state->r), free the
- *     state. A job cannot be cancelled: done always runs once.
+ *     state. A job cannot be cancelled: its done is where the state is
+ *     freed.
  *
  * tests/modules/asyncmod.c shows both.
  * ------------------------------------------------------------------- */
