@@ -40,6 +40,7 @@
  * squall.yaml(5) give the same ranges and the reasons to users.
  */
 #define WORKERS_MAX 256           /* more than the cores of any one machine */
+#define THREAD_POOL_MAX 64        /* per worker; each thread has its stack */
 #define HEADER_SIZE_MIN (1 * KIB) /* a request line, Host and a few headers */
 #define HEADER_SIZE_MAX (1 * MIB) /* a head is buffered whole, per request */
 #define URI_SIZE_MIN 256          /* its max is max_header_size: see below */
@@ -647,11 +648,23 @@ static int set_workers(struct ctx *c, const struct ynode *v, const char *where,
     return 0;
 }
 
+static int set_thread_pool(struct ctx *c, const struct ynode *v,
+                           const char *where, void *field)
+{
+    uint64_t n;
+
+    if (get_int(c, v, where, 0, THREAD_POOL_MAX, &n) < 0)
+        return -1;
+    *(unsigned *)field = (unsigned)n;
+    return 0;
+}
+
 static const struct key_def server_keys[] = {
     {"listen", set_listen, 0},
     {"workers", set_workers, offsetof(struct config, workers)},
     {"shutdown_timeout", set_shutdown_timeout,
      offsetof(struct config, shutdown_timeout_ms)},
+    {"thread_pool", set_thread_pool, offsetof(struct config, thread_pool)},
     {"limits", set_limits, offsetof(struct config, limits)},
     {NULL, NULL, 0},
 };
@@ -1023,6 +1036,7 @@ static void set_defaults(struct config *cfg)
 {
     cfg->workers = 0; /* auto */
     cfg->shutdown_timeout_ms = 30 * 1000;
+    cfg->thread_pool = 4;
     cfg->limits.max_header_size = 16 * 1024;
     cfg->limits.max_uri_size = 8 * 1024;
     cfg->limits.max_body_size = 10 * 1024 * 1024;

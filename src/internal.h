@@ -155,6 +155,7 @@ struct config {
     size_t nlisten;
     int workers; /* resolved: `auto` is the number of online CPUs */
     unsigned shutdown_timeout_ms;
+    unsigned thread_pool; /* threads per worker; 0 = no pool */
     struct limits_conf limits;
     int log_level;    /* SQ_LOG_* */
     char *log_error;  /* NULL = stderr, else a file path */
@@ -698,6 +699,34 @@ void worker_accept_enable(int on);
 /* A connection closed: publishes the count. */
 void accept_conn_closed(void);
 
+/* threadpool.c ------------------------------------------------------- */
+
+/* Jobs waiting for a pool thread, per worker; sq_run_in_pool returns
+ * SQ_AGAIN beyond. Running jobs and jobs whose done has not run yet do
+ * not count. */
+#define THREADPOOL_QUEUE_MAX 1024
+
+struct threadpool;
+
+/* Starts nthreads (>= 1) threads whose jobs complete on base's loop; the
+ * calling thread is that loop's thread. idle(idle_arg) (may be NULL) runs
+ * on the loop whenever the last job in flight has completed. NULL when
+ * out of memory or threads. */
+struct threadpool *threadpool_new(struct event_base *base, unsigned nthreads,
+                                  unsigned queue_max, void (*idle)(void *arg),
+                                  void *idle_arg);
+/* Queues work(arg) for a pool thread; done(arg) (may be NULL) then runs on
+ * the loop. Loop thread only. 0, SQ_AGAIN when queue_max jobs wait, or
+ * SQ_ERROR (NULL pool, another thread, out of memory, being freed). */
+int threadpool_submit(struct threadpool *p, void (*work)(void *arg),
+                      void (*done)(void *arg), void *arg);
+/* Jobs submitted whose done callback has not returned yet (0 for NULL). */
+unsigned threadpool_inflight(const struct threadpool *p);
+/* Lets the threads finish every queued job, joins them, runs the done
+ * callbacks still due, and frees p: it blocks for as long as the jobs
+ * take (the worker calls it when none is in flight). NULL is fine. */
+void threadpool_free(struct threadpool *p);
+
 /* worker.c ----------------------------------------------------------- */
 
 struct worker {
@@ -709,6 +738,7 @@ struct worker {
     struct listener *listeners;
     size_t nlisteners;
     struct event **accept_ev;
+    struct threadpool *pool; /* NULL with server.thread_pool: 0 */
     int stopping;
 };
 

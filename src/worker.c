@@ -5,8 +5,10 @@
  *
  * A worker loads the modules itself after fork and runs their init, so a
  * module never runs in the master. SIGTERM/SIGINT stop it gracefully: it
- * stops accepting, closes idle connections, lets requests in flight finish
- * for up to server.shutdown_timeout, then runs the modules' fini and exits.
+ * stops accepting, closes idle connections, lets requests and thread pool
+ * jobs in flight finish for up to server.shutdown_timeout, then runs the
+ * modules' fini and exits. Pool jobs still unfinished then may be running
+ * module code, so the worker exits without fini (see abandon_jobs).
  */
 #include "internal.h"
 
@@ -32,16 +34,24 @@ static void conn_count_changed(unsigned count, int opened)
     }
     accept_conn_closed();
     worker_accept_enable(1);
-    if (worker->stopping && count == 0)
+    if (worker->stopping && count == 0 &&
+        threadpool_inflight(worker->pool) == 0)
+        event_base_loopbreak(worker->base);
+}
+
+/* The thread pool's last job in flight completed. */
+static void pool_idle(void *arg UNUSED)
+{
+    if (worker->stopping && conn_count() == 0)
         event_base_loopbreak(worker->base);
 }
 
 static void on_stop_timeout(evutil_socket_t fd UNUSED, short what UNUSED,
                             void *arg UNUSED)
 {
-    log_warn("shutdown_timeout reached with %u connection(s) open; closing "
-             "them",
-             conn_count());
+    log_warn("shutdown_timeout reached with %u connection(s) open and %u "
+             "thread pool job(s) in flight; closing them",
+             conn_count(), threadpool_inflight(worker->pool));
     event_base_loopbreak(worker->base);
 }
 
@@ -52,12 +62,13 @@ static void on_stop(evutil_socket_t sig UNUSED, short what UNUSED,
 
     if (worker->stopping)
         return;
-    log_info("stopping: %u connection(s) open", conn_count());
+    log_info("stopping: %u connection(s) open, %u thread pool job(s)",
+             conn_count(), threadpool_inflight(worker->pool));
     worker->stopping = 1;
     accept_stop(worker);
     http1_stop();
     conn_shutdown_all();
-    if (conn_count() == 0) {
+    if (conn_count() == 0 && threadpool_inflight(worker->pool) == 0) {
         event_base_loopbreak(worker->base);
         return;
     }
@@ -143,6 +154,8 @@ static void teardown(struct worker *w)
                             &log_timer};
 
     conn_close_all();
+    threadpool_free(w->pool); /* idle here: done callbacks run before fini */
+    w->pool = NULL;
     access_flush();
     for (size_t i = 0; i < ARRAY_LEN(evs); i++) {
         if (*evs[i] != NULL)
@@ -184,9 +197,36 @@ static void unblock_signals(void)
         fatal("cannot unblock signals: %s", strerror(errno));
 }
 
-/* Loads the modules, builds the router and runs the modules' init. */
+/* shutdown_timeout passed with pool jobs unfinished (queued or running).
+ * A running job may be executing module code or using module memory, so
+ * neither the modules' fini nor dlclose can run, nor can the worker wait:
+ * it closes its connections (their on_close callbacks run), writes its
+ * logs, and exits at once. The jobs' done callbacks never run. */
+static void abandon_jobs(struct worker *w)
+{
+    unsigned n = threadpool_inflight(w->pool);
+
+    if (n == 0)
+        return;
+    conn_close_all();
+    access_flush();
+    log_warn("%u thread pool job(s) unfinished at shutdown_timeout; exiting "
+             "without them (module fini skipped)",
+             n);
+    _exit(0);
+}
+
+/* Creates the pool, loads the modules, builds the router and runs the
+ * modules' init (which may use the pool). */
 static int start(struct worker *w, char *err, size_t errlen)
 {
+    unsigned n = w->cfg->thread_pool;
+
+    if (n > 0 && (w->pool = threadpool_new(w->base, n, THREADPOOL_QUEUE_MAX,
+                                           pool_idle, NULL)) == NULL) {
+        snprintf(err, errlen, "cannot start a thread pool of %u threads", n);
+        return -1;
+    }
     if (modset_load(&w->mods, w->cfg, err, errlen) < 0)
         return -1;
     if (build_router(w, err, errlen) < 0)
@@ -232,6 +272,7 @@ int worker_main(int slot, const struct config *cfg, struct listener *l,
     }
     log_debug("serving");
     event_base_dispatch(w.base);
+    abandon_jobs(&w);
     log_debug("exiting");
     teardown(&w);
     worker = NULL;

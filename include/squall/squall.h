@@ -20,9 +20,12 @@
  * Build it with: cc -shared -fPIC $(pkg-config --cflags squall) -o hello.so hello.c
  *
  * Threading: every function here is called on, and may only be called from,
- * the worker's event-loop thread. A handler must not block: it either answers
- * at once (SQ_DONE) or returns SQ_ASYNC and answers later with sq_finish(),
- * from a timer (sq_call_later) or any other event on the worker's loop.
+ * the worker's event-loop thread, with one exception: sq_log() may also be
+ * called from a thread pool job (sq_run_in_pool). A handler must not block:
+ * it either answers at once (SQ_DONE) or returns SQ_ASYNC and answers later
+ * with sq_finish(), from a timer (sq_call_later, sq_call_every), a pool
+ * job's done callback, or any other event on the worker's loop. Blocking or
+ * CPU-heavy work goes to the thread pool.
  *
  * Errors: functions that can fail return 0 on success and a negative value on
  * failure (SQ_ERROR); nothing here aborts on a client's mistake.
@@ -226,6 +229,11 @@ int sq_pool_cleanup(sq_pool *p, void (*fn)(void *arg), void *arg);
 
 /* ---------------------------------------------------------------------
  * Timers (the worker's event loop)
+ *
+ * A timer knows nothing of requests: one that a request started must be
+ * cancelled by the module when the request ends (see "Asynchronous
+ * requests" below), and one the module started in init, in fini at the
+ * latest.
  * ------------------------------------------------------------------- */
 
 /* Calls cb(arg) once after ms milliseconds on this worker's loop. Returns
@@ -233,12 +241,79 @@ int sq_pool_cleanup(sq_pool *p, void (*fn)(void *arg), void *arg);
  * sq_timer_cancel() was called, whichever comes first; squall frees it
  * then. Cancelling from inside cb is allowed (and changes nothing). */
 sq_timer *sq_call_later(unsigned ms, void (*cb)(void *arg), void *arg);
-/* Stops t (if it has not fired) and frees it; t must not be used after.
- * NULL is ignored. */
+/* Calls cb(arg) every ms milliseconds (the first time ms from now) until
+ * sq_timer_cancel(), like Tornado's PeriodicCallback; a late call does not
+ * add up the delay. NULL when ms is 0 or out of memory. The handle is
+ * valid until it is cancelled; cancelling from inside cb is allowed: cb
+ * is not called again and the handle is freed when cb returns. */
+sq_timer *sq_call_every(unsigned ms, void (*cb)(void *arg), void *arg);
+/* Stops t and frees it (from inside t's own callback: when it returns);
+ * t must not be used after. NULL is ignored. */
 void sq_timer_cancel(sq_timer *t);
 /* The worker's libevent event_base (struct event_base *), for modules that
  * watch their own file descriptors. */
 void *sq_event_base(void);
+
+/* ---------------------------------------------------------------------
+ * Thread pool (per worker, server.thread_pool threads, default 4)
+ *
+ * A job's work(arg) runs on one of the worker's pool threads; done(arg)
+ * then runs on the worker's loop thread, where the whole API may be used
+ * again (Tornado's run_in_executor). work may block and may use any
+ * thread-safe C library, but of this API only sq_log(): no request, pool,
+ * timer or response function, and nothing of the loop. Jobs run in
+ * parallel, in no guaranteed order.
+ *
+ * Every accepted job runs, and its done runs exactly once afterwards,
+ * whatever happened to the request that started it meanwhile (the one
+ * exception: a job abandoned at shutdown, below). The pool does not know
+ * requests: see "Asynchronous requests" below for the pattern that keeps
+ * done away from a finished request.
+ *
+ * At shutdown (SIGTERM, reload) the worker stops accepting connections but
+ * keeps running its loop until both its connections and its jobs in flight
+ * are finished, for up to server.shutdown_timeout: queued jobs still run
+ * and done callbacks still run (and may answer their requests). Jobs
+ * unfinished at the deadline are abandoned: the worker closes its
+ * connections and exits without waiting for them, without their done
+ * callbacks and without the modules' fini, which could free what they use.
+ * ------------------------------------------------------------------- */
+
+/* Queues work(arg) for the pool; done(arg) (may be NULL) runs on the loop
+ * after work has returned. arg is the caller's: squall never frees it.
+ * Returns 0; SQ_AGAIN when 1024 jobs already wait for a thread (the queue
+ * is bounded: try later, or answer 503); SQ_ERROR without a pool
+ * (server.thread_pool: 0 - jobs are never run inline on the loop), when
+ * out of memory, or when called off the loop thread. On a non-zero return
+ * neither work nor done is ever called. */
+int sq_run_in_pool(void (*work)(void *arg), void (*done)(void *arg), void *arg);
+
+/* ---------------------------------------------------------------------
+ * Asynchronous requests: the written guarantee
+ *
+ * After sq_on_close's callback has run, or sq_finish() has returned, squall
+ * itself never calls back into the request: no drain or close callback,
+ * nothing else of its connection. What the module started for the request
+ * (timers, pool jobs) is the module's, and the module must make sure none
+ * of it touches r afterwards. The pattern:
+ *
+ *   - keep the request's async state in memory the module owns when it
+ *     can outlive the request (a pool job: malloc, not the request pool);
+ *     state that only timers use may live in the request pool, because a
+ *     timer can be cancelled;
+ *   - register sq_on_close(r, gone, state) when going async;
+ *   - in gone: cancel the request's timers, mark the state (state->r =
+ *     NULL), and call sq_finish(r);
+ *   - in a timer callback: use r, and when answering, cancel the other
+ *     timers and call sq_finish(r) (cancelling the running timer itself is
+ *     allowed);
+ *   - in a pool job's done: if state->r is NULL the client went away, so
+ *     only free the state; else answer, sq_finish(state->r), free the
+ *     state. A job cannot be cancelled: its done is where the state is
+ *     freed.
+ *
+ * tests/modules/asyncmod.c shows both.
+ * ------------------------------------------------------------------- */
 
 /* ---------------------------------------------------------------------
  * Module configuration
@@ -278,6 +353,9 @@ enum sq_log_level {
     SQ_LOG_CRIT
 };
 
+/* Writes one line to the error log. May also be called from a thread
+ * pool job (sq_run_in_pool): a line is formatted on the caller's stack and
+ * written with a single write(2). */
 void sq_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -1413,6 +1413,7 @@ START_TEST(test_reference_file)
     ck_assert_str_eq(ref->listen[0].text, def->listen[0].text);
     ck_assert_int_eq(ref->workers, def->workers);
     ck_assert_uint_eq(ref->shutdown_timeout_ms, def->shutdown_timeout_ms);
+    ck_assert_uint_eq(ref->thread_pool, def->thread_pool);
     ck_assert_mem_eq(&ref->limits, &def->limits, sizeof(def->limits));
     ck_assert_int_eq(ref->log_level, def->log_level);
     ck_assert_ptr_null(ref->log_error);
