@@ -701,4 +701,26 @@ int worker_main(int slot, const struct config *cfg, struct listener *l,
 int master_main(struct config *cfg, const char *config_path, struct listener *l,
                 size_t nl);
 
+/* utf8.c ------------------------------------------------------------- */
+
+/*
+ * Incremental UTF-8 validation (RFC 3629): the state is carried across
+ * feeds, so a text split anywhere (fragments, reads) is checked as it
+ * arrives and refused at its first impossible byte.
+ */
+struct utf8_state {
+    uint8_t need;   /* continuation bytes still expected; 0xff: invalid */
+    uint8_t lo, hi; /* the range the next continuation byte must be in */
+};
+
+void utf8_init(struct utf8_state *s);
+/* Checks n more bytes (p may be NULL when n is 0): 0 while they can still
+ * be valid UTF-8, -1 at the first byte that cannot; once -1, always -1. */
+int utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n);
+/* Whether what was fed is valid and ends on a character boundary (a text
+ * must not end inside a sequence). */
+int utf8_complete(const struct utf8_state *s);
+/* Whether [p, p + n) as a whole is valid UTF-8. */
+int utf8_valid(const uint8_t *p, size_t n);
+
 #endif /* SQUALL_INTERNAL_H */
