@@ -148,7 +148,8 @@ START_TEST(test_every_scalar_value_valid)
     for (uint32_t c = 0; c <= 0x10ffff; c++) {
         if (c == 0xd800)
             c = 0xe000;
-        ck_assert_msg(utf8_valid(b, encode(c, b)), "U+%04X", c);
+        if (!utf8_valid(b, encode(c, b))) /* not ck_assert: too slow */
+            ck_abort_msg("U+%04X", c);
     }
 }
 END_TEST
