@@ -18,6 +18,7 @@
 #define RSV3 0x10
 
 #define MB (1 << 20)
+#define DATA_MAX (1 << 18) /* message bytes one decode() collects */
 
 /* ck_assert() records where it is (a write to the runner per call): too
  * slow per byte of a 64 KiB frame fed byte by byte */
@@ -26,7 +27,6 @@
         if (!(cond))                                                           \
             ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #cond);              \
     } while (0)
-#define DATA_MAX (1 << 18) /* message bytes one decode() collects */
 
 static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
 
