@@ -806,7 +806,10 @@ struct ws_decoder {
 
 /* Readies d for a new connection. max_message bounds a message's payload
  * (the sum of its fragments; 0: no bound); rsv1_ok says permessage-deflate
- * was negotiated, so that RSV1 marks a compressed message. */
+ * was negotiated, so that RSV1 marks a compressed message. A compressed
+ * message is allowed deflate's overhead on the wire (max_message / 2048 +
+ * 64 bytes more): the inflater must bound its inflated size, and check it
+ * as UTF-8 if it is text. */
 void ws_decoder_init(struct ws_decoder *d, uint64_t max_message, int rsv1_ok);
 
 /*
