@@ -755,4 +755,161 @@ int worker_main(int slot, const struct config *cfg, struct listener *l,
 int master_main(struct config *cfg, const char *config_path, struct listener *l,
                 size_t nl);
 
+/* utf8.c ------------------------------------------------------------- */
+
+/*
+ * Incremental UTF-8 validation (RFC 3629): the state is carried across
+ * feeds, so a text split anywhere (fragments, reads) is checked as it
+ * arrives and refused at its first impossible byte.
+ */
+struct utf8_state {
+    uint8_t need;   /* continuation bytes still expected; 0xff: invalid */
+    uint8_t lo, hi; /* the range the next continuation byte must be in */
+};
+
+void utf8_init(struct utf8_state *s);
+/* Checks n more bytes (p may be NULL when n is 0): 0 while they can still
+ * be valid UTF-8, -1 at the first byte that cannot; once -1, always -1. */
+int utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n);
+/* Whether what was fed is valid and ends on a character boundary (a text
+ * must not end inside a sequence). */
+int utf8_complete(const struct utf8_state *s);
+/* Whether [p, p + n) as a whole is valid UTF-8. */
+int utf8_valid(const uint8_t *p, size_t n);
+
+/* wsframe.c ---------------------------------------------------------- */
+
+/*
+ * The WebSocket frame codec (RFC 6455 5), free of I/O and allocation: a
+ * decoder for the frames a client sends, and an encoder for the frames a
+ * server sends. The transport feeds the decoder whatever bytes it read and
+ * acts on the events it returns; a protocol error comes back as the close
+ * code to send before closing.
+ */
+
+/* Opcodes (RFC 6455 5.2) */
+#define WS_OP_CONT 0x0
+#define WS_OP_TEXT 0x1
+#define WS_OP_BINARY 0x2
+#define WS_OP_CLOSE 0x8
+#define WS_OP_PING 0x9
+#define WS_OP_PONG 0xa
+
+/* Close codes (RFC 6455 7.4.1) */
+#define WS_CLOSE_NORMAL 1000
+#define WS_CLOSE_GOING_AWAY 1001
+#define WS_CLOSE_PROTOCOL 1002
+#define WS_CLOSE_UNSUPPORTED 1003
+#define WS_CLOSE_NO_STATUS 1005 /* never sent: a close frame had no code */
+#define WS_CLOSE_ABNORMAL 1006  /* never sent: TCP closed without a close */
+#define WS_CLOSE_BAD_DATA 1007
+#define WS_CLOSE_POLICY 1008
+#define WS_CLOSE_TOO_BIG 1009
+#define WS_CLOSE_INTERNAL 1011
+
+#define WS_CONTROL_MAX 125 /* payload of a control frame (RFC 6455 5.5) */
+#define WS_HEADER_MAX 10   /* header of a server frame: never masked */
+#define WS_CONTROL_FRAME_MAX (2 + WS_CONTROL_MAX)
+
+/* What ws_decode() returns besides errors. */
+enum {
+    WS_MORE = 0,    /* all input consumed, no event */
+    WS_DATA = 1,    /* ev holds a piece of a text or binary message */
+    WS_CONTROL = 2, /* ev holds a whole close, ping or pong frame */
+};
+
+struct ws_event {
+    /* WS_DATA: payload bytes, unmasked in place in the caller's input
+     * (len may be 0: an empty frame). WS_CONTROL: the whole payload, in
+     * the decoder; valid until the next ws_decode(). */
+    const uint8_t *data;
+    size_t len;
+    /* WS_DATA: WS_OP_TEXT or WS_OP_BINARY, that of the message, also for
+     * its continuation frames. WS_CONTROL: WS_OP_CLOSE, _PING or _PONG. */
+    uint8_t opcode;
+    uint8_t first;      /* WS_DATA: the first piece of a message */
+    uint8_t fin;        /* WS_DATA: the last piece of a message */
+    uint8_t compressed; /* WS_DATA: the message had RSV1 (RFC 7692 6):
+                         * data is deflated, not yet checked as UTF-8 */
+    /* WS_OP_CLOSE: the peer's code (WS_CLOSE_NO_STATUS if it sent none)
+     * and its reason, valid UTF-8, inside data */
+    uint16_t code;
+    const uint8_t *reason;
+    size_t reason_len;
+};
+
+/* One per connection, about 180 bytes, no pointers: it can live inside
+ * the WebSocket's state and needs no freeing. */
+struct ws_decoder {
+    uint64_t max_message;   /* payload bytes of a message; 0: no limit */
+    uint64_t left;          /* of the current frame's payload */
+    uint64_t msg_len;       /* payload bytes of the current message so far */
+    struct utf8_state utf8; /* of the current text message */
+    uint8_t state;
+    uint8_t have, need; /* header bytes read, and needed */
+    uint8_t hdr[14];    /* 2 + extended length (8) + masking key (4) */
+    uint8_t mask[4];
+    uint8_t phase;  /* payload bytes of the frame unmasked, modulo 4 */
+    uint8_t msg_op; /* of the unfinished data message; 0: none */
+    uint8_t msg_deflate, msg_first;
+    uint8_t rsv1_ok; /* permessage-deflate was negotiated */
+    uint8_t ctl_len; /* control payload bytes in ctl */
+    uint16_t error;  /* the close code of a failure; 0: none */
+    uint8_t ctl[WS_CONTROL_MAX];
+};
+
+/* Readies d for a new connection. max_message bounds a message's payload
+ * (the sum of its fragments; 0: no bound); rsv1_ok says permessage-deflate
+ * was negotiated, so that RSV1 marks a compressed message. A compressed
+ * message is allowed deflate's overhead on the wire (max_message / 2048 +
+ * 64 bytes more): the inflater must bound its inflated size, and check it
+ * as UTF-8 if it is text. */
+void ws_decoder_init(struct ws_decoder *d, uint64_t max_message, int rsv1_ok);
+
+/*
+ * Feeds bytes a client sent, in pieces of any size (one byte at a time
+ * works). Reads up to one event and stores the bytes consumed in *used:
+ *   WS_MORE      every byte was consumed, nothing to report yet;
+ *   WS_DATA      ev is a piece of a data message (feed the rest again);
+ *   WS_CONTROL   ev is a close, ping or pong frame (may come between the
+ *                fragments of a message: RFC 6455 5.4);
+ *   negative     the connection fails: send a close frame with the code
+ *                -rc (1002, 1007 or 1009), then close. It sticks: later
+ *                calls return it again without reading.
+ * Payload is unmasked in place in `in`. Uncompressed text is validated as
+ * it arrives, so a WS_DATA piece is valid UTF-8 as far as it goes. A
+ * message over max_message fails with 1009 as soon as a header shows it,
+ * before its payload is read. After a close event the caller stops
+ * feeding (RFC 6455 5.5.1).
+ */
+int ws_decode(struct ws_decoder *d, uint8_t *in, size_t len, size_t *used,
+              struct ws_event *ev);
+
+/* Whether a close frame may carry code (RFC 6455 7.4.1, 7.4.2, and the
+ * IANA registry: 1000-1003, 1007-1014, 3000-4999). */
+int ws_close_code_valid(unsigned code);
+
+/* XORs n bytes from src into dst (which may be src) with the masking key,
+ * starting at the key's byte `phase` (RFC 6455 5.3). Masking and unmasking
+ * are the same operation. */
+void ws_mask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4],
+             size_t phase);
+
+/* Writes the header of an unmasked (server) frame to out, which has room
+ * for WS_HEADER_MAX bytes; returns its length: 2, 4 or 10. len must be
+ * below 2^63. */
+size_t ws_encode_header(uint8_t *out, unsigned opcode, int fin, int rsv1,
+                        uint64_t len);
+/* Writes a whole ping or pong frame (or any control frame) to out, which
+ * has room for WS_CONTROL_FRAME_MAX bytes; returns its length, or -1 when
+ * len > WS_CONTROL_MAX. */
+int ws_encode_control(uint8_t *out, unsigned opcode, const void *payload,
+                      size_t len);
+/* Writes a whole close frame to out (room for WS_CONTROL_FRAME_MAX bytes):
+ * code 0 gives an empty payload; otherwise code and reason. Returns its
+ * length, or -1 when code may not be sent, reason is longer than 123
+ * bytes or is not UTF-8 (RFC 6455 5.5.1). */
+int ws_encode_close(uint8_t *out, unsigned code, const char *reason,
+                    size_t reason_len);
+
 #endif /* SQUALL_INTERNAL_H */
