@@ -701,4 +701,42 @@ int worker_main(int slot, const struct config *cfg, struct listener *l,
 int master_main(struct config *cfg, const char *config_path, struct listener *l,
                 size_t nl);
 
+/* wsdeflate.c -------------------------------------------------------- */
+
+/* permessage-deflate (RFC 7692): negotiation, no I/O. Loop thread only:
+ * nothing here is shared, but nothing is locked. */
+
+/* A route's policy, validated by config.c (window bits 8..15). */
+struct wsdeflate_policy {
+    int enabled;
+    int server_no_context_takeover; /* never reuse our window (memory) */
+    int client_no_context_takeover; /* the client may not reuse its own */
+    int server_max_window_bits;     /* our window, at most */
+    int client_max_window_bits;     /* the client's, if it lets us choose */
+};
+
+#define WSDEFLATE_POLICY_DEFAULT {1, 0, 0, 15, 15}
+
+/* What was agreed with one client: the codec's configuration. */
+struct wsdeflate_params {
+    uint8_t server_no_context_takeover;
+    uint8_t client_no_context_takeover;
+    uint8_t server_max_window_bits; /* 8..15 */
+    uint8_t client_max_window_bits; /* 8..15 */
+};
+
+/* Longest response value, NUL included. */
+#define WSDEFLATE_RESPONSE_MAX 160
+
+/* Reads the client's Sec-WebSocket-Extensions value (several fields joined
+ * with ", ", RFC 7230 3.2.2) and takes the first permessage-deflate offer
+ * that is valid and fits the policy (RFC 7692 5, 7.1). Returns 1 with
+ * *agreed set and the response header value in resp; 0 when no offer was
+ * taken (none, all declined, or policy off: no compression, no response
+ * header); -1 when the value does not parse (RFC 6455 9.1; answer 400).
+ * resp must hold WSDEFLATE_RESPONSE_MAX bytes. */
+int wsdeflate_negotiate(const struct wsdeflate_policy *policy,
+                        const char *value, size_t len,
+                        struct wsdeflate_params *agreed, char *resp);
+
 #endif /* SQUALL_INTERNAL_H */
