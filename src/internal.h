@@ -703,8 +703,10 @@ int master_main(struct config *cfg, const char *config_path, struct listener *l,
 
 /* wsdeflate.c -------------------------------------------------------- */
 
-/* permessage-deflate (RFC 7692): negotiation, no I/O. Loop thread only:
- * nothing here is shared, but nothing is locked. */
+/* permessage-deflate (RFC 7692): negotiation and whole-message codec, no
+ * I/O. websocket.c owns one struct wsdeflate per connection that agreed
+ * to it. Loop thread only: nothing here is shared, but nothing is locked.
+ */
 
 /* A route's policy, validated by config.c (window bits 8..15). */
 struct wsdeflate_policy {
@@ -738,5 +740,45 @@ struct wsdeflate_params {
 int wsdeflate_negotiate(const struct wsdeflate_policy *policy,
                         const char *value, size_t len,
                         struct wsdeflate_params *agreed, char *resp);
+
+/* A connection's compressor (server to client) and decompressor (client to
+ * server). Each zlib stream is created on first use and, without context
+ * takeover in its direction, freed after each message; so a connection
+ * that agreed to no_context_takeover both ways holds no zlib memory
+ * between messages. zmem counts the zlib bytes held now, zpeak the most
+ * ever held (both include the z_streams). */
+struct wsdeflate {
+    struct z_stream_s *tx, *rx; /* NULL while not needed */
+    struct wsdeflate_params p;
+    uint32_t zmem, zpeak;
+};
+
+enum {
+    WSDEFLATE_OK = 0,
+    WSDEFLATE_ENOMEM = -1,  /* close 1011 */
+    WSDEFLATE_EDATA = -2,   /* not a valid compressed message: close 1007 */
+    WSDEFLATE_ETOOBIG = -3, /* inflates beyond the limit: close 1009 */
+};
+
+/* Sets d up for the agreed parameters; allocates nothing. */
+void wsdeflate_init(struct wsdeflate *d, const struct wsdeflate_params *p);
+/* Compresses one whole message and appends the payload of its frame (or
+ * frames: RSV1 on the first only) to out (RFC 7692 7.2.1). Returns 0 or
+ * WSDEFLATE_ENOMEM; out keeps only what it had on failure. A message may
+ * also go out uncompressed (RSV1 clear, no call): it stays out of the
+ * window. */
+int wsdeflate_compress(struct wsdeflate *d, const void *in, size_t len,
+                       struct buf *out);
+/* Decompresses one whole message that had RSV1 set (its frames' payloads
+ * concatenated) and appends it to out (RFC 7692 7.2.2). max bounds what
+ * it adds (websocket.max_message_size): a message that inflates to more is
+ * WSDEFLATE_ETOOBIG, and out is never grown past its length + max, so a
+ * zip bomb allocates nothing more. out grows with realloc, as in buf.c,
+ * so buf_free still applies. On failure out keeps only what it had and
+ * the connection must be closed. */
+int wsdeflate_decompress(struct wsdeflate *d, const void *in, size_t len,
+                         size_t max, struct buf *out);
+/* Frees both zlib streams; d can be initialised again. */
+void wsdeflate_free(struct wsdeflate *d);
 
 #endif /* SQUALL_INTERNAL_H */
