@@ -634,8 +634,9 @@ int wsdeflate_decompress(struct wsdeflate *d, const void *in, size_t len,
     size_t limit = max > SIZE_MAX - start ? SIZE_MAX : start + max;
     int rc;
 
-    /* Not a deflate stream, but an empty message by any reading; some
-     * senders (and an empty fragment, 7.2.3.6) send it. */
+    /* An empty payload is not a deflate stream (our own empty message is
+     * 00, see wsdeflate_compress), but some senders use it for an empty
+     * message, and it can mean nothing else. */
     if (len == 0)
         return 0;
     if (rx_open(d) < 0)
