@@ -911,5 +911,84 @@ int ws_encode_control(uint8_t *out, unsigned opcode, const void *payload,
  * bytes or is not UTF-8 (RFC 6455 5.5.1). */
 int ws_encode_close(uint8_t *out, unsigned code, const char *reason,
                     size_t reason_len);
+/* wsdeflate.c -------------------------------------------------------- */
+
+/* permessage-deflate (RFC 7692): negotiation and whole-message codec, no
+ * I/O. websocket.c owns one struct wsdeflate per connection that agreed
+ * to it. Loop thread only: nothing here is shared, but nothing is locked.
+ */
+
+/* A route's policy, validated by config.c (window bits 8..15). */
+struct wsdeflate_policy {
+    int enabled;
+    int server_no_context_takeover; /* never reuse our window (memory) */
+    int client_no_context_takeover; /* the client may not reuse its own */
+    int server_max_window_bits;     /* our window, at most */
+    int client_max_window_bits;     /* the client's, if it lets us choose */
+};
+
+#define WSDEFLATE_POLICY_DEFAULT {1, 0, 0, 15, 15}
+
+/* What was agreed with one client: the codec's configuration. */
+struct wsdeflate_params {
+    uint8_t server_no_context_takeover;
+    uint8_t client_no_context_takeover;
+    uint8_t server_max_window_bits; /* 8..15 */
+    uint8_t client_max_window_bits; /* 8..15 */
+};
+
+/* Longest response value, NUL included. */
+#define WSDEFLATE_RESPONSE_MAX 160
+
+/* Reads the client's Sec-WebSocket-Extensions value (several fields joined
+ * with ", ", RFC 7230 3.2.2) and takes the first permessage-deflate offer
+ * that is valid and fits the policy (RFC 7692 5, 7.1). Returns 1 with
+ * *agreed set and the response header value in resp; 0 when no offer was
+ * taken (none, all declined, or policy off: no compression, no response
+ * header); -1 when the value does not parse (RFC 6455 9.1; answer 400).
+ * resp must hold WSDEFLATE_RESPONSE_MAX bytes. */
+int wsdeflate_negotiate(const struct wsdeflate_policy *policy,
+                        const char *value, size_t len,
+                        struct wsdeflate_params *agreed, char *resp);
+
+/* A connection's compressor (server to client) and decompressor (client to
+ * server). Each zlib stream is created on first use and, without context
+ * takeover in its direction, freed after each message; so a connection
+ * that agreed to no_context_takeover both ways holds no zlib memory
+ * between messages. zmem counts the zlib bytes held now, zpeak the most
+ * ever held (both include the z_streams). */
+struct wsdeflate {
+    struct z_stream_s *tx, *rx; /* NULL while not needed */
+    struct wsdeflate_params p;
+    uint32_t zmem, zpeak;
+};
+
+enum {
+    WSDEFLATE_OK = 0,
+    WSDEFLATE_ENOMEM = -1,  /* close 1011 */
+    WSDEFLATE_EDATA = -2,   /* not a valid compressed message: close 1007 */
+    WSDEFLATE_ETOOBIG = -3, /* inflates beyond the limit: close 1009 */
+};
+
+/* Sets d up for the agreed parameters; allocates nothing. */
+void wsdeflate_init(struct wsdeflate *d, const struct wsdeflate_params *p);
+/* Compresses one whole message and appends the payload of its frame (or
+ * frames: RSV1 on the first only) to out (RFC 7692 7.2.1). Returns 0 or
+ * WSDEFLATE_ENOMEM; out keeps only what it had on failure. A message may
+ * also go out uncompressed (RSV1 clear, no call): it stays out of the
+ * window. */
+int wsdeflate_compress(struct wsdeflate *d, const void *in, size_t len,
+                       struct buf *out);
+/* Decompresses one whole message that had RSV1 set (its frames' payloads
+ * concatenated) and appends it to out (RFC 7692 7.2.2). max bounds what
+ * it adds (websocket.max_message_size): a message that inflates to more is
+ * WSDEFLATE_ETOOBIG, and out is never grown past its length + max, so a
+ * zip bomb allocates nothing more. out grows with realloc, as in buf.c,
+ * so buf_free still applies. On failure out keeps only what it had and
+ * the connection must be closed. */
+int wsdeflate_decompress(struct wsdeflate *d, const void *in, size_t len,
+                         size_t max, struct buf *out);
+/* Frees both zlib streams; d can be initialised again. */
+void wsdeflate_free(struct wsdeflate *d);
 
 #endif /* SQUALL_INTERNAL_H */
