@@ -423,6 +423,7 @@ static void ws_release(struct conn *c)
 {
     sq_ws *ws = conn_proto_data(c);
 
+    ws->state = WS_CLOSED; /* close may not send any more */
     tell_close(ws, ws->code ? ws->code : WS_CLOSE_ABNORMAL, NULL, 0);
     free_ws(ws);
 }

@@ -76,8 +76,8 @@ static void closed(sq_ws *ws, int code, const char *reason)
 {
     struct state *st = sq_ws_data(ws);
 
-    sq_log(SQ_LOG_INFO, "wsmod: closed %d '%s' after %d messages", code,
-           reason, st->messages);
+    sq_log(SQ_LOG_INFO, "wsmod: closed %d '%s' after %d messages", code, reason,
+           st->messages);
     free(st);
 }
 
