@@ -127,8 +127,7 @@ static void ws_close(sq_ws *ws, int code, const char *reason)
     ws_closed++;
 }
 
-static const sq_ws_def ws_echo = {"echo", ws_open, ws_message, ws_close,
-                                  NULL};
+static const sq_ws_def ws_echo = {"echo", ws_open, ws_message, ws_close, NULL};
 
 static void init_once(void)
 {
