@@ -53,6 +53,13 @@
 #define BODY_RATE_MAX (1 * GIB)      /* bytes/s; no client sends faster */
 #define BODY_GRACE_MIN SECOND /* less refuses bodies sent after a pause */
 #define BODY_GRACE_MAX HOUR
+/* websocket: a message is held whole (and inflated whole) in memory; the
+ * send buffer stays under conn.c's CONN_OUT_LIMIT, where a connection is
+ * dropped without a close frame */
+#define WS_MESSAGE_MIN 125
+#define WS_MESSAGE_MAX (1 * GIB)
+#define WS_SEND_MIN (1 * KIB)
+#define WS_SEND_MAX (8 * MIB)
 
 /* Context of one parse ------------------------------------------------- */
 
@@ -956,12 +963,120 @@ static int set_handler(struct ctx *c, const struct ynode *v, const char *where,
     return 0;
 }
 
+static int set_websocket(struct ctx *c, const struct ynode *v,
+                         const char *where, void *field)
+{
+    struct route_conf *rc = field;
+
+    if (set_handler(c, v, where, field) < 0)
+        return -1;
+    rc->websocket = 1;
+    return 0;
+}
+
+static int get_bool(struct ctx *c, const struct ynode *v, const char *where,
+                    int *out)
+{
+    if (v->type == YNODE_SCALAR && strcmp(v->text, "true") == 0)
+        *out = 1;
+    else if (v->type == YNODE_SCALAR && strcmp(v->text, "false") == 0)
+        *out = 0;
+    else
+        return fail(c, v->mark, "expected true or false for %s, got %s%s%s",
+                    where, v->type == YNODE_SCALAR ? "'" : "",
+                    v->type == YNODE_SCALAR ? v->text : ynode_kind(v),
+                    v->type == YNODE_SCALAR ? "'" : "");
+    return 0;
+}
+
+static int set_deflate(struct ctx *c, const struct ynode *v, const char *where,
+                       void *field)
+{
+    return get_bool(c, v, where, field);
+}
+
+/* A list of non-empty strings into (*out, *n). */
+static int get_strings(struct ctx *c, const struct ynode *v, const char *where,
+                       char ***out, size_t *n)
+{
+    char iwhere[CONF_WHERE_MAX];
+    const char *text;
+    size_t i;
+
+    if (v->type != YNODE_LIST)
+        return wrong_type(c, v, where, "a list");
+    *out = calloc(v->n ? v->n : 1, sizeof(char *));
+    if (*out == NULL)
+        return fail(c, v->mark, "out of memory");
+    for (i = 0; i < v->n; i++) {
+        snprintf(iwhere, sizeof(iwhere), "%s[%zu]", where, i);
+        if (get_string(c, v->kids[i], iwhere, &text) < 0 ||
+            copy_string(c, v->kids[i], text, &(*out)[*n]) < 0)
+            return -1;
+        (*n)++;
+    }
+    return 0;
+}
+
+static int set_origins(struct ctx *c, const struct ynode *v, const char *where,
+                       void *field)
+{
+    struct route_conf *rc = field;
+
+    if (rc->origins != NULL)
+        return fail(c, v->mark, "%s given twice", where);
+    return get_strings(c, v, where, &rc->origins, &rc->norigins);
+}
+
+static int set_subprotocols(struct ctx *c, const struct ynode *v,
+                            const char *where, void *field)
+{
+    struct route_conf *rc = field;
+
+    if (rc->subprotocols != NULL)
+        return fail(c, v->mark, "%s given twice", where);
+    return get_strings(c, v, where, &rc->subprotocols, &rc->nsubprotocols);
+}
+
 static const struct key_def route_keys[] = {
     {"path", set_route_path, offsetof(struct route_conf, path)},
     {"methods", set_methods, offsetof(struct route_conf, methods)},
     {"handler", set_handler, 0},
+    {"websocket", set_websocket, 0},
+    {"origins", set_origins, 0},
+    {"subprotocols", set_subprotocols, 0},
+    {"deflate", set_deflate, offsetof(struct route_conf, deflate)},
     {NULL, NULL, 0},
 };
+
+/* The options that only a websocket route takes. */
+static int check_route_kind(struct ctx *c, const struct ynode *v,
+                            const struct route_conf *rc, const char *rwhere)
+{
+    size_t i;
+
+    if (rc->handler == NULL)
+        return fail(c, v->mark, "missing 'handler' in %s", rwhere);
+    if (rc->websocket)
+        return 0;
+    for (i = 0; i < v->n; i++) {
+        const char *k = YMAP_KEY(v, i)->text;
+        if (strcmp(k, "origins") == 0 || strcmp(k, "subprotocols") == 0 ||
+            strcmp(k, "deflate") == 0)
+            return fail(c, YMAP_KEY(v, i)->mark,
+                        "'%s' in %s applies to websocket routes only", k,
+                        rwhere);
+    }
+    return 0;
+}
+
+static int has_key(const struct ynode *map, const char *key)
+{
+    for (size_t i = 0; i < map->n; i++)
+        if (strcmp(YMAP_KEY(map, i)->text, key) == 0)
+            return 1;
+    return 0;
+}
 
 static int add_route(struct ctx *c, const struct ynode *v, size_t i,
                      const char *where)
@@ -976,9 +1091,9 @@ static int add_route(struct ctx *c, const struct ynode *v, size_t i,
         return -1;
     if (rc->path == NULL)
         return fail(c, v->mark, "missing 'path' in %s", rwhere);
-    if (rc->handler == NULL)
-        return fail(c, v->mark, "missing 'handler' in %s", rwhere);
-    return 0;
+    if (rc->websocket && rc->handler != NULL && has_key(v, "handler"))
+        return fail(c, v->mark, "both 'handler' and 'websocket' in %s", rwhere);
+    return check_route_kind(c, v, rc, rwhere);
 }
 
 static int set_routes(struct ctx *c, const struct ynode *v, const char *where,
@@ -999,11 +1114,63 @@ static int set_routes(struct ctx *c, const struct ynode *v, const char *where,
     return 0;
 }
 
+/* websocket */
+
+static int set_ws_message_size(struct ctx *c, const struct ynode *v,
+                               const char *where, void *field)
+{
+    return get_size(c, v, where, WS_MESSAGE_MIN, WS_MESSAGE_MAX, field);
+}
+
+static int set_ws_send_buffer(struct ctx *c, const struct ynode *v,
+                              const char *where, void *field)
+{
+    return get_size(c, v, where, WS_SEND_MIN, WS_SEND_MAX, field);
+}
+
+/* 0 turns server pings off */
+static int set_ws_ping_interval(struct ctx *c, const struct ynode *v,
+                                const char *where, void *field)
+{
+    unsigned *ms = field;
+
+    if (get_duration(c, v, where, 0, IDLE_TIMEOUT_MAX, ms) < 0)
+        return -1;
+    if (*ms != 0 && *ms < TIMEOUT_MIN)
+        return fail(c, v->mark,
+                    "expected 0 (off) or a duration from 100ms to 24h for "
+                    "%s, got '%s'",
+                    where, v->text);
+    return 0;
+}
+
+static const struct key_def ws_keys[] = {
+    {"max_message_size", set_ws_message_size,
+     offsetof(struct ws_conf, max_message_size)},
+    {"max_send_buffer", set_ws_send_buffer,
+     offsetof(struct ws_conf, max_send_buffer)},
+    {"ping_interval", set_ws_ping_interval,
+     offsetof(struct ws_conf, ping_interval_ms)},
+    {"ping_timeout", set_timeout, offsetof(struct ws_conf, ping_timeout_ms)},
+    {"close_timeout", set_timeout, offsetof(struct ws_conf, close_timeout_ms)},
+    {NULL, NULL, 0},
+};
+
+static int set_websocket_section(struct ctx *c, const struct ynode *v,
+                                 const char *where, void *field)
+{
+    return walk_map(c, v, where, ws_keys, field);
+}
+
 /* the top level */
 
 static const struct key_def top_keys[] = {
-    {"server", set_server, 0}, {"log", set_log, 0}, {"modules", set_modules, 0},
-    {"routes", set_routes, 0}, {NULL, NULL, 0},
+    {"server", set_server, 0},
+    {"log", set_log, 0},
+    {"modules", set_modules, 0},
+    {"routes", set_routes, 0},
+    {"websocket", set_websocket_section, offsetof(struct config, ws)},
+    {NULL, NULL, 0},
 };
 
 /* Routes may come before the modules they name, so this runs last. */
@@ -1025,9 +1192,9 @@ static int check_handlers(struct ctx *c)
         }
         if (j == cfg->nmodules)
             return fail(c, rc->handler_mark,
-                        "unknown module '%s' in handler '%s:%s'%s", rc->module,
-                        rc->module, rc->handler,
-                        suggest_hint(&s, hint, sizeof(hint)));
+                        "unknown module '%s' in %s '%s:%s'%s", rc->module,
+                        rc->websocket ? "websocket" : "handler", rc->module,
+                        rc->handler, suggest_hint(&s, hint, sizeof(hint)));
     }
     return 0;
 }
@@ -1046,6 +1213,11 @@ static void set_defaults(struct config *cfg)
     cfg->limits.body_rate_grace_ms = 20 * 1000;
     cfg->limits.idle_timeout_ms = 75 * 1000;
     cfg->limits.max_connections = 10000;
+    cfg->ws.max_message_size = 1 * MIB;
+    cfg->ws.max_send_buffer = 1 * MIB;
+    cfg->ws.ping_interval_ms = 0;
+    cfg->ws.ping_timeout_ms = 30 * SECOND;
+    cfg->ws.close_timeout_ms = 5 * SECOND;
     cfg->log_level = SQ_LOG_INFO;
     cfg->log_error = NULL;
     cfg->access_mode = ACCESS_OFF;
@@ -1187,6 +1359,13 @@ out:
     return cfg;
 }
 
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 void config_free(struct config *cfg)
 {
     size_t i;
@@ -1206,6 +1385,8 @@ void config_free(struct config *cfg)
         free(cfg->routes[i].path);
         free(cfg->routes[i].module);
         free(cfg->routes[i].handler);
+        free_strings(cfg->routes[i].origins, cfg->routes[i].norigins);
+        free_strings(cfg->routes[i].subprotocols, cfg->routes[i].nsubprotocols);
     }
     free(cfg->routes);
     free(cfg->log_error);

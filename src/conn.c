@@ -453,6 +453,17 @@ void conn_send(struct conn *c)
         conn_abort(c);
 }
 
+void conn_flush(struct conn *c)
+{
+    if (c->closing)
+        return;
+    c->depth++;
+    do_send(c);
+    c->depth--;
+    if (c->closing && c->depth == 0)
+        conn_abort(c);
+}
+
 void conn_want_drain(struct conn *c)
 {
     c->want_drain = 1;

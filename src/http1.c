@@ -168,6 +168,8 @@ static void answer_error(struct http1 *h, sq_req *r, int status, int close)
         methods_format(r->match.allow, allow, sizeof(allow));
         sq_set_header(r, "Allow", allow);
     }
+    if (status == 426) /* RFC 6455 4.4: the versions squall speaks */
+        sq_set_header(r, "Sec-WebSocket-Version", "13");
     complete(h, r, close);
 }
 
@@ -205,20 +207,55 @@ static int route(sq_req *r)
                                      : 500;
 }
 
-static void dispatch(struct http1 *h, sq_req *r)
+static void http1_free(struct http1 *h)
+{
+    http_in_free(h->http);
+    buf_free(&h->body);
+    free(h);
+}
+
+/* A WebSocket route: the handshake, then the connection is the
+ * WebSocket's (its 101 is queued). The request is logged and recycled, and
+ * HTTP/1's state is freed here: h is gone when this returns 1. */
+static int upgrade(struct http1 *h, const struct route *rt, sq_req *r)
+{
+    struct conn *c = h->c;
+    int status;
+
+    if (H.stopping) {
+        answer_error(h, r, 503, 1);
+        return 0;
+    }
+    if ((status = ws_upgrade(c, rt, r)) != 0) {
+        answer_error(h, r, status, 0);
+        return 0;
+    }
+    r->status = 101;
+    access_log(r);
+    end_request(h, r);
+    http1_free(h);
+    return 1;
+}
+
+/* Runs the request's route; 1 when the connection is no longer HTTP/1's
+ * (h is freed). */
+static int dispatch(struct http1 *h, sq_req *r)
 {
     int rc = route(r);
+    const struct route *rt = r->match.target;
 
     if (rc != 0) {
         answer_error(h, r, rc, 0);
-        return;
+        return 0;
     }
-    rc = route_run(r->match.target, r);
+    rc = route_run(rt, r);
+    if (rc == ROUTE_UPGRADE && rt->kind == ROUTE_WEBSOCKET)
+        return upgrade(h, rt, r);
     if (rc == SQ_ASYNC && !r->finished) {
         r->async = 1;
         conn_pause(h->c, 1);
         set_timer(h, T_NONE); /* the handler decides how long it takes */
-        return;
+        return 0;
     }
     if (rc == SQ_DECLINED && !r->head_sent)
         answer_error(h, r, 404, 0);
@@ -228,6 +265,7 @@ static void dispatch(struct http1 *h, sq_req *r)
         /* an error after the head went out cannot be signalled but by
          * closing before the body is complete */
         complete(h, r, rc != SQ_DONE && rc != SQ_ASYNC);
+    return 0;
 }
 
 /* The head of a request with a body is complete. A request that no route
@@ -317,9 +355,10 @@ static size_t http1_input(struct conn *c, const char *data, size_t len)
             protocol_error(h, -rc);
         else if (rc == HTTP_IN_HEAD)
             head_complete(h, r);
-        else if (rc == HTTP_IN_DONE)
-            dispatch(h, r);
-        else if (used > 0 && http_in_head_done(h->http))
+        else if (rc == HTTP_IN_DONE) {
+            if (dispatch(h, r))
+                return off; /* a WebSocket now: it takes the rest */
+        } else if (used > 0 && http_in_head_done(h->http))
             body_progress(h, r);
     }
     if (h->req == NULL && !conn_closing(c) && !h->backlog) {
@@ -412,9 +451,7 @@ static void http1_release(struct conn *c)
             pool_recycle(r->pool);
         }
     }
-    http_in_free(h->http);
-    buf_free(&h->body);
-    free(h);
+    http1_free(h);
 }
 
 static const struct conn_proto http1_proto = {

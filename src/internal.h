@@ -142,9 +142,25 @@ struct route_conf {
     char *path;       /* exact, with {param}s, or a regex starting with ^ */
     unsigned methods; /* METHOD_BIT() set; 0 = any method */
     char *module;     /* "hello" of handler: hello:echo */
-    char *handler;    /* "echo" */
+    char *handler;    /* "echo"; the endpoint's name for a websocket */
     struct conf_mark mark;         /* of the route entry */
-    struct conf_mark handler_mark; /* of the handler value */
+    struct conf_mark handler_mark; /* of the handler (or websocket) value */
+    /* a `websocket: module:name` route, and its options */
+    int websocket;
+    int deflate;    /* offer permessage-deflate */
+    char **origins; /* allowed Origins; none: the request's Host */
+    size_t norigins;
+    char **subprotocols; /* in the server's order of preference */
+    size_t nsubprotocols;
+};
+
+/* The top-level `websocket:` section. */
+struct ws_conf {
+    size_t max_message_size;   /* after inflation; 1009 beyond */
+    size_t max_send_buffer;    /* waiting output; 1008 beyond */
+    unsigned ping_interval_ms; /* 0: no server pings */
+    unsigned ping_timeout_ms;  /* for the pong */
+    unsigned close_timeout_ms; /* for the client's close frame */
 };
 
 enum { ACCESS_OFF, ACCESS_STDERR, ACCESS_FILE };
@@ -157,6 +173,7 @@ struct config {
     unsigned shutdown_timeout_ms;
     unsigned thread_pool; /* threads per worker; 0 = no pool */
     struct limits_conf limits;
+    struct ws_conf ws;
     int log_level;    /* SQ_LOG_* */
     char *log_error;  /* NULL = stderr, else a file path */
     int access_mode;  /* ACCESS_* */
@@ -289,14 +306,18 @@ sq_handler_fn module_handler(const struct module *m, const char *name);
 /* Runs fini (if init ran) and dlcloses. */
 void module_unload(struct module *m);
 
-/* A route resolved to its handler. */
-enum route_kind { ROUTE_HANDLER };
+/* The WebSocket endpoint `name` of m, or NULL. */
+const sq_ws_def *module_websocket(const struct module *m, const char *name);
+
+/* A route resolved to its target. */
+enum route_kind { ROUTE_HANDLER, ROUTE_WEBSOCKET };
 
 struct route {
     const struct route_conf *conf;
     enum route_kind kind;
     const struct module *mod;
-    sq_handler_fn fn;
+    sq_handler_fn fn;    /* ROUTE_HANDLER */
+    const sq_ws_def *ws; /* ROUTE_WEBSOCKET */
 };
 
 struct modset {
@@ -531,8 +552,12 @@ void response_error_page(sq_req *r, int status);
 
 /* route.c ------------------------------------------------------------ */
 
+/* route_run: r is to be upgraded by its transport (ws_upgrade). */
+#define ROUTE_UPGRADE 3
+
 /* Runs what a matched route does with r: its options (auth, xsrf, in
- * later releases), then its target. Returns the handler's SQ_* result. */
+ * later releases), then its target. Returns the handler's SQ_* result,
+ * or ROUTE_UPGRADE for a WebSocket route. */
 int route_run(const struct route *rt, sq_req *r);
 
 /* conn.c ------------------------------------------------------------- */
@@ -584,6 +609,10 @@ const char *conn_remote(const struct conn *c);
 struct buf *conn_out(struct conn *c);
 struct buf *conn_tail(struct conn *c);
 void conn_send(struct conn *c);
+/* Writes what it can now, also inside a callback (where conn_send waits
+ * for the callback's end): for a producer that must know what the client
+ * did not take. The connection is never freed under the caller. */
+void conn_flush(struct conn *c);
 size_t conn_pending(const struct conn *c);
 /* Whether producers should wait (pending output at CONN_OUT_HIGH). */
 int conn_output_high(const struct conn *c);
@@ -651,6 +680,20 @@ const char *ws_select_protocol(const sq_req *r, const char *const *supported,
  * allowed list (n > 0) the Origin must be one of them ("*": any); without,
  * its host[:port] must be the request's Host. */
 int ws_origin_allowed(const sq_req *r, const char *const *allowed, size_t n);
+
+/* websocket.c -------------------------------------------------------- */
+
+/* Per worker, after conn_setup. */
+void ws_setup(struct event_base *base, const struct ws_conf *conf);
+/* Performs the opening handshake of r on route rt (ROUTE_WEBSOCKET) and,
+ * when the module's open accepts it, queues the 101 response on c and
+ * swaps c's protocol to WebSocket: 0. The caller still owns r (and
+ * finishes it) but no longer owns c's protocol state: it frees its own
+ * at once, and the input c kept goes to the WebSocket. Otherwise returns
+ * the status to answer with (400, 403, 426, 500); nothing changed. */
+int ws_upgrade(struct conn *c, const struct route *rt, sq_req *r);
+/* The bytes of one WebSocket's state, for tests and the README. */
+size_t ws_state_size(void);
 
 /* scoreboard.c ------------------------------------------------------- */
 

@@ -84,7 +84,7 @@ static int check_desc(const sq_module *d, const struct module_conf *mc,
              mk->line, mk->col, mc->name, path, SQ_MODULE_SYMBOL);
         return -1;
     }
-    if (!d->handlers) {
+    if (!d->handlers && !d->websockets) {
         errf(err, errlen,
              "%s:%d:%d: module '%s' (%s) has no handlers in its %s", f,
              mk->line, mk->col, mc->name, path, SQ_MODULE_SYMBOL);
@@ -152,9 +152,19 @@ sq_handler_fn module_handler(const struct module *m, const char *name)
 {
     const sq_handler_def *h;
 
-    for (h = m->desc->handlers; h->name; h++)
+    for (h = m->desc->handlers; h && h->name; h++)
         if (strcmp(h->name, name) == 0)
             return h->fn;
+    return NULL;
+}
+
+const sq_ws_def *module_websocket(const struct module *m, const char *name)
+{
+    const sq_ws_def *w;
+
+    for (w = m->desc->websockets; w && w->name; w++)
+        if (strcmp(w->name, name) == 0)
+            return w;
     return NULL;
 }
 
@@ -191,21 +201,34 @@ static const struct module *modset_find(const struct modset *ms,
     return NULL;
 }
 
+/* Appends ", name" (or "name" first) to buf. */
+static void list_add(char *buf, size_t len, size_t *n, const char *name)
+{
+    int w;
+
+    if (*n >= len)
+        return;
+    w = snprintf(buf + *n, len - *n, "%s%s", *n ? ", " : "", name);
+    if (w > 0)
+        *n += (size_t)w;
+}
+
 /* "hello, echo": what the module does have, for the message. */
-static void handler_list(const struct module *m, char *buf, size_t len)
+static void handler_list(const struct module *m, int websocket, char *buf,
+                         size_t len)
 {
     const sq_handler_def *h;
+    const sq_ws_def *w;
     size_t n = 0;
 
     buf[0] = '\0';
-    for (h = m->desc->handlers; h->name && n < len; h++) {
-        int w = snprintf(buf + n, len - n, "%s%s", n ? ", " : "", h->name);
-
-        if (w < 0)
-            return;
-        n += (size_t)w;
-    }
-    if (!m->desc->handlers[0].name)
+    if (websocket)
+        for (w = m->desc->websockets; w && w->name; w++)
+            list_add(buf, len, &n, w->name);
+    else
+        for (h = m->desc->handlers; h && h->name; h++)
+            list_add(buf, len, &n, h->name);
+    if (n == 0)
         snprintf(buf, len, "none");
 }
 
@@ -224,13 +247,21 @@ static int route_resolve(struct modset *ms, const struct route_conf *rc,
              mark_file(mk), mk->line, mk->col, rc->module);
         return -1;
     }
-    r->kind = ROUTE_HANDLER;
-    r->fn = module_handler(r->mod, rc->handler);
-    if (r->fn)
-        return 0;
-    handler_list(r->mod, list, sizeof(list));
-    errf(err, errlen, "%s:%d:%d: module '%s' has no handler '%s' (it has: %s)",
-         mark_file(mk), mk->line, mk->col, rc->module, rc->handler, list);
+    if (rc->websocket) {
+        r->kind = ROUTE_WEBSOCKET;
+        r->ws = module_websocket(r->mod, rc->handler);
+        if (r->ws)
+            return 0;
+    } else {
+        r->kind = ROUTE_HANDLER;
+        r->fn = module_handler(r->mod, rc->handler);
+        if (r->fn)
+            return 0;
+    }
+    handler_list(r->mod, rc->websocket, list, sizeof(list));
+    errf(err, errlen, "%s:%d:%d: module '%s' has no %s '%s' (it has: %s)",
+         mark_file(mk), mk->line, mk->col, rc->module,
+         rc->websocket ? "websocket endpoint" : "handler", rc->handler, list);
     return -1;
 }
 

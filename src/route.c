@@ -1,10 +1,11 @@
 /*
  * route.c - what runs between routing and a route's target.
  *
- * A route has a target kind: a module handler today; WebSocket endpoints,
- * subscribe/publish endpoints, static files and metrics plug in here as
- * further kinds. Route options (auth, XSRF) will run before the target, so
- * that they guard every kind alike, before any upgrade.
+ * A route has a target kind: a module handler, or a WebSocket endpoint
+ * (the transport upgrades the connection); subscribe/publish endpoints, static
+ * files and metrics plug in here as further kinds. Route options (auth, XSRF)
+ * will run before the target, so that they guard every kind alike, before any
+ * upgrade.
  */
 #include "internal.h"
 
@@ -23,6 +24,8 @@ int route_run(const struct route *rt, sq_req *r)
     switch (rt->kind) {
     case ROUTE_HANDLER:
         return run_handler(rt, r);
+    case ROUTE_WEBSOCKET:
+        return ROUTE_UPGRADE; /* the transport performs the handshake */
     }
     fatal("route %s has an unknown target kind %d", rt->conf->path,
           (int)rt->kind);

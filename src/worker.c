@@ -261,6 +261,7 @@ int worker_main(int slot, const struct config *cfg, struct listener *l,
         return 2;
     }
     http1_setup(w.router, &cfg->limits);
+    ws_setup(w.base, &cfg->ws);
     if (setup_events(&w) < 0)
         fatal("cannot set up the worker's events");
     unblock_signals(); /* a signal queued during start-up is handled now */

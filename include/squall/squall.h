@@ -43,7 +43,7 @@ extern "C" {
 
 /* Bumped whenever the module ABI (this header's structs or semantics)
  * changes; squalld refuses a module built against another ABI version. */
-#define SQ_ABI_VERSION 2
+#define SQ_ABI_VERSION 3
 
 /* Handler results, and the return convention of the API. */
 #define SQ_DONE 0      /* the response is complete now */
@@ -56,6 +56,7 @@ typedef struct sq_req sq_req;   /* one HTTP request and its response */
 typedef struct sq_pool sq_pool; /* memory freed all at once */
 typedef struct sq_conf sq_conf; /* a plain tree of the module's YAML block */
 typedef struct sq_timer sq_timer;
+typedef struct sq_ws sq_ws;     /* one WebSocket connection */
 
 /* A request handler: returns SQ_DONE, SQ_ASYNC, SQ_DECLINED or SQ_ERROR. */
 typedef int (*sq_handler_fn)(sq_req *r);
@@ -69,6 +70,23 @@ typedef struct sq_handler_def {
     sq_handler_fn fn;
 } sq_handler_def;
 
+/* A WebSocket endpoint, named by a route's `websocket: module:name` (see
+ * "WebSockets" below for the callbacks' contract). */
+typedef struct sq_ws_def {
+    const char *name;
+    /* The handshake is valid: return 0 to accept it, SQ_DECLINED to refuse
+     * it with 403, SQ_ERROR with 500. r is valid only during the call. */
+    int (*open)(sq_ws *ws, sq_req *r);
+    /* One whole message: binary is 0 for text (valid UTF-8, not
+     * NUL-terminated). data is squall's, valid during the call. */
+    void (*message)(sq_ws *ws, int binary, const void *data, size_t len);
+    /* The connection ended, whatever the cause: called exactly once for
+     * every accepted ws; ws is freed when it returns. May be NULL. */
+    void (*close)(sq_ws *ws, int code, const char *reason);
+    /* A pong arrived (an answer to sq_ws_ping). May be NULL. */
+    void (*pong)(sq_ws *ws, const void *data, size_t len);
+} sq_ws_def;
+
 #define SQ_MODULE_MAGIC 0x5351554cu /* "SQUL" */
 
 typedef struct sq_module {
@@ -81,8 +99,12 @@ typedef struct sq_module {
     int (*init)(const sq_conf *config);
     /* Per worker, after the last request, before exit. May be NULL. */
     void (*fini)(void);
-    /* The handlers, ended by an entry whose name is NULL. */
+    /* The handlers, ended by an entry whose name is NULL. May be NULL
+     * when the module has WebSocket endpoints. */
     const sq_handler_def *handlers;
+    /* The WebSocket endpoints, ended by an entry whose name is NULL, or
+     * NULL. */
+    const sq_ws_def *websockets;
 } sq_module;
 
 /* The symbol squalld looks up in every module. */
@@ -314,6 +336,70 @@ int sq_run_in_pool(void (*work)(void *arg), void (*done)(void *arg), void *arg);
  *
  * tests/modules/asyncmod.c shows both.
  * ------------------------------------------------------------------- */
+
+/* ---------------------------------------------------------------------
+ * WebSockets (RFC 6455, with permessage-deflate, RFC 7692)
+ *
+ * A route `{path: /ws/chat, websocket: "chat:room"}` upgrades GET requests
+ * that are a valid handshake (else 400, or 426 for another version) from
+ * an allowed Origin (else 403) and calls the endpoint's open. squall does
+ * the framing: pings are answered, fragments are joined into whole
+ * messages of at most websocket.max_message_size (else close 1009), text
+ * is checked as UTF-8 (else 1007), a broken frame is closed with 1002,
+ * compressed messages are inflated and sent messages deflated when the
+ * client agreed.
+ *
+ *     static void echo(sq_ws *ws, int binary, const void *data, size_t len)
+ *     {
+ *         if (binary)
+ *             sq_ws_send_binary(ws, data, len);
+ *         else
+ *             sq_ws_send_text(ws, data, len);
+ *     }
+ *
+ *     SQ_MODULE(.name = "echo",
+ *               .websockets = SQ_WEBSOCKETS({"echo", NULL, echo, NULL, NULL}));
+ *
+ * Ownership: squall owns the sq_ws from the handshake until the close
+ * callback returns; the module owns what it sets with sq_ws_set_data and
+ * frees it in close. Everything here is loop-thread only, and no sq_ws_*
+ * call may be made on a ws after its close callback.
+ *
+ * Backpressure: sent frames wait in the connection's output; more than
+ * websocket.max_send_buffer waiting closes the connection with 1008.
+ * ------------------------------------------------------------------- */
+
+/* SQ_WEBSOCKETS({"name", open, message, close, pong}, ...) builds the
+ * endpoint list, ended for you. */
+#define SQ_WEBSOCKETS(...)                                                    \
+    ((const sq_ws_def[]){__VA_ARGS__, {NULL, NULL, NULL, NULL, NULL}})
+
+/* Queues one text (valid UTF-8) or binary message. 0; SQ_ERROR once the
+ * connection is closing, for text that is not UTF-8, or when out of
+ * memory. A send that takes the waiting output above max_send_buffer
+ * starts the close (1008) and still returns 0. */
+int sq_ws_send_text(sq_ws *ws, const char *text, size_t len);
+int sq_ws_send_binary(sq_ws *ws, const void *data, size_t len);
+/* Sends a ping with up to 125 bytes of payload; the pong callback gets
+ * the answer. 0 or SQ_ERROR. */
+int sq_ws_ping(sq_ws *ws, const void *data, size_t len);
+/* Starts the close handshake with code (1000, 1001, 1003, 1007-1014,
+ * 3000-4999) and reason (UTF-8, up to 123 bytes; may be NULL). The close
+ * callback follows once the client answers, or after
+ * websocket.close_timeout. 0, or SQ_ERROR when already closing or for a
+ * bad code or reason. */
+int sq_ws_close(sq_ws *ws, int code, const char *reason);
+/* Bytes of this connection waiting to be written to the client. */
+size_t sq_ws_buffered(const sq_ws *ws);
+/* The module's per-connection pointer (NULL until set). */
+void sq_ws_set_data(sq_ws *ws, void *data);
+void *sq_ws_data(const sq_ws *ws);
+/* In open only: the subprotocol to answer with (Sec-WebSocket-Protocol),
+ * one the client offered; for routes that list no `subprotocols`. The
+ * string is copied. 0, or SQ_ERROR when the client did not offer it. */
+int sq_ws_set_protocol(sq_ws *ws, const char *protocol);
+/* The subprotocol agreed on, or NULL. */
+const char *sq_ws_protocol(const sq_ws *ws);
 
 /* ---------------------------------------------------------------------
  * Module configuration

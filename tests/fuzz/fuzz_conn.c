@@ -2,7 +2,9 @@
  * fuzz_conn.c - libFuzzer target for a whole connection: the transport
  * (src/conn.c), HTTP/1 (src/http1.c), the request lifecycle and the
  * serialiser, with handlers that answer at once, later, streaming, or
- * fail. Any bytes, delivered in any pieces, with the client closing or
+ * fail, and a WebSocket echo at /ws (deflate on) whose close callback must
+ * run exactly once per accepted connection. Any bytes, delivered in any
+ * pieces, with the client closing or
  * resetting at any point, must end in responses or a closed connection:
  * never a crash, a leak, a use after free or a hang.
  *
@@ -25,8 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct worker w;
 static struct config cfg;
-static struct route_conf rconf[4];
-static struct route routes[4];
+static struct route_conf rconf[5];
+static struct route routes[5];
+static int ws_opened, ws_closed;
 
 static int h_sync(sq_req *r)
 {
@@ -96,11 +99,41 @@ static int h_status(sq_req *r)
     return SQ_DONE;
 }
 
+static int ws_open(sq_ws *ws, sq_req *r)
+{
+    (void)r;
+    ws_opened++;
+    sq_ws_set_data(ws, &ws_opened);
+    return sq_ws_send_text(ws, "hi", 2) < 0 ? SQ_ERROR : 0;
+}
+
+/* echoes; "close" closes from the module, "ping" pings */
+static void ws_message(sq_ws *ws, int binary, const void *data, size_t len)
+{
+    if (len == 5 && memcmp(data, "close", 5) == 0)
+        sq_ws_close(ws, 4000, "bye");
+    else if (len == 4 && memcmp(data, "ping", 4) == 0)
+        sq_ws_ping(ws, data, len);
+    else if (binary)
+        sq_ws_send_binary(ws, data, len);
+    else
+        sq_ws_send_text(ws, data, len);
+}
+
+static void ws_close(sq_ws *ws, int code, const char *reason)
+{
+    if (sq_ws_data(ws) != &ws_opened || code < 1000 || reason == NULL)
+        abort();
+    ws_closed++;
+}
+
+static const sq_ws_def ws_echo = {"echo", ws_open, ws_message, ws_close, NULL};
+
 static void init_once(void)
 {
     static const char *const paths[] = {"/sync", "/async", "/fail",
-                                        "/status/{code}"};
-    static sq_handler_fn fns[] = {h_sync, h_async, h_fail, h_status};
+                                        "/status/{code}", "/ws"};
+    static sq_handler_fn fns[] = {h_sync, h_async, h_fail, h_status, NULL};
     char err[256];
 
     if (w.base != NULL)
@@ -114,6 +147,11 @@ static void init_once(void)
                                       .max_connections = 16,
                                       .body_min_rate = 1,
                                       .body_rate_grace_ms = 1000};
+    cfg.ws = (struct ws_conf){.max_message_size = 4096,
+                              .max_send_buffer = 8192,
+                              .ping_interval_ms = 0,
+                              .ping_timeout_ms = 1000,
+                              .close_timeout_ms = 1000};
     w.cfg = &cfg;
     w.base = event_base_new();
     w.router = router_new();
@@ -125,12 +163,19 @@ static void init_once(void)
         routes[i] = (struct route){.conf = &rconf[i],
                                    .kind = ROUTE_HANDLER,
                                    .fn = fns[i]};
+        if (fns[i] == NULL) {
+            rconf[i].websocket = 1;
+            rconf[i].deflate = 1;
+            routes[i].kind = ROUTE_WEBSOCKET;
+            routes[i].ws = &ws_echo;
+        }
         if (router_add(w.router, paths[i], 0, &routes[i], err,
                        sizeof(err)) < 0)
             abort();
     }
     conn_setup(w.base, &cfg.limits, NULL);
     http1_setup(w.router, &cfg.limits);
+    ws_setup(w.base, &cfg.ws);
 }
 
 static void drain_client(int fd)
@@ -179,6 +224,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             drain_client(sv[1]);
     }
     conn_close_all();
+    if (ws_closed != ws_opened) /* close runs exactly once per WebSocket */
+        abort();
     /* timers of requests detached by the close may still be due */
     event_base_loop(w.base, EVLOOP_NONBLOCK);
     if (leave != 2)

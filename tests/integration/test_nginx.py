@@ -3,6 +3,7 @@
 (conf/nginx-squall.conf) in front of a real squalld. Requests go through
 nginx's keep-alive upstream, with the forwarding headers set."""
 
+import asyncio
 import os
 import re
 import shutil
@@ -11,7 +12,7 @@ import subprocess
 import time
 
 import squalltest
-from squalltest import free_port, scaled, wait_for
+from squalltest import free_port, make_config, scaled, wait_for
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SITE = os.path.join(squalltest.SRCDIR, "conf", "nginx-squall.conf")
@@ -37,8 +38,8 @@ class NginxTest(squalltest.SquallTestCase):
         self.squall = self.start_squalld(workers=2)
         self.port = self.start_nginx(self.squall.address[1])
 
-    def start_nginx(self, upstream_port):
-        prefix = self.path("nginx")
+    def start_nginx(self, upstream_port, name="nginx"):
+        prefix = self.path(name)
         os.makedirs(os.path.join(prefix, "logs"))
         port = free_port()
         with open(os.path.join(prefix, "site.conf"), "w") as f:
@@ -126,6 +127,30 @@ class NginxTest(squalltest.SquallTestCase):
         resp = self.via_nginx("GET", "/slow?ms=300")
         self.assertStatus(resp, 200, "slow done")
         self.assertGreaterEqual(time.monotonic() - t0, 0.25)
+
+    def test_websocket_through_nginx(self):
+        """The shipped /ws/ location passes the upgrade, the extension
+        negotiation and the close handshake."""
+        import websockets
+        cfg = make_config(workers=2, routes=[
+            {"path": "/ws/echo", "websocket": "echo:echo", "deflate": True}])
+        cfg["modules"]["echo"] = {"path": "echo.so"}
+        srv = self.start_squalld(cfg)
+        port = self.start_nginx(srv.address[1], "nginx-ws")
+
+        async def go():
+            url = "ws://127.0.0.1:%d/ws/echo" % port
+            async with websockets.connect(url) as ws:
+                await ws.send("through nginx")
+                text = await ws.recv()
+                await ws.send(b"\x00\x01")
+                data = await ws.recv()
+                names = [e.name for e in ws.extensions]
+            return text, data, names, ws.close_code
+        got = asyncio.run(asyncio.wait_for(go(), scaled(20)))
+        self.assertEqual(got, ("through nginx", b"\x00\x01",
+                               ["permessage-deflate"], 1000))
+        srv.wait_log(r"echo: closed 1000")
 
 
 if __name__ == "__main__":

@@ -1359,6 +1359,96 @@ END_TEST
 /* config_load ----------------------------------------------------------------
  */
 
+START_TEST(test_route_websocket)
+{
+    struct config *cfg = parse(
+        MOD "routes:\n  - {path: /ws, websocket: \"hello:chat\", "
+            "origins: [\"https://a.example\", \"*\"], subprotocols: [v2, "
+            "v1], deflate: true}\n  - {path: /x, handler: hello:hello}\n");
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->routes[0].websocket, 1);
+    ck_assert_str_eq(cfg->routes[0].module, "hello");
+    ck_assert_str_eq(cfg->routes[0].handler, "chat");
+    ck_assert_uint_eq(cfg->routes[0].norigins, 2);
+    ck_assert_str_eq(cfg->routes[0].origins[1], "*");
+    ck_assert_uint_eq(cfg->routes[0].nsubprotocols, 2);
+    ck_assert_str_eq(cfg->routes[0].subprotocols[0], "v2");
+    ck_assert_int_eq(cfg->routes[0].deflate, 1);
+    ck_assert_int_eq(cfg->routes[1].websocket, 0);
+    ck_assert_int_eq(cfg->routes[1].deflate, 0);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_route_websocket_and_handler)
+{
+    ASSERT_ERROR(MOD "routes:\n  - {path: /ws, websocket: hello:a, handler: "
+                     "hello:b}\n",
+                 "t.yaml:3:5: both 'handler' and 'websocket' in routes[0]");
+}
+END_TEST
+
+START_TEST(test_route_websocket_options_on_a_handler)
+{
+    ASSERT_ERROR(MOD "routes:\n  - {path: /x, handler: hello:a, deflate: "
+                     "true}\n",
+                 "t.yaml:3:34: 'deflate' in routes[0] applies to websocket "
+                 "routes only");
+}
+END_TEST
+
+START_TEST(test_route_websocket_bad_deflate)
+{
+    ASSERT_ERROR(MOD "routes:\n  - {path: /x, websocket: hello:a, deflate: "
+                     "yes}\n",
+                 "t.yaml:3:45: expected true or false for routes[0].deflate, "
+                 "got 'yes'");
+}
+END_TEST
+
+START_TEST(test_websocket_section)
+{
+    struct config *cfg = parse(MOD "websocket: {max_message_size: 64k, "
+                                   "max_send_buffer: 2m, ping_interval: 20s, "
+                                   "ping_timeout: 5s, close_timeout: 1s}\n");
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->ws.max_message_size, 64 * 1024);
+    ck_assert_uint_eq(cfg->ws.max_send_buffer, 2 * 1024 * 1024);
+    ck_assert_uint_eq(cfg->ws.ping_interval_ms, 20000);
+    ck_assert_uint_eq(cfg->ws.ping_timeout_ms, 5000);
+    ck_assert_uint_eq(cfg->ws.close_timeout_ms, 1000);
+    config_free(cfg);
+    cfg = parse(MOD);
+    ck_assert_uint_eq(cfg->ws.max_message_size, 1024 * 1024);
+    ck_assert_uint_eq(cfg->ws.max_send_buffer, 1024 * 1024);
+    ck_assert_uint_eq(cfg->ws.ping_interval_ms, 0);
+    ck_assert_uint_eq(cfg->ws.close_timeout_ms, 5000);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_websocket_ranges)
+{
+    ASSERT_ERROR("websocket: {max_send_buffer: 16m}\n",
+                 "t.yaml:1:30: expected a size from 1k to 8m for "
+                 "websocket.max_send_buffer, got '16m'");
+    ASSERT_ERROR("websocket: {max_message_size: 100}\n",
+                 "t.yaml:1:31: expected a size from 125 to 1g for "
+                 "websocket.max_message_size, got '100'");
+    ASSERT_ERROR("websocket: {ping_interval: 10ms}\n",
+                 "t.yaml:1:28: expected 0 (off) or a duration from 100ms to "
+                 "24h for websocket.ping_interval, got '10ms'");
+    ASSERT_ERROR("websocket: {close_timeout: 0}\n",
+                 "t.yaml:1:28: expected a duration from 100ms to 1h for "
+                 "websocket.close_timeout, got '0'");
+    ASSERT_ERROR("websocket: {max_mesage_size: 1m}\n",
+                 "t.yaml:1:13: unknown key 'max_mesage_size' in websocket "
+                 "(did you mean 'max_message_size'?)");
+}
+END_TEST
+
 START_TEST(test_load_missing_file)
 {
     struct config *cfg =
@@ -1415,6 +1505,7 @@ START_TEST(test_reference_file)
     ck_assert_uint_eq(ref->shutdown_timeout_ms, def->shutdown_timeout_ms);
     ck_assert_uint_eq(ref->thread_pool, def->thread_pool);
     ck_assert_mem_eq(&ref->limits, &def->limits, sizeof(def->limits));
+    ck_assert_mem_eq(&ref->ws, &def->ws, sizeof(def->ws));
     ck_assert_int_eq(ref->log_level, def->log_level);
     ck_assert_ptr_null(ref->log_error);
     ck_assert_int_eq(ref->access_mode, def->access_mode);
@@ -1683,6 +1774,12 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_route_method_lowercase);
     tcase_add_test(tc, test_route_methods_empty);
     tcase_add_test(tc, test_route_methods_not_list);
+    tcase_add_test(tc, test_route_websocket);
+    tcase_add_test(tc, test_route_websocket_and_handler);
+    tcase_add_test(tc, test_route_websocket_options_on_a_handler);
+    tcase_add_test(tc, test_route_websocket_bad_deflate);
+    tcase_add_test(tc, test_websocket_section);
+    tcase_add_test(tc, test_websocket_ranges);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("load");

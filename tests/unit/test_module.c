@@ -267,6 +267,43 @@ START_TEST(test_modset_missing_handler)
 }
 END_TEST
 
+START_TEST(test_modset_resolves_websockets)
+{
+    struct module_conf mods[] = {mconf("echo", "echo.so"),
+                                 mconf("hello", "hello.so")};
+    struct route_conf routes[] = {rconf("echo", "echo"),
+                                  rconf("hello", "hello")};
+    struct config cfg = cfg_of(mods, 2, routes, 2);
+    struct modset ms;
+
+    routes[0].websocket = 1;
+    ck_assert_msg(modset_load(&ms, &cfg, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(ms.routes[0].kind, ROUTE_WEBSOCKET);
+    ck_assert_ptr_nonnull(ms.routes[0].ws);
+    ck_assert_ptr_eq(ms.routes[0].ws, module_websocket(&ms.mods[0], "echo"));
+    ck_assert_ptr_nonnull(ms.routes[0].ws->message);
+    ck_assert_int_eq(ms.routes[1].kind, ROUTE_HANDLER);
+    /* echo.so has endpoints and no handlers: neither kind mixes up */
+    ck_assert_ptr_null(module_handler(&ms.mods[0], "echo"));
+    ck_assert_ptr_null(module_websocket(&ms.mods[1], "hello"));
+    modset_unload(&ms);
+}
+END_TEST
+
+START_TEST(test_modset_missing_websocket)
+{
+    struct module_conf mods[] = {mconf("echo", "echo.so")};
+    struct route_conf routes[] = {rconf("echo", "chat")};
+    struct config cfg = cfg_of(mods, 1, routes, 1);
+    struct modset ms;
+
+    routes[0].websocket = 1;
+    ck_assert_int_lt(modset_load(&ms, &cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(err, "squall.yaml:7:14: module 'echo' has no websocket "
+                          "endpoint 'chat' (it has: echo)");
+}
+END_TEST
+
 START_TEST(test_modset_unknown_module)
 {
     struct module_conf mods[] = {mconf("hello", "hello.so")};
@@ -467,6 +504,8 @@ static Suite *module_suite(void)
     tcase_add_test(tc, test_load_no_name);
     tcase_add_test(tc, test_modset_resolves_routes);
     tcase_add_test(tc, test_modset_missing_handler);
+    tcase_add_test(tc, test_modset_resolves_websockets);
+    tcase_add_test(tc, test_modset_missing_websocket);
     tcase_add_test(tc, test_modset_unknown_module);
     tcase_add_test(tc, test_modset_failure_unloads);
     tcase_add_test(tc, test_modset_no_modules);
