@@ -27,6 +27,8 @@
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/bench/common.sh
+. "$BENCH_DIR/common.sh"
 ROOT=$(cd "$BENCH_DIR/../.." && pwd)
 PY=/usr/bin/python3
 
@@ -61,14 +63,7 @@ usage: $0 [options]
 EOF
 }
 
-die() {
-	printf '%s: %s\n' "${0##*/}" "$*" >&2
-	exit 2
-}
 
-note() {
-	printf '%s: %s\n' "${0##*/}" "$*" >&2
-}
 
 while getopts 'n:j:w:t:s:m:p:kh' opt; do
 	case $opt in
@@ -105,10 +100,6 @@ done
 # ---------------------------------------------------------------------------
 # tools and limits
 
-need() { # command, Debian package
-	command -v "$1" >/dev/null 2>&1 ||
-		die "$1 not found: install the Debian package $2 (apt-get install $2)"
-}
 
 need curl curl
 need ss iproute2
@@ -238,9 +229,6 @@ established() { # port
 # ---------------------------------------------------------------------------
 # ports and readiness
 
-port_busy() {
-	(: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
 next_port=$base_port
 free_port() { # sets $port

@@ -33,6 +33,8 @@
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/bench/common.sh
+. "$BENCH_DIR/common.sh"
 ROOT=$(cd "$BENCH_DIR/../.." && pwd)
 BODY='Hello, world!'
 DEPTH=16
@@ -77,14 +79,7 @@ usage: $0 [options]
 EOF
 }
 
-die() {
-	printf '%s: %s\n' "${0##*/}" "$*" >&2
-	exit 2
-}
 
-note() {
-	printf '%s: %s\n' "${0##*/}" "$*" >&2
-}
 
 is_uint() {
 	[[ $1 =~ ^[0-9]+$ ]]
@@ -139,10 +134,6 @@ done
 # ---------------------------------------------------------------------------
 # tools
 
-need() { # command, Debian package
-	command -v "$1" >/dev/null 2>&1 ||
-		die "$1 not found: install the Debian package $2 (apt-get install $2)"
-}
 
 need wrk wrk
 need curl curl
@@ -221,9 +212,6 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------------------
 # ports and readiness
 
-port_busy() {
-	(: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
 next_port=$base_port
 free_port() { # sets $port
