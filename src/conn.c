@@ -443,16 +443,12 @@ void conn_send(struct conn *c)
         c->send_due = 1;
         return;
     }
-    /* Called by the request API (sq_flush, sq_finish): a failed write
-     * must not free the connection under the caller, who may still hold
-     * the request; it is freed from the loop. */
-    c->depth++;
-    do_send(c);
-    c->depth--;
-    if (c->closing)
-        conn_abort(c);
+    conn_flush(c);
 }
 
+/* Also called by the request API (sq_flush, sq_finish): a failed write
+ * must not free the connection under the caller, who may still hold the
+ * request; it is freed from the loop (conn_abort). */
 void conn_flush(struct conn *c)
 {
     if (c->closing)
@@ -460,7 +456,7 @@ void conn_flush(struct conn *c)
     c->depth++;
     do_send(c);
     c->depth--;
-    if (c->closing && c->depth == 0)
+    if (c->closing)
         conn_abort(c);
 }
 
@@ -689,7 +685,7 @@ static void on_timer(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 }
 
 /* Runs fn(c) as a callback of c, so that a close inside it is deferred. */
-void conn_call(struct conn *c, void (*fn)(struct conn *c))
+static void conn_call(struct conn *c, void (*fn)(struct conn *c))
 {
     c->depth++;
     fn(c);

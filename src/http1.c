@@ -79,6 +79,16 @@ static void set_timer(struct http1 *h, enum timer_kind kind)
     h->timer = kind;
 }
 
+/* No request is in progress: the idle timer runs, and the connection
+ * holds no body buffer (the block goes back to a cache, so the next request
+ * costs no malloc; a pipelined batch keeps it from one request to the
+ * next). */
+static void go_idle(struct http1 *h)
+{
+    set_timer(h, T_IDLE);
+    buf_release(&h->body);
+}
+
 int http1_start(struct conn *c)
 {
     struct http1 *h = calloc(1, sizeof(*h));
@@ -127,9 +137,6 @@ static void end_request(struct http1 *h, sq_req *r)
     r->out = NULL;
     r->tp = NULL;
     pool_recycle(r->pool);
-    /* between requests the connection holds no body buffer (the block
-     * goes back to a cache, so the next request costs no malloc) */
-    buf_release(&h->body);
 }
 
 /* Whether the connection ends after this response. Decided before the
@@ -365,7 +372,7 @@ static size_t http1_input(struct conn *c, const char *data, size_t len)
         if (h->eof && off == len)
             conn_close_after_output(c, 0);
         else
-            set_timer(h, T_IDLE);
+            go_idle(h);
     }
     conn_send(c);
     return off;
@@ -499,7 +506,7 @@ static void tp_finish(sq_req *r)
         if (conn_kept(c) == 0 && h->eof)
             conn_close_after_output(c, 0);
         else if (conn_kept(c) == 0)
-            set_timer(h, T_IDLE);
+            go_idle(h);
         conn_pause(c, 0);
     }
     conn_send(c);

@@ -637,8 +637,6 @@ void conn_abort(struct conn *c);
 void conn_close_after_output(struct conn *c, int linger);
 /* Closed or closing after its output. */
 int conn_closing(const struct conn *c);
-/* Runs fn(c) as a callback of c (a close inside it is deferred). */
-void conn_call(struct conn *c, void (*fn)(struct conn *c));
 /* Graceful stop: proto->shutdown of every connection. */
 void conn_shutdown_all(void);
 /* Closes every connection now (worker exit). */
