@@ -989,10 +989,53 @@ static int get_bool(struct ctx *c, const struct ynode *v, const char *where,
     return 0;
 }
 
+static int set_flag(struct ctx *c, const struct ynode *v, const char *where,
+                    void *field)
+{
+    return get_bool(c, v, where, field);
+}
+
+static int set_window_bits(struct ctx *c, const struct ynode *v,
+                           const char *where, void *field)
+{
+    uint64_t n;
+
+    if (get_int(c, v, where, 8, 15, &n) < 0)
+        return -1;
+    *(int *)field = (int)n;
+    return 0;
+}
+
+static const struct key_def deflate_keys[] = {
+    {"server_no_context_takeover", set_flag,
+     offsetof(struct wsdeflate_policy, server_no_context_takeover)},
+    {"client_no_context_takeover", set_flag,
+     offsetof(struct wsdeflate_policy, client_no_context_takeover)},
+    {"server_max_window_bits", set_window_bits,
+     offsetof(struct wsdeflate_policy, server_max_window_bits)},
+    {"client_max_window_bits", set_window_bits,
+     offsetof(struct wsdeflate_policy, client_max_window_bits)},
+    {NULL, NULL, 0},
+};
+
+/* deflate: true | false | {the RFC 7692 parameters squall insists on} */
 static int set_deflate(struct ctx *c, const struct ynode *v, const char *where,
                        void *field)
 {
-    return get_bool(c, v, where, field);
+    struct wsdeflate_policy *p = field;
+
+    *p = (struct wsdeflate_policy)WSDEFLATE_POLICY_DEFAULT;
+    if (v->type == YNODE_MAP && !v->is_null)
+        return walk_map(c, v, where, deflate_keys, p);
+    if (v->type == YNODE_SCALAR &&
+        (strcmp(v->text, "true") == 0 || strcmp(v->text, "false") == 0))
+        return get_bool(c, v, where, &p->enabled);
+    return fail(c, v->mark,
+                "expected true, false or a mapping of permessage-deflate "
+                "parameters for %s, got %s%s%s",
+                where, v->type == YNODE_SCALAR ? "'" : "",
+                v->type == YNODE_SCALAR ? v->text : ynode_kind(v),
+                v->type == YNODE_SCALAR ? "'" : "");
 }
 
 /* A list of non-empty strings into (*out, *n). */

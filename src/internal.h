@@ -138,6 +138,18 @@ struct module_conf {
     struct conf_mark path_mark; /* of its path value */
 };
 
+/* A route's permessage-deflate policy (`deflate:`), validated by config.c
+ * (window bits 8..15); the default when enabled is the most generous. */
+struct wsdeflate_policy {
+    int enabled;
+    int server_no_context_takeover; /* never reuse our window (memory) */
+    int client_no_context_takeover; /* the client may not reuse its own */
+    int server_max_window_bits;     /* our window, at most */
+    int client_max_window_bits;     /* the client's, if it lets us choose */
+};
+
+#define WSDEFLATE_POLICY_DEFAULT {1, 0, 0, 15, 15}
+
 struct route_conf {
     char *path;       /* exact, with {param}s, or a regex starting with ^ */
     unsigned methods; /* METHOD_BIT() set; 0 = any method */
@@ -147,7 +159,7 @@ struct route_conf {
     struct conf_mark handler_mark; /* of the handler (or websocket) value */
     /* a `websocket: module:name` route, and its options */
     int websocket;
-    int deflate;    /* offer permessage-deflate */
+    struct wsdeflate_policy deflate; /* .enabled: accept permessage-deflate */
     char **origins; /* allowed Origins; none: the request's Host */
     size_t norigins;
     char **subprotocols; /* in the server's order of preference */
@@ -958,17 +970,6 @@ int ws_encode_close(uint8_t *out, unsigned code, const char *reason,
  * I/O. websocket.c owns one struct wsdeflate per connection that agreed
  * to it. Loop thread only: nothing here is shared, but nothing is locked.
  */
-
-/* A route's policy, validated by config.c (window bits 8..15). */
-struct wsdeflate_policy {
-    int enabled;
-    int server_no_context_takeover; /* never reuse our window (memory) */
-    int client_no_context_takeover; /* the client may not reuse its own */
-    int server_max_window_bits;     /* our window, at most */
-    int client_max_window_bits;     /* the client's, if it lets us choose */
-};
-
-#define WSDEFLATE_POLICY_DEFAULT {1, 0, 0, 15, 15}
 
 /* What was agreed with one client: the codec's configuration. */
 struct wsdeflate_params {

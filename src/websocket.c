@@ -474,7 +474,6 @@ out:
 static int handshake(const struct route *rt, sq_req *r, struct handshake *hs)
 {
     const struct route_conf *rc = rt->conf;
-    struct wsdeflate_policy policy = WSDEFLATE_POLICY_DEFAULT;
     const char *why, *ext;
     int status = ws_check_request(r, &why);
 
@@ -492,8 +491,8 @@ static int handshake(const struct route *rt, sq_req *r, struct handshake *hs)
     if (rc->nsubprotocols > 0)
         hs->protocol = ws_select_protocol(
             r, (const char *const *)rc->subprotocols, rc->nsubprotocols);
-    if (rc->deflate && (ext = extensions(r)) != NULL) {
-        int n = wsdeflate_negotiate(&policy, ext, strlen(ext), &hs->params,
+    if (rc->deflate.enabled && (ext = extensions(r)) != NULL) {
+        int n = wsdeflate_negotiate(&rc->deflate, ext, strlen(ext), &hs->params,
                                     hs->ext);
         if (n < 0)
             return 400; /* RFC 6455 9.1: a header that does not parse */

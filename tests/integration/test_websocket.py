@@ -25,6 +25,9 @@ ROUTES = [
     {"path": "/ws/proto", "websocket": "echo:echo",
      "subprotocols": ["chat.v2", "chat.v1"]},
     {"path": "/ws/app", "websocket": "wsmod:app"},
+    {"path": "/ws/small", "websocket": "echo:echo",
+     "deflate": {"server_no_context_takeover": True,
+                 "server_max_window_bits": 8, "client_max_window_bits": 10}},
 ]
 
 MAX_MESSAGE = 64 * 1024
@@ -456,6 +459,31 @@ class WebSocketTest(SquallTestCase):
                 self.assertEqual(await ws.recv(), msg)
                 return [e.name for e in ws.extensions]
         self.assertEqual(run(go()), ["permessage-deflate"])
+
+    def test_route_deflate_parameters_are_insisted_on(self):
+        srv = self.start()
+        # a client that lets the server choose its window gets the route's
+        c = self.raw(srv, "/ws/small", headers={
+            "Sec-WebSocket-Extensions":
+                "permessage-deflate; client_max_window_bits"})
+        self.assertEqual(c.status, 101)
+        self.assertEqual(c.headers.get("sec-websocket-extensions"),
+                         "permessage-deflate; server_no_context_takeover; "
+                         "server_max_window_bits=8; client_max_window_bits=10")
+        # each message decodes alone (no takeover) with a 256-byte window
+        text = ("squall is not tornado " * 40).encode()
+        for _ in range(2):
+            c.send(frame(TEXT, deflate(text), rsv=4))
+            fin, rsv, op, payload = c.read_frame()
+            self.assertEqual((fin, rsv, op), (True, 4, TEXT))
+            self.assertLess(len(payload), len(text) // 4)
+            d = zlib.decompressobj(wbits=-8)
+            self.assertEqual(d.decompress(payload + b"\x00\x00\xff\xff"), text)
+        # one that may not be limited to 10 bits is served uncompressed
+        c2 = self.raw(srv, "/ws/small", headers={
+            "Sec-WebSocket-Extensions": "permessage-deflate"})
+        self.assertEqual(c2.status, 101)
+        self.assertNotIn("sec-websocket-extensions", c2.headers)
 
     def test_zip_bomb_1009(self):
         srv = self.start()

@@ -1374,9 +1374,12 @@ START_TEST(test_route_websocket)
     ck_assert_str_eq(cfg->routes[0].origins[1], "*");
     ck_assert_uint_eq(cfg->routes[0].nsubprotocols, 2);
     ck_assert_str_eq(cfg->routes[0].subprotocols[0], "v2");
-    ck_assert_int_eq(cfg->routes[0].deflate, 1);
+    ck_assert_int_eq(cfg->routes[0].deflate.enabled, 1);
+    ck_assert_int_eq(cfg->routes[0].deflate.server_no_context_takeover, 0);
+    ck_assert_int_eq(cfg->routes[0].deflate.server_max_window_bits, 15);
+    ck_assert_int_eq(cfg->routes[0].deflate.client_max_window_bits, 15);
     ck_assert_int_eq(cfg->routes[1].websocket, 0);
-    ck_assert_int_eq(cfg->routes[1].deflate, 0);
+    ck_assert_int_eq(cfg->routes[1].deflate.enabled, 0);
     config_free(cfg);
 }
 END_TEST
@@ -1402,8 +1405,58 @@ START_TEST(test_route_websocket_bad_deflate)
 {
     ASSERT_ERROR(MOD "routes:\n  - {path: /x, websocket: hello:a, deflate: "
                      "yes}\n",
-                 "t.yaml:3:45: expected true or false for routes[0].deflate, "
-                 "got 'yes'");
+                 "t.yaml:3:45: expected true, false or a mapping of "
+                 "permessage-deflate parameters for routes[0].deflate, got "
+                 "'yes'");
+}
+END_TEST
+
+START_TEST(test_route_websocket_deflate_parameters)
+{
+    struct config *cfg = parse(
+        MOD "routes:\n  - {path: /ws, websocket: hello:a, deflate: "
+            "{server_no_context_takeover: true, client_no_context_takeover: "
+            "true, server_max_window_bits: 8, client_max_window_bits: 10}}\n"
+            "  - {path: /z, websocket: hello:a, deflate: {}}\n"
+            "  - {path: /n, websocket: hello:a, deflate: false}\n");
+    const struct wsdeflate_policy *p;
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    p = &cfg->routes[0].deflate;
+    ck_assert_int_eq(p->enabled, 1);
+    ck_assert_int_eq(p->server_no_context_takeover, 1);
+    ck_assert_int_eq(p->client_no_context_takeover, 1);
+    ck_assert_int_eq(p->server_max_window_bits, 8);
+    ck_assert_int_eq(p->client_max_window_bits, 10);
+    /* an empty mapping is deflate with every default */
+    p = &cfg->routes[1].deflate;
+    ck_assert_int_eq(p->enabled, 1);
+    ck_assert_int_eq(p->server_no_context_takeover, 0);
+    ck_assert_int_eq(p->server_max_window_bits, 15);
+    ck_assert_int_eq(cfg->routes[2].deflate.enabled, 0);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_route_websocket_deflate_bad_parameters)
+{
+    ASSERT_ERROR(MOD "routes:\n  - {path: /x, websocket: hello:a, deflate: "
+                     "{server_max_window_bits: 7}}\n",
+                 "t.yaml:3:70: expected an integer from 8 to 15 for "
+                 "routes[0].deflate.server_max_window_bits, got '7'");
+    ASSERT_ERROR(MOD "routes:\n  - {path: /x, websocket: hello:a, deflate: "
+                     "{client_max_window_bits: 16}}\n",
+                 "t.yaml:3:70: expected an integer from 8 to 15 for "
+                 "routes[0].deflate.client_max_window_bits, got '16'");
+    ASSERT_ERROR(MOD "routes:\n  - {path: /x, websocket: hello:a, deflate: "
+                     "{server_no_context_takeover: 1}}\n",
+                 "t.yaml:3:74: expected true or false for "
+                 "routes[0].deflate.server_no_context_takeover, got '1'");
+    ASSERT_ERROR(MOD "routes:\n  - {path: /x, websocket: hello:a, deflate: "
+                     "{server_no_context_takover: true}}\n",
+                 "t.yaml:3:46: unknown key 'server_no_context_takover' in "
+                 "routes[0].deflate (did you mean "
+                 "'server_no_context_takeover'?)");
 }
 END_TEST
 
@@ -1778,6 +1831,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_route_websocket_and_handler);
     tcase_add_test(tc, test_route_websocket_options_on_a_handler);
     tcase_add_test(tc, test_route_websocket_bad_deflate);
+    tcase_add_test(tc, test_route_websocket_deflate_parameters);
+    tcase_add_test(tc, test_route_websocket_deflate_bad_parameters);
     tcase_add_test(tc, test_websocket_section);
     tcase_add_test(tc, test_websocket_ranges);
     suite_add_tcase(s, tc);
