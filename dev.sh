@@ -4,6 +4,9 @@
 #   ./dev.sh run    install what is missing, build, and serve conf/squall.yaml
 #                   in the foreground on http://127.0.0.1:8080
 #   ./dev.sh test   install what is missing, build, and run the whole suite
+#                   (it also needs Chromium, Node.js and playwright-core,
+#                   from npm into tests/browser/node_modules, for the page
+#                   tried in a browser)
 #
 # Packages are installed with apt-get when run as root; otherwise the
 # missing ones are listed. Set SQUALL_CONFIGURE_FLAGS to pass options to
@@ -21,6 +24,10 @@ libhttp-parser-dev libssl-dev libyaml-dev libpcre2-dev zlib1g-dev check
 curl python3 python3-requests python3-websockets python3-tornado nginx-light
 iproute2"
 
+# what only the test suite needs: the browser the /ws/ page is tried in,
+# and Node.js to drive it (playwright-core, from npm: see browser_deps)
+TEST_PACKAGES="chromium"
+
 install_missing() {
     missing=""
     for p in $PACKAGES; do
@@ -36,6 +43,13 @@ install_missing() {
     echo "dev.sh: installing$missing"
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+}
+
+# playwright-core, pinned by tests/browser/package-lock.json
+browser_deps() {
+    [ -d tests/browser/node_modules/playwright-core ] && return 0
+    echo "dev.sh: npm ci in tests/browser"
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 }
 
 build() {
@@ -56,7 +70,11 @@ run)
     exec ./src/squalld -m ./handlers -c "$SRC/conf/squall.yaml"
     ;;
 test)
+    PACKAGES="$PACKAGES $TEST_PACKAGES"
+    # Node.js may come from elsewhere than Debian: only its absence counts
+    command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
     install_missing
+    browser_deps
     build
     make -j"$(nproc)" check || {
         # show what failed, then fail
