@@ -31,7 +31,8 @@
  *     ssize_t n = sq_test_conn_read_chunk(c, &data, 1000);  // one chunk
  *     sq_test_conn_reset(c);        // leave with RST: sq_on_close runs
  *
- * Link with $(pkg-config --libs squall): -lsquall-test -lhttp_parser.
+ * Link with $(pkg-config --libs squall): -lsquall-test -lhttp_parser
+ * -lcrypto -lz (the last two for the WebSocket client, sq_test_ws_*).
  *
  * The server listens on an ephemeral 127.0.0.1 port that the library binds
  * itself and hands over with systemd socket activation, so `server.listen`

@@ -127,11 +127,20 @@ static unsigned char *noise(size_t len)
  * The README's example, as it is printed there
  * ------------------------------------------------------------------- */
 
-static int readme_example(sq_test_server *s)
+/* The body of README.md's main(), as printed there: start, talk, close,
+ * stop. */
+static int readme_example(void)
 {
-    /* echo.so, routed {path: /ws/echo, websocket: "echo:echo", deflate: true}
-     */
-    sq_test_ws_options opt = {.deflate = 1}; /* offer permessage-deflate */
+    char err[1024];
+    sq_test_server *s = sq_test_start(
+        "modules: {echo: {path: echo.so}}\n"
+        "routes: [{path: /ws/echo, websocket: echo:echo, deflate: true}]\n",
+        err, sizeof err);
+    if (s == NULL)
+        errx(1, "%s", err);
+
+    /* offer permessage-deflate (NULL options: a plain handshake) */
+    sq_test_ws_options opt = {.deflate = 1};
     sq_test_ws *ws = sq_test_ws_connect(s, "/ws/echo", &opt);
     if (ws == NULL)
         errx(1, "%s", sq_test_error(s)); /* "...: handshake refused: 403 ..." */
@@ -141,9 +150,9 @@ static int readme_example(sq_test_server *s)
     if (sq_test_ws_recv(ws, &m, SQ_TEST_DEFAULT) != SQ_TEST_WS_TEXT)
         errx(1, "%s", sq_test_ws_error(ws));
     assert(m.len == 5 && strcmp(m.data, "hello") == 0);
-    assert(m.compressed); /* the server deflated it */
+    assert(m.compressed); /* the server deflated its frame (RSV1) */
 
-    /* the close handshake: squall echoes the code */
+    /* the close handshake: squall answers with the same code */
     assert(sq_test_ws_close(ws, 1000, "bye", SQ_TEST_DEFAULT) == 1000);
     sq_test_ws_free(ws);
     return sq_test_stop(s) == 0 ? 0 : 1; /* exit status 0: a clean stop */
@@ -151,10 +160,7 @@ static int readme_example(sq_test_server *s)
 
 START_TEST(readme_example_runs)
 {
-    sq_test_server *s = srv;
-
-    srv = NULL; /* stopped by the example */
-    ck_assert_int_eq(readme_example(s), 0);
+    ck_assert_int_eq(readme_example(), 0);
 }
 END_TEST
 
@@ -515,12 +521,15 @@ END_TEST
 static Suite *client_ws_suite(void)
 {
     Suite *s = suite_create("client_ws");
+    TCase *readme = tcase_create("readme");
     TCase *msg = tcase_create("messages");
     TCase *hs = tcase_create("handshake");
     TCase *cl = tcase_create("closing");
 
+    tcase_add_test(readme, readme_example_runs);
+    suite_add_tcase(s, readme);
+
     tcase_add_checked_fixture(msg, start_ws, stop_ws);
-    tcase_add_test(msg, readme_example_runs);
     tcase_add_test(msg, text_and_binary_echo);
     tcase_add_test(msg, large_message_echo);
     tcase_add_test(msg, deflate_agreed_and_used);
