@@ -690,27 +690,31 @@ static enum sq_test_ws_kind frame_done(sq_test_ws *ws, sq_test_ws_msg *m)
 {
     struct tl_ws_frame *f = &ws->f;
     size_t len = (size_t)f->len;
+    enum sq_test_ws_kind k = SQ_TEST_WS_TIMEOUT;
 
     ws->have_head = 0;
-    ws->frames++;
     switch (f->opcode) {
     case OP_PING:
         ws->pings++;
         if (!ws->close_sent && send_frames(ws, OP_PONG, 0, ws->ctl, len, 0,
                                            "answering a ping") < 0)
-            return SQ_TEST_WS_ERROR;
-        return SQ_TEST_WS_TIMEOUT;
+            k = SQ_TEST_WS_ERROR;
+        break;
     case OP_PONG:
         ws->ctl[len] = '\0';
-        m->kind = SQ_TEST_WS_PONG;
+        m->kind = k = SQ_TEST_WS_PONG;
         m->data = (const char *)ws->ctl;
         m->len = len;
-        return SQ_TEST_WS_PONG;
+        break;
     case OP_CLOSE:
-        return got_close(ws, len, m);
+        k = got_close(ws, len, m);
+        break;
     default:
-        return f->fin ? got_message(ws, m) : SQ_TEST_WS_TIMEOUT;
+        if (f->fin)
+            k = got_message(ws, m);
     }
+    ws->frames++; /* after: protocol_error() names this frame */
+    return k;
 }
 
 /* Moves payload bytes from the input to where the frame's go. */

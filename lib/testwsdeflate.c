@@ -393,7 +393,8 @@ int tl_ws_inflate(struct tl_ws_zip *z, struct tl_buf *in, struct tl_buf *out,
 {
     z_stream *s = &z->inf;
     size_t room;
-    int rc, end = 0;
+    uInt before;
+    int rc, end = 0, type = 0;
 
     out->len = 0;
     if (tl_buf_add(in, tail, 4) < 0) {
@@ -414,7 +415,10 @@ int tl_ws_inflate(struct tl_ws_zip *z, struct tl_buf *in, struct tl_buf *out,
         }
         s->next_out = (Bytef *)out->data + out->len;
         s->avail_out = (uInt)room;
+        before = s->avail_in;
         rc = inflate(s, Z_SYNC_FLUSH);
+        if (s->avail_in < before) /* a call without input resets it */
+            type = s->data_type;
         out->len += room - s->avail_out;
         out->data[out->len] = '\0';
         if (out->len > SQ_TEST_MAX_WS_MESSAGE) {
@@ -445,6 +449,15 @@ int tl_ws_inflate(struct tl_ws_zip *z, struct tl_buf *in, struct tl_buf *out,
     /* what follows a final block is ignored, as the tail we appended
      * (RFC 7692 7.2.3.4 has a byte of padding there) */
     in->len -= 4;
+    /* the tail completes an empty stored block: then zlib waits for a
+     * block header (data_type 128, zlib.h, as the call that took the last
+     * input left it) unless the data was cut short */
+    if (!end && !(type & 128)) {
+        tl_seterr(err, errlen,
+                  "a compressed message that does not end "
+                  "with a whole deflate block (RFC 7692 7.2.1)");
+        return -1;
+    }
     if (z->params.snct)
         rc = inflateReset(s);
     else if (end)

@@ -1333,7 +1333,9 @@ static const struct {
     size_t len;
     const char *error;
 } ws_bad_frames[] = {
-    {"\x81\x82\x01\x02\x03\x04ab", 8, "a masked frame"},
+    {"\x81\x82\x01\x02\x03\x04"
+     "ab",
+     8, "a masked frame"},
     {"\xa1\x00", 2, "RSV2 or RSV3"},
     {"\xc1\x00", 2, "RSV1 set, but permessage-deflate was not agreed"},
     {"\x83\x00", 2, "reserved opcode 0x3"},
@@ -1349,7 +1351,8 @@ static const struct {
      "a\x81\x01"
      "b",
      6, "frame 2 from the server: a new data frame"},
-    {"\x81\x02\xc3\x28", 4, "not UTF-8 (at byte 0"},
+    {"\x81\x02\xc3\x28", 4,
+     "frame 1 from the server: a text message that is not UTF-8 (at byte 0"},
     {"\x81\x02\xc0\xaf", 4, "not UTF-8"},         /* overlong */
     {"\x81\x03\xed\xa0\x80", 5, "not UTF-8"},     /* surrogate */
     {"\x81\x04\xf4\x90\x80\x80", 6, "not UTF-8"}, /* > U+10FFFF */
@@ -1580,6 +1583,19 @@ START_TEST(ws_inflates_rfc7692_examples)
     ck_assert_int_eq(sq_test_ws_recv(ws, &m, 2000), SQ_TEST_WS_ERROR);
     ck_assert_msg(strstr(sq_test_ws_error(ws), "does not inflate"), "%s",
                   sq_test_ws_error(ws));
+    sq_test_ws_free(ws);
+    close(s);
+
+    /* "Hello" cut short: not a whole block */
+    o.server_no_context_takeover = 0;
+    ws = ws_pair(&s,
+                 WS_101 "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+                 "\xc1\x03\xf2\x48\xcd", 5, &o);
+    ck_assert_msg(ws != NULL, "%s", ws_err);
+    ck_assert_int_eq(sq_test_ws_recv(ws, &m, 2000), SQ_TEST_WS_ERROR);
+    ck_assert_msg(strstr(sq_test_ws_error(ws), "a compressed message that "
+                                               "does not"),
+                  "%s", sq_test_ws_error(ws));
     sq_test_ws_free(ws);
     close(s);
 }
