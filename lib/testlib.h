@@ -14,6 +14,9 @@
  *   testsend.c     sending requests on it, queued for pipelining
  *   testread.c     reading responses on it, whole or chunk by chunk
  *   testfetch.c    sq_test_fetch: one request on its own connection
+ *   testwsframe.c  WebSocket frames, masks, handshake key, UTF-8: no I/O
+ *   testwsdeflate.c permessage-deflate: offer, answer, zlib per message
+ *   testws.c       sq_test_ws: handshake, send, receive, close
  */
 #ifndef SQUALL_TESTLIB_H
 #define SQUALL_TESTLIB_H
@@ -27,6 +30,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <zlib.h>
 
 #define DEFAULT_TIMEOUT 10.0 /* seconds, unless $SQ_TEST_TIMEOUT */
 
@@ -288,6 +292,11 @@ struct sq_test_conn {
 
 /* testsend.c */
 
+/* Sends len bytes, reading what arrives meanwhile; a server that stops
+ * reading (EPIPE, reset) ends it quietly. what labels errors. */
+int tl_conn_send_all(sq_test_conn *c, const char *what, const void *p,
+                     size_t len, double deadline);
+
 /* Sends a request built from req (sq_test_conn_send(), or with
  * add_close for sq_test_fetch()). */
 int tl_conn_send(sq_test_conn *c, const struct tl_request *req);
@@ -311,5 +320,86 @@ int tl_conn_recv_some(sq_test_conn *c);
 int tl_conn_fill(sq_test_conn *c, double deadline);
 /* Bytes received but not yet parsed. */
 size_t tl_conn_unread(const sq_test_conn *c);
+
+/* ---------------------------------------------------------------------
+ * testwsframe.c
+ * ------------------------------------------------------------------- */
+
+#define TL_WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define TL_WS_KEY_LEN 24    /* base64 of 16 bytes */
+#define TL_WS_ACCEPT_LEN 28 /* base64 of a SHA-1 */
+#define TL_WS_HEAD_MAX 14   /* 2 + 8 (length) + 4 (mask) */
+
+/* A frame head as read. */
+struct tl_ws_frame {
+    int fin;
+    int rsv; /* RSV1 = 4, RSV2 = 2, RSV3 = 1 */
+    int opcode;
+    int masked;
+    unsigned char mask[4];
+    uint64_t len; /* payload length */
+};
+
+/* Writes a client frame head, masked with mask, into out (at least
+ * TL_WS_HEAD_MAX bytes); returns its length. */
+size_t tl_ws_head(unsigned char *out, int fin, int rsv, int opcode,
+                  uint64_t len, const unsigned char mask[4]);
+/* XORs len bytes with mask, p being at offset off of the payload. */
+void tl_ws_mask(unsigned char *p, size_t len, const unsigned char mask[4],
+                uint64_t off);
+/* Reads a frame head from p: its length, 0 when more bytes are needed,
+ * -1 when its length field is malformed (err says how). */
+int tl_ws_parse_head(const unsigned char *p, size_t len, struct tl_ws_frame *f,
+                     char *err, size_t errlen);
+/* The rules a server's frame must follow (RFC 6455 5.1 to 5.5, RFC 7692
+ * 6.1): 0, or -1 with err. in_message: a fragmented message is open. */
+int tl_ws_check_frame(const struct tl_ws_frame *f, int deflate, int in_message,
+                      char *err, size_t errlen);
+/* Random bytes (OpenSSL's RAND_bytes): 0, or -1. */
+int tl_ws_random(void *p, size_t n);
+/* A fresh Sec-WebSocket-Key into out; 0, or -1. */
+int tl_ws_key(char *out, size_t outlen);
+/* Sec-WebSocket-Accept for key into out; 0, or -1. */
+int tl_ws_accept(const char *key, char *out, size_t outlen);
+/* 0 when s is valid UTF-8, else -1 with the offset of the bad sequence. */
+int tl_utf8_check(const char *s, size_t len, size_t *bad);
+/* Whether a close frame may carry code (RFC 6455 7.4). */
+int tl_ws_close_code_ok(int code);
+
+/* ---------------------------------------------------------------------
+ * testwsdeflate.c
+ * ------------------------------------------------------------------- */
+
+/* permessage-deflate as agreed. */
+struct tl_ws_deflate {
+    int snct, cnct;  /* server_/client_no_context_takeover */
+    int smwb, cmwb;  /* server_/client_max_window_bits answered; 0: none */
+    int client_bits; /* the window our compressor may use, 8..15 */
+};
+
+struct tl_ws_zip {
+    struct tl_ws_deflate params;
+    z_stream def, inf;
+    int def_ready, inf_ready;
+};
+
+/* The Sec-WebSocket-Extensions value offering what o asks for; 0, or -1
+ * with err (a window size out of range). */
+int tl_ws_deflate_offer(const sq_test_ws_options *o, char *out, size_t outlen,
+                        char *err, size_t errlen);
+/* Checks the server's Sec-WebSocket-Extensions (all its fields joined
+ * with ",") against the offer o: 1 when deflate was agreed (a gets the
+ * parameters), 0 when not, -1 with err when the answer is invalid. */
+int tl_ws_deflate_accept(const sq_test_ws_options *o, const char *ext,
+                         struct tl_ws_deflate *a, char *err, size_t errlen);
+int tl_ws_zip_init(struct tl_ws_zip *z, const struct tl_ws_deflate *agreed);
+void tl_ws_zip_free(struct tl_ws_zip *z);
+/* Compresses a whole message into out (the sync flush's tail removed). */
+int tl_ws_compress(struct tl_ws_zip *z, const void *data, size_t len,
+                   struct tl_buf *out, char *err, size_t errlen);
+/* Inflates the payload of a whole message in (which needs 4 bytes of
+ * room past its max) into out, at most SQ_TEST_MAX_WS_MESSAGE bytes. */
+int tl_ws_inflate(struct tl_ws_zip *z, struct tl_buf *in, struct tl_buf *out,
+                  char *err, size_t errlen);
 
 #endif /* SQUALL_TESTLIB_H */

@@ -18,9 +18,10 @@
  * that answers before it has read everything cannot deadlock us). A
  * server that stops reading (EPIPE, reset) ends the send quietly: its
  * response, e.g. 413, tells the test why. */
-static int send_all(sq_test_conn *c, const char *what, const char *p,
-                    size_t len, double deadline)
+int tl_conn_send_all(sq_test_conn *c, const char *what, const void *bytes,
+                     size_t len, double deadline)
 {
+    const char *p = bytes;
     struct pollfd pfd = {.fd = c->fd};
     ssize_t n;
 
@@ -119,9 +120,10 @@ int tl_conn_send(sq_test_conn *c, const struct tl_request *in)
     }
     if (tl_conn_expect(c, strcmp(req->method, "HEAD") == 0, what) < 0)
         goto out;
-    if (send_all(c, what, head.data, head.len, deadline) < 0)
+    if (tl_conn_send_all(c, what, head.data, head.len, deadline) < 0)
         goto out;
-    ret = send_all(c, what, req->body, req->body ? req->body_len : 0, deadline);
+    ret = tl_conn_send_all(c, what, req->body, req->body ? req->body_len : 0,
+                           deadline);
 out:
     tl_buf_free(&head);
     return ret;
@@ -150,5 +152,6 @@ int sq_test_conn_send_raw(sq_test_conn *c, const void *bytes, size_t len)
         tl_conn_fail(c, "raw send: cannot send after sq_test_conn_shutdown()");
         return -1;
     }
-    return send_all(c, "raw send", bytes, len, tl_now() + tl_default_timeout());
+    return tl_conn_send_all(c, "raw send", bytes, len,
+                            tl_now() + tl_default_timeout());
 }

@@ -31,7 +31,8 @@
  *     ssize_t n = sq_test_conn_read_chunk(c, &data, 1000);  // one chunk
  *     sq_test_conn_reset(c);        // leave with RST: sq_on_close runs
  *
- * Link with $(pkg-config --libs squall): -lsquall-test -lhttp_parser.
+ * Link with $(pkg-config --libs squall): -lsquall-test -lhttp_parser
+ * -lcrypto -lz (the last two for the WebSocket client, sq_test_ws_*).
  *
  * The server listens on an ephemeral 127.0.0.1 port that the library binds
  * itself and hands over with systemd socket activation, so `server.listen`
@@ -300,6 +301,194 @@ const char *sq_test_conn_error(const sq_test_conn *c);
 
 /* The socket, for setsockopt() or poll(); owned by c: do not close it. */
 int sq_test_conn_fd(const sq_test_conn *c);
+
+/* ---------------------------------------------------------------------
+ * WebSocket clients (RFC 6455, with permessage-deflate, RFC 7692)
+ * ------------------------------------------------------------------- */
+
+/* clang-format off */
+/*
+ * A WebSocket client of the kind Tornado's websocket_connect() gives a
+ * test: it opens a connection with the opening handshake, sends messages
+ * (client frames masked with fresh random masks) and receives whole ones,
+ * and checks what the server sends as strictly as the HTTP reader does:
+ * a masked server frame, a reserved bit or opcode, a fragmented or long
+ * control frame, text that is not UTF-8, a bad close code: each is an
+ * error that says what was wrong.
+ *
+ *     sq_test_ws *ws = sq_test_ws_connect(s, "/ws/echo", NULL);
+ *     if (ws == NULL)
+ *         die("%s", sq_test_error(s));  // "... refused: 403 Forbidden"
+ *     sq_test_ws_send_text(ws, "hello");
+ *     sq_test_ws_msg m;
+ *     if (sq_test_ws_recv(ws, &m, SQ_TEST_DEFAULT) != SQ_TEST_WS_TEXT)
+ *         die("%s", sq_test_ws_error(ws));
+ *     assert(m.len == 5 && strcmp(m.data, "hello") == 0);
+ *     assert(sq_test_ws_close(ws, 1000, "bye", SQ_TEST_DEFAULT) == 1000);
+ *     sq_test_ws_free(ws);
+ *
+ * Pings from the server are answered with pongs as they are read
+ * (sq_test_ws_pings() counts them); pongs are handed to the test as
+ * messages of kind SQ_TEST_WS_PONG. A close from the server is answered
+ * with a close (the same code) and reported as SQ_TEST_WS_CLOSE.
+ *
+ * Link with $(pkg-config --libs squall), which adds -lcrypto (SHA-1 of
+ * the handshake, random masks) and -lz (permessage-deflate).
+ */
+/* clang-format on */
+
+/* Largest message sq_test_ws_recv() accepts, after inflating (16 MiB). */
+#define SQ_TEST_MAX_WS_MESSAGE (16u << 20)
+
+/* A WebSocket connection; one thread at a time, like sq_test_conn. */
+typedef struct sq_test_ws sq_test_ws;
+
+/* What sq_test_ws_recv() got, and what sq_test_ws_send() sends. */
+enum sq_test_ws_kind {
+    SQ_TEST_WS_ERROR = -1,  /* a protocol error or a failure: see
+                               sq_test_ws_error(); the connection is done */
+    SQ_TEST_WS_TIMEOUT = 0, /* nothing whole by the deadline; nothing is
+                               lost (a frame in progress continues) */
+    SQ_TEST_WS_TEXT = 1,    /* a text message, valid UTF-8 */
+    SQ_TEST_WS_BINARY = 2,  /* a binary message */
+    SQ_TEST_WS_CLOSE = 3,   /* the server closed: code and reason */
+    SQ_TEST_WS_PING = 4,    /* (only sent: received ones are answered) */
+    SQ_TEST_WS_PONG = 5     /* a pong, its application data in data */
+};
+
+/* Options of sq_test_ws_connect(); NULL, or a zeroed struct, is a plain
+ * handshake with no extensions, no subprotocols and default deadlines. */
+typedef struct sq_test_ws_options {
+    /* NULL, or "Name: value" lines, NULL-terminated, sent after the
+     * library's own; a line naming one of the library's fields (Host,
+     * Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version,
+     * Sec-WebSocket-Protocol, Sec-WebSocket-Extensions) replaces it, e.g.
+     * "Sec-WebSocket-Version: 8" to be refused with 426. */
+    const char *const *headers;
+    /* NULL, or subprotocols to offer in order of preference,
+     * NULL-terminated. The server must choose one of them or none. */
+    const char *const *subprotocols;
+    /* Offer permessage-deflate, with these parameters (RFC 7692 7.1). */
+    int deflate;
+    int client_no_context_takeover; /* we reset our compressor per message */
+    int server_no_context_takeover; /* the server must reset its own */
+    int server_max_window_bits;     /* 0: not offered; else 8..15 */
+    int client_max_window_bits;     /* 0: not offered; 1: offered without a
+                                       value; else 8..15 */
+    /* With deflate agreed, send text and binary messages uncompressed
+     * anyway (RSV1 clear; RFC 7692 allows it). */
+    int no_compress;
+    /* Send text and binary messages in frames of at most this many
+     * payload bytes (after compression); 0: one frame per message. */
+    size_t fragment_size;
+    /* Deadline of the handshake; 0 or SQ_TEST_DEFAULT: $SQ_TEST_TIMEOUT. */
+    int timeout_ms;
+    /* When not NULL, *response gets the handshake's response, the 101 or
+     * the refusal (e.g. 403 with its body), or NULL when none was read
+     * whole; the caller frees it. */
+    sq_test_response **response;
+} sq_test_ws_options;
+
+/* Connects to s and performs the opening handshake for path (RFC 6455
+ * 4.1). The answer must be a 101 with Upgrade: websocket, Connection:
+ * Upgrade and the right Sec-WebSocket-Accept; a subprotocol, when chosen,
+ * must be one offered; permessage-deflate, when agreed, must be a valid
+ * answer to the offer (RFC 7692 7.1); no other extension may be agreed.
+ * Returns the connection, or NULL: sq_test_error(s) then says why, and a
+ * server that refused is quoted with its status ("GET /ws: handshake
+ * refused: 403 Forbidden"; opt->response gets the response itself). */
+sq_test_ws *sq_test_ws_connect(sq_test_server *s, const char *path,
+                               const sq_test_ws_options *opt);
+
+/* The same handshake on a connection already open (e.g. adopted with
+ * sq_test_conn_adopt() in a test of your own server). On success the
+ * WebSocket owns c; on failure it returns NULL and c is still the
+ * caller's, with the reason in sq_test_conn_error(c). */
+sq_test_ws *sq_test_ws_upgrade(sq_test_conn *c, const char *path,
+                               const sq_test_ws_options *opt);
+
+/* The subprotocol the server chose, or NULL. Owned by ws. */
+const char *sq_test_ws_protocol(const sq_test_ws *ws);
+
+/* Whether permessage-deflate was agreed. */
+int sq_test_ws_deflate(const sq_test_ws *ws);
+
+/* Sends one message: kind SQ_TEST_WS_TEXT (not checked for UTF-8, so
+ * that a test can send bad text) or SQ_TEST_WS_BINARY, compressed when
+ * deflate was agreed (unless no_compress) and fragmented as the options
+ * say; or a control frame, SQ_TEST_WS_PING or SQ_TEST_WS_PONG, of at
+ * most 125 bytes. Returns 0, or -1 (sq_test_ws_error()). A server that
+ * stops reading ends the send quietly, as for sq_test_conn_send(): what
+ * it says next (a close, 1009 say) tells why. */
+int sq_test_ws_send(sq_test_ws *ws, enum sq_test_ws_kind kind, const void *data,
+                    size_t len);
+
+/* sq_test_ws_send(ws, SQ_TEST_WS_TEXT, text, strlen(text)). */
+int sq_test_ws_send_text(sq_test_ws *ws, const char *text);
+
+/* sq_test_ws_send(ws, SQ_TEST_WS_BINARY, data, len). */
+int sq_test_ws_send_binary(sq_test_ws *ws, const void *data, size_t len);
+
+/* sq_test_ws_send(ws, SQ_TEST_WS_PING, data, len). */
+int sq_test_ws_ping(sq_test_ws *ws, const void *data, size_t len);
+
+/* Sends a close frame and does not wait: code 0 sends none (the server
+ * sees 1005), reason NULL none. Data messages cannot be sent after it. */
+int sq_test_ws_send_close(sq_test_ws *ws, int code, const char *reason);
+
+/* Sends len bytes as they are: hostile frames (unmasked, reserved bits,
+ * bad lengths) written by the test. Returns 0 or -1. */
+int sq_test_ws_send_raw(sq_test_ws *ws, const void *bytes, size_t len);
+
+/* A message received. data and reason are owned by ws, valid until the
+ * next call on it. */
+typedef struct sq_test_ws_msg {
+    enum sq_test_ws_kind kind;
+    const char *data;   /* payload (inflated), NUL-terminated; never NULL */
+    size_t len;         /* without that NUL */
+    int compressed;     /* it came with RSV1 (permessage-deflate) */
+    int frames;         /* how many frames it came in */
+    int code;           /* SQ_TEST_WS_CLOSE: the close code; 1005 when the
+                           close frame had none, 1006 when the connection
+                           ended without a close frame */
+    const char *reason; /* SQ_TEST_WS_CLOSE: the reason (UTF-8), or "" */
+} sq_test_ws_msg;
+
+/* Waits up to timeout_ms for the next whole message (fragments
+ * reassembled, inflated, text checked as UTF-8), a pong, or the close.
+ * Pings that arrive meanwhile are answered. Returns m->kind: TEXT,
+ * BINARY, PONG, CLOSE (again on every later call), TIMEOUT or ERROR (then
+ * the connection is unusable, and every later call says the same). */
+enum sq_test_ws_kind sq_test_ws_recv(sq_test_ws *ws, sq_test_ws_msg *m,
+                                     int timeout_ms);
+
+/* Pings received from the server (and answered with pongs). */
+unsigned sq_test_ws_pings(const sq_test_ws *ws);
+
+/* The close handshake: sends a close (code 0: with no code; skipped when
+ * one was sent already), reads and drops messages until the server's
+ * close, then waits for the server to end the TCP connection. Returns the
+ * server's code (1005 when it sent none), or -1 on a timeout, an error or
+ * an end without a close frame (sq_test_ws_error()). ws must still be
+ * freed. */
+int sq_test_ws_close(sq_test_ws *ws, int code, const char *reason,
+                     int timeout_ms);
+
+/* Why the last call on ws failed; "" after one that succeeded. Owned by
+ * ws. */
+const char *sq_test_ws_error(const sq_test_ws *ws);
+
+/* The connection underneath (for sq_test_conn_fd(), or
+ * sq_test_conn_closed() after a close); owned by ws. */
+sq_test_conn *sq_test_ws_conn(const sq_test_ws *ws);
+
+/* Closes the socket (FIN, without a close handshake unless
+ * sq_test_ws_close() did one) and frees ws. NULL is fine. */
+void sq_test_ws_free(sq_test_ws *ws);
+
+/* Drops the connection with RST, as sq_test_conn_reset(), and frees ws.
+ * NULL is fine. */
+void sq_test_ws_reset(sq_test_ws *ws);
 
 #ifdef __cplusplus
 }

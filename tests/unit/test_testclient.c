@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* ---------------------------------------------------------------------
  * Playing the server
@@ -1060,6 +1061,606 @@ START_TEST(dead_server_refuses)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------
+ * WebSocket (lib/testws*.c), against canned server bytes
+ * ------------------------------------------------------------------- */
+
+/* The example of RFC 6455 1.3: a key and its accept value. */
+#define WS_KEY "dGhlIHNhbXBsZSBub25jZQ=="
+#define WS_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+#define WS_101                                                                 \
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"               \
+    "Connection: Upgrade\r\nSec-WebSocket-Accept: " WS_ACCEPT "\r\n"
+
+static const char *const rfc_key[] = {"Sec-WebSocket-Key: " WS_KEY, NULL};
+static char ws_err[2048], ws_req[8192];
+
+/* A WebSocket over a TCP pair whose server end (returned in *sfd) has
+ * already answered with head (a whole response head) and then len bytes
+ * of after. NULL on failure, with the reason in ws_err; on success the
+ * request is read, into ws_req. */
+static sq_test_ws *ws_pair(int *sfd, const char *head, const void *after,
+                           size_t len, const sq_test_ws_options *opt)
+{
+    sq_test_ws_options o = {0};
+    sq_test_conn *c;
+    sq_test_ws *ws;
+
+    if (opt != NULL)
+        o = *opt;
+    if (o.headers == NULL)
+        o.headers = rfc_key;
+    *sfd = tcp_pair(&c);
+    put(*sfd, head);
+    put_n(*sfd, after, len);
+    ws = sq_test_ws_upgrade(c, "/ws", &o);
+    snprintf(ws_err, sizeof ws_err, "%s", sq_test_conn_error(c));
+    if (ws == NULL)
+        sq_test_conn_close(c);
+    else
+        snprintf(ws_req, sizeof ws_req, "%s", got_heads(*sfd, 1));
+    return ws;
+}
+
+static sq_test_ws *ws_ok(int *sfd, const void *after, size_t len)
+{
+    sq_test_ws *ws = ws_pair(sfd, WS_101 "\r\n", after, len, NULL);
+
+    ck_assert_msg(ws != NULL, "%s", ws_err);
+    return ws;
+}
+
+/* Reads n bytes exactly from the server end. */
+static void read_n(int fd, void *buf, size_t n)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    size_t got_ = 0;
+    ssize_t r;
+
+    while (got_ < n) {
+        ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+        r = read(fd, (char *)buf + got_, n - got_);
+        ck_assert_int_gt(r, 0);
+        got_ += (size_t)r;
+    }
+}
+
+/* One client frame: it must be masked; its payload (unmasked) goes to
+ * payload (NUL-terminated); returns its first byte (FIN, RSV, opcode). */
+static int client_frame(int fd, unsigned char *payload, size_t max, size_t *len)
+{
+    unsigned char h[2], ext[8], mask[4];
+    uint64_t n;
+    size_t i, k;
+
+    read_n(fd, h, 2);
+    ck_assert_msg(h[1] & 0x80, "a client frame without a mask");
+    n = h[1] & 0x7f;
+    k = n == 126 ? 2 : n == 127 ? 8 : 0;
+    if (k > 0) {
+        read_n(fd, ext, k);
+        for (n = 0, i = 0; i < k; i++)
+            n = n << 8 | ext[i];
+    }
+    read_n(fd, mask, 4);
+    ck_assert_uint_lt(n, max);
+    read_n(fd, payload, (size_t)n);
+    for (i = 0; i < n; i++)
+        payload[i] ^= mask[i & 3];
+    payload[n] = '\0';
+    *len = (size_t)n;
+    return h[0];
+}
+
+static void ws_recv_ok(sq_test_ws *ws, sq_test_ws_msg *m,
+                       enum sq_test_ws_kind k)
+{
+    enum sq_test_ws_kind got_ = sq_test_ws_recv(ws, m, 2000);
+
+    ck_assert_msg(got_ == k, "kind %d, not %d: %s", got_, k,
+                  sq_test_ws_error(ws));
+}
+
+START_TEST(ws_handshake_request_and_accept)
+{
+    static const char *const protos[] = {"chat.v2", "chat.v1", NULL};
+    sq_test_ws_options o = {.subprotocols = protos, .headers = rfc_key};
+    sq_test_conn *c;
+    sq_test_ws *ws;
+    const char *req;
+    int s = tcp_pair(&c);
+
+    put(s, WS_101 "Sec-WebSocket-Protocol: chat.v1\r\n\r\n");
+    ws = sq_test_ws_upgrade(c, "/ws/x?a=1", &o);
+    ck_assert_msg(ws != NULL, "%s", sq_test_conn_error(c));
+    req = got_heads(s, 1);
+    ck_assert_msg(strncmp(req, "GET /ws/x?a=1 HTTP/1.1\r\n", 24) == 0, "%s",
+                  req);
+    ck_assert_msg(strstr(req, "\r\nUpgrade: websocket\r\n"), "%s", req);
+    ck_assert_msg(strstr(req, "\r\nConnection: Upgrade\r\n"), "%s", req);
+    ck_assert_msg(strstr(req, "\r\nSec-WebSocket-Version: 13\r\n"), "%s", req);
+    ck_assert_msg(strstr(req, "\r\nSec-WebSocket-Protocol: chat.v2, "
+                              "chat.v1\r\n"),
+                  "%s", req);
+    /* the caller's key replaced the library's: it is there once */
+    ck_assert_ptr_nonnull(strstr(req, "Sec-WebSocket-Key: " WS_KEY "\r\n"));
+    ck_assert_ptr_null(
+        strstr(strstr(req, "Sec-WebSocket-Key") + 1, "Sec-WebSocket-Key"));
+    ck_assert_ptr_null(strstr(req, "Sec-WebSocket-Extensions"));
+    ck_assert_pstr_eq(sq_test_ws_protocol(ws), "chat.v1");
+    ck_assert_int_eq(sq_test_ws_deflate(ws), 0);
+    ck_assert_ptr_eq(sq_test_ws_conn(ws), c);
+    sq_test_ws_free(ws);
+    close(s);
+}
+END_TEST
+
+/* The library's own key: 24 characters of base64, answered wrongly. */
+START_TEST(ws_own_key_wrong_accept)
+{
+    sq_test_ws_options o = {.headers = NULL};
+    sq_test_conn *c;
+    const char *req, *key;
+    int s = tcp_pair(&c);
+
+    put(s, WS_101 "\r\n"); /* the accept of another key */
+    ck_assert_ptr_null(sq_test_ws_upgrade(c, "/", &o));
+    ck_assert_msg(strstr(sq_test_conn_error(c),
+                         "Sec-WebSocket-Accept is \"" WS_ACCEPT "\", not"),
+                  "%s", sq_test_conn_error(c));
+    req = got_heads(s, 1);
+    key = strstr(req, "Sec-WebSocket-Key: ");
+    ck_assert_ptr_nonnull(key);
+    ck_assert_uint_eq(strcspn(key + 19, "\r"), 24);
+    ck_assert_int_eq(key[19 + 22], '=');
+    sq_test_conn_close(c);
+    close(s);
+}
+END_TEST
+
+static const struct {
+    const char *head;
+    int deflate, smwb, cmwb, snct;
+    const char *error;
+} ws_bad_handshakes[] = {
+    {"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+     "Sec-WebSocket-Accept: " WS_ACCEPT "\r\n\r\n",
+     0, 0, 0, 0, "no \"Upgrade: websocket\""},
+    {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+     "Sec-WebSocket-Accept: " WS_ACCEPT "\r\n\r\n",
+     0, 0, 0, 0, "no \"Connection: Upgrade\""},
+    {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+     "Connection: Upgrade\r\n\r\n",
+     0, 0, 0, 0, "Sec-WebSocket-Accept is missing"},
+    {WS_101 "Sec-WebSocket-Accept: " WS_ACCEPT "\r\n\r\n", 0, 0, 0, 0,
+     "Sec-WebSocket-Accept"},
+    {WS_101 "Sec-WebSocket-Protocol: chat\r\n\r\n", 0, 0, 0, 0,
+     "subprotocol \"chat\", which was not offered"},
+    {WS_101 "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 0, 0, 0, 0,
+     "permessage-deflate was not offered"},
+    {WS_101 "Sec-WebSocket-Extensions: x-foo\r\n\r\n", 1, 0, 0, 0,
+     "\"x-foo\" was not offered"},
+    {WS_101 "Sec-WebSocket-Extensions: permessage-deflate, "
+            "permessage-deflate\r\n\r\n",
+     1, 0, 0, 0, "permessage-deflate twice"},
+    {WS_101 "Sec-WebSocket-Extensions: permessage-deflate; "
+            "server_max_window_bits=12\r\n\r\n",
+     1, 10, 0, 0, "server_max_window_bits=12, more than the 10 offered"},
+    {WS_101 "Sec-WebSocket-Extensions: permessage-deflate; "
+            "server_max_window_bits=08\r\n\r\n",
+     1, 0, 0, 0, "without a value of 8 to 15"},
+    {WS_101 "Sec-WebSocket-Extensions: permessage-deflate; "
+            "client_max_window_bits=10\r\n\r\n",
+     1, 0, 0, 0, "client_max_window_bits, which was not offered"},
+    {WS_101 "Sec-WebSocket-Extensions: permessage-deflate; "
+            "client_no_context_takeover=1\r\n\r\n",
+     1, 0, 0, 0, "client_no_context_takeover with a value"},
+    {WS_101 "Sec-WebSocket-Extensions: permessage-deflate; x=1\r\n\r\n", 1, 0,
+     0, 0, "unknown parameter \"x\""},
+    {WS_101 "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1, 0, 0, 1,
+     "without the server_no_context_takeover offered"},
+    {WS_101 "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1, 9, 0, 0,
+     "without the server_max_window_bits offered"},
+    {"HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope", 0, 0, 0, 0,
+     "GET /ws: handshake refused: 403 Forbidden: \"nope\""},
+};
+
+START_TEST(ws_bad_handshake_is_an_error)
+{
+    sq_test_response *r = NULL;
+    sq_test_ws_options o = {
+        .deflate = ws_bad_handshakes[_i].deflate,
+        .server_max_window_bits = ws_bad_handshakes[_i].smwb,
+        .client_max_window_bits = ws_bad_handshakes[_i].cmwb,
+        .server_no_context_takeover = ws_bad_handshakes[_i].snct,
+        .response = &r,
+    };
+    int s;
+
+    ck_assert_ptr_null(ws_pair(&s, ws_bad_handshakes[_i].head, "", 0, &o));
+    ck_assert_msg(strstr(ws_err, ws_bad_handshakes[_i].error) != NULL,
+                  "case %d: %s", _i, ws_err);
+    ck_assert_ptr_nonnull(r); /* the response, 101 or not */
+    sq_test_response_free(r);
+    close(s);
+}
+END_TEST
+
+START_TEST(ws_deflate_answers_accepted)
+{
+    sq_test_ws_options o = {.deflate = 1, .client_max_window_bits = 1};
+    int s;
+    sq_test_ws *ws = ws_pair(&s,
+                             WS_101 "Sec-WebSocket-Extensions: "
+                                    "permessage-deflate; "
+                                    "server_max_window_bits=\"10\"; "
+                                    "client_max_window_bits=9; "
+                                    "client_no_context_takeover\r\n\r\n",
+                             "", 0, &o);
+    const char *req;
+
+    ck_assert_msg(ws != NULL, "%s", ws_err);
+    ck_assert_int_eq(sq_test_ws_deflate(ws), 1);
+    sq_test_ws_free(ws);
+    close(s);
+
+    /* what the offer looks like; a 101 that declines it is fine */
+    o.client_max_window_bits = 8;
+    o.server_max_window_bits = 12;
+    o.client_no_context_takeover = o.server_no_context_takeover = 1;
+    ws = ws_pair(&s, WS_101 "\r\n", "", 0, &o);
+    ck_assert_msg(ws != NULL, "%s", ws_err);
+    ck_assert_int_eq(sq_test_ws_deflate(ws), 0);
+    sq_test_ws_free(ws);
+    req = ws_req;
+    ck_assert_msg(strstr(req, "\r\nSec-WebSocket-Extensions: "
+                              "permessage-deflate; "
+                              "client_no_context_takeover; "
+                              "server_no_context_takeover; "
+                              "server_max_window_bits=12; "
+                              "client_max_window_bits=8\r\n"),
+                  "%s", req);
+    close(s);
+    o.server_max_window_bits = 7;
+    ck_assert_ptr_null(ws_pair(&s, WS_101 "\r\n", "", 0, &o));
+    ck_assert_msg(strstr(ws_err, "server_max_window_bits 7"), "%s", ws_err);
+    close(s);
+}
+END_TEST
+
+static const struct {
+    const char *bytes;
+    size_t len;
+    const char *error;
+} ws_bad_frames[] = {
+    {"\x81\x82\x01\x02\x03\x04"
+     "ab",
+     8, "a masked frame"},
+    {"\xa1\x00", 2, "RSV2 or RSV3"},
+    {"\xc1\x00", 2, "RSV1 set, but permessage-deflate was not agreed"},
+    {"\x83\x00", 2, "reserved opcode 0x3"},
+    {"\x8b\x00", 2, "reserved opcode 0xb"},
+    {"\x09\x00", 2, "a fragmented control frame"},
+    {"\x89\x7e\x00\x7e", 4, "126 bytes of payload, more than 125"},
+    {"\x82\x7e\x00\x05hello", 9, "not the minimal encoding"},
+    {"\x82\x7f\x80\x00\x00\x00\x00\x00\x00\x00", 10, "top bit"},
+    {"\x82\x7f\x00\x00\x00\x00\x01\x00\x00\x01", 10,
+     "more than SQ_TEST_MAX_WS_MESSAGE"},
+    {"\x80\x01x", 3, "a continuation frame with no message"},
+    {"\x01\x01"
+     "a\x81\x01"
+     "b",
+     6, "frame 2 from the server: a new data frame"},
+    {"\x81\x02\xc3\x28", 4,
+     "frame 1 from the server: a text message that is not UTF-8 (at byte 0"},
+    {"\x81\x02\xc0\xaf", 4, "not UTF-8"},         /* overlong */
+    {"\x81\x03\xed\xa0\x80", 5, "not UTF-8"},     /* surrogate */
+    {"\x81\x04\xf4\x90\x80\x80", 6, "not UTF-8"}, /* > U+10FFFF */
+    {"\x01\x02\xc3\x28\x80\x00", 6, "not UTF-8"}, /* fragmented */
+    {"\x88\x01\x03", 3, "a 1-byte payload"},
+    {"\x88\x02\x03\xed", 4, "close code 1005"},
+    {"\x88\x02\x03\xec", 4, "close code 1004"},
+    {"\x88\x02\x0b\xb7", 4, "close code 2999"},
+    {"\x88\x03\x03\xe8\xff", 5, "a close reason that is not UTF-8"},
+};
+
+START_TEST(ws_bad_frame_is_an_error)
+{
+    int s;
+    sq_test_ws *ws = ws_ok(&s, ws_bad_frames[_i].bytes, ws_bad_frames[_i].len);
+    sq_test_ws_msg m;
+    char first[1024];
+
+    ck_assert_int_eq(sq_test_ws_recv(ws, &m, 2000), SQ_TEST_WS_ERROR);
+    ck_assert_int_eq(m.kind, SQ_TEST_WS_ERROR);
+    ck_assert_msg(strstr(sq_test_ws_error(ws), ws_bad_frames[_i].error),
+                  "case %d: %s", _i, sq_test_ws_error(ws));
+    snprintf(first, sizeof first, "%s", sq_test_ws_error(ws));
+    ck_assert_int_eq(sq_test_ws_recv(ws, &m, 2000), SQ_TEST_WS_ERROR);
+    ck_assert_str_eq(sq_test_ws_error(ws), first); /* and again */
+    sq_test_ws_free(ws);
+    close(s);
+}
+END_TEST
+
+/* Fragments reassembled, a ping in between answered with a masked pong,
+ * a pong reported, a close without a code answered. */
+START_TEST(ws_fragments_pings_and_close)
+{
+    static const char in[] = "\x01\x03Hel\x89\x01p\x80\x02lo"
+                             "\x82\x00\x8a\x02pq\x88\x00";
+    int s;
+    sq_test_ws *ws = ws_ok(&s, in, sizeof in - 1);
+    unsigned char buf[256];
+    sq_test_ws_msg m;
+    size_t len;
+
+    ws_recv_ok(ws, &m, SQ_TEST_WS_TEXT);
+    ck_assert_str_eq(m.data, "Hello");
+    ck_assert_int_eq(m.frames, 2);
+    ck_assert_uint_eq(sq_test_ws_pings(ws), 1);
+    ck_assert_int_eq(client_frame(s, buf, sizeof buf, &len), 0x8a);
+    ck_assert_str_eq((char *)buf, "p");
+    ws_recv_ok(ws, &m, SQ_TEST_WS_BINARY); /* empty */
+    ck_assert_uint_eq(m.len, 0);
+    ck_assert_str_eq(m.data, "");
+    ws_recv_ok(ws, &m, SQ_TEST_WS_PONG);
+    ck_assert_str_eq(m.data, "pq");
+    ws_recv_ok(ws, &m, SQ_TEST_WS_CLOSE);
+    ck_assert_int_eq(m.code, 1005);
+    ck_assert_int_eq(client_frame(s, buf, sizeof buf, &len), 0x88);
+    ck_assert_uint_eq(len, 0); /* answered without a code */
+    close(s);                  /* the server ends TCP */
+    ck_assert_int_eq(sq_test_ws_close(ws, 1000, NULL, 2000), 1005);
+    sq_test_ws_free(ws);
+}
+END_TEST
+
+START_TEST(ws_close_handshake)
+{
+    int s;
+    sq_test_ws *ws = ws_ok(&s, "", 0);
+    unsigned char buf[256];
+    size_t len;
+
+    ck_assert_int_eq(sq_test_ws_send_close(ws, 4000, "done"), 0);
+    ck_assert_int_eq(client_frame(s, buf, sizeof buf, &len), 0x88);
+    ck_assert_int_eq(memcmp(buf,
+                            "\x0f\xa0"
+                            "done",
+                            6),
+                     0);
+    /* a message, dropped, before the server's close and its FIN */
+    put_n(s,
+          "\x81\x01x\x88\x05\x03\xe8"
+          "bye",
+          10);
+    shutdown(s, SHUT_WR);
+    ck_assert_int_eq(sq_test_ws_close(ws, 4000, "done", 2000), 1000);
+    sq_test_ws_free(ws);
+    close(s);
+}
+END_TEST
+
+/* Bytes after the server's close, or a server that keeps TCP open. */
+START_TEST(ws_close_checks_the_tcp_end)
+{
+    int s;
+    sq_test_ws *ws = ws_ok(&s, "\x88\x02\x03\xe8junk", 8);
+    double t0;
+
+    ck_assert_int_eq(sq_test_ws_close(ws, 1000, NULL, 2000), -1);
+    ck_assert_msg(strstr(sq_test_ws_error(ws), "4 bytes after the server's "
+                                               "close frame"),
+                  "%s", sq_test_ws_error(ws));
+    sq_test_ws_free(ws);
+    close(s);
+
+    ws = ws_ok(&s, "\x88\x02\x03\xe8", 4);
+    t0 = seconds();
+    ck_assert_int_eq(sq_test_ws_close(ws, 1000, NULL, 200), -1);
+    ck_assert_double_lt(seconds() - t0, 1.5);
+    ck_assert_msg(strstr(sq_test_ws_error(ws), "did not end the TCP"), "%s",
+                  sq_test_ws_error(ws));
+    sq_test_ws_free(ws);
+    close(s);
+}
+END_TEST
+
+START_TEST(ws_eof_without_close_is_1006)
+{
+    int s;
+    sq_test_ws *ws = ws_ok(&s, "\x81\x05He", 4);
+    sq_test_ws_msg m;
+
+    close(s);
+    ws_recv_ok(ws, &m, SQ_TEST_WS_CLOSE);
+    ck_assert_int_eq(m.code, 1006);
+    ck_assert_int_eq(sq_test_ws_close(ws, 1000, NULL, 1000), -1);
+    ck_assert_msg(strstr(sq_test_ws_error(ws), "without a close frame"), "%s",
+                  sq_test_ws_error(ws));
+    sq_test_ws_free(ws);
+}
+END_TEST
+
+START_TEST(ws_recv_times_out_then_resumes)
+{
+    int s;
+    sq_test_ws *ws = ws_ok(&s, "\x81\x05He", 4);
+    sq_test_ws_msg m;
+    double t0 = seconds();
+
+    ck_assert_int_eq(sq_test_ws_recv(ws, &m, 200), SQ_TEST_WS_TIMEOUT);
+    ck_assert_double_ge(seconds() - t0, 0.19);
+    ck_assert_double_lt(seconds() - t0, 1.5);
+    ck_assert_msg(strstr(sq_test_ws_error(ws), "timed out after 0.2 s"), "%s",
+                  sq_test_ws_error(ws));
+    put(s, "llo");
+    ws_recv_ok(ws, &m, SQ_TEST_WS_TEXT);
+    ck_assert_str_eq(m.data, "Hello");
+    ck_assert_str_eq(sq_test_ws_error(ws), "");
+    sq_test_ws_free(ws);
+    close(s);
+}
+END_TEST
+
+/* Client frames: masked, fragmented as asked, a fresh mask each; control
+ * frames whole. */
+START_TEST(ws_client_frames)
+{
+    sq_test_ws_options o = {.fragment_size = 2};
+    int s;
+    sq_test_ws *ws = ws_pair(&s, WS_101 "\r\n", "", 0, &o);
+    unsigned char buf[256];
+    size_t len;
+
+    ck_assert_msg(ws != NULL, "%s", ws_err);
+    ck_assert_int_eq(sq_test_ws_send_text(ws, "hello"), 0);
+    ck_assert_int_eq(client_frame(s, buf, sizeof buf, &len), 0x01);
+    ck_assert_str_eq((char *)buf, "he");
+    ck_assert_int_eq(client_frame(s, buf, sizeof buf, &len), 0x00);
+    ck_assert_str_eq((char *)buf, "ll");
+    ck_assert_int_eq(client_frame(s, buf, sizeof buf, &len), 0x80);
+    ck_assert_str_eq((char *)buf, "o");
+    ck_assert_int_eq(sq_test_ws_ping(ws, "ping!", 5), 0);
+    ck_assert_int_eq(client_frame(s, buf, sizeof buf, &len), 0x89);
+    ck_assert_str_eq((char *)buf, "ping!");
+    ck_assert_int_eq(sq_test_ws_ping(ws, buf, 126), -1);
+    ck_assert_msg(strstr(sq_test_ws_error(ws), "at most 125"), "%s",
+                  sq_test_ws_error(ws));
+    ck_assert_int_eq(sq_test_ws_send_close(ws, 1001, "away"), 0);
+    ck_assert_int_eq(client_frame(s, buf, sizeof buf, &len), 0x88);
+    ck_assert_uint_eq(len, 6);
+    ck_assert_int_eq(memcmp(buf,
+                            "\x03\xe9"
+                            "away",
+                            6),
+                     0);
+    ck_assert_int_eq(sq_test_ws_send_text(ws, "late"), -1);
+    ck_assert_msg(strstr(sq_test_ws_error(ws), "after the close frame"), "%s",
+                  sq_test_ws_error(ws));
+    ck_assert_int_eq(sq_test_ws_send_raw(ws, "\x81\x00", 2), 0);
+    read_n(s, buf, 2);
+    ck_assert_int_eq(memcmp(buf, "\x81\x00", 2), 0);
+    sq_test_ws_free(ws);
+    close(s);
+}
+END_TEST
+
+/* RFC 7692 7.2.3: "Hello" compressed, then again with the window of the
+ * first, then in a block with BFINAL set. */
+START_TEST(ws_inflates_rfc7692_examples)
+{
+    static const char in[] = "\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00"
+                             "\xc1\x05\xf2\x00\x11\x00\x00"
+                             "\xc1\x08\xf3\x48\xcd\xc9\xc9\x07\x00\x00"
+                             "\xc1\x05\xf2\x00\x11\x00\x00";
+    sq_test_ws_options o = {.deflate = 1};
+    int s, i;
+    sq_test_ws *ws = ws_pair(&s,
+                             WS_101 "Sec-WebSocket-Extensions: "
+                                    "permessage-deflate\r\n\r\n",
+                             in, sizeof in - 1, &o);
+    sq_test_ws_msg m;
+
+    ck_assert_msg(ws != NULL, "%s", ws_err);
+    for (i = 0; i < 4; i++) {
+        ws_recv_ok(ws, &m, SQ_TEST_WS_TEXT);
+        ck_assert_str_eq(m.data, "Hello");
+        ck_assert_int_eq(m.compressed, 1);
+    }
+    sq_test_ws_free(ws);
+    close(s);
+
+    /* server_no_context_takeover agreed: the second refers back */
+    o.server_no_context_takeover = 1;
+    ws = ws_pair(&s,
+                 WS_101 "Sec-WebSocket-Extensions: permessage-deflate; "
+                        "server_no_context_takeover\r\n\r\n",
+                 in, 16, &o);
+    ck_assert_msg(ws != NULL, "%s", ws_err);
+    ws_recv_ok(ws, &m, SQ_TEST_WS_TEXT);
+    ck_assert_int_eq(sq_test_ws_recv(ws, &m, 2000), SQ_TEST_WS_ERROR);
+    ck_assert_msg(strstr(sq_test_ws_error(ws), "does not inflate"), "%s",
+                  sq_test_ws_error(ws));
+    sq_test_ws_free(ws);
+    close(s);
+
+    /* "Hello" cut short: not a whole block */
+    o.server_no_context_takeover = 0;
+    ws = ws_pair(&s,
+                 WS_101 "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+                 "\xc1\x03\xf2\x48\xcd", 5, &o);
+    ck_assert_msg(ws != NULL, "%s", ws_err);
+    ck_assert_int_eq(sq_test_ws_recv(ws, &m, 2000), SQ_TEST_WS_ERROR);
+    ck_assert_msg(strstr(sq_test_ws_error(ws), "a compressed message that "
+                                               "does not"),
+                  "%s", sq_test_ws_error(ws));
+    sq_test_ws_free(ws);
+    close(s);
+}
+END_TEST
+
+/* A message that inflates past SQ_TEST_MAX_WS_MESSAGE; and ours, which
+ * the server end inflates. */
+START_TEST(ws_deflate_bounds_and_sends)
+{
+    size_t big = SQ_TEST_MAX_WS_MESSAGE + 1, zlen;
+    unsigned char *zeros = calloc(1, big), *z, buf[256];
+    unsigned char head[4] = {0xc2};
+    sq_test_ws_options o = {.deflate = 1};
+    z_stream zs;
+    int s;
+    sq_test_ws *ws;
+    size_t len;
+
+    ck_assert_ptr_nonnull(zeros);
+    memset(&zs, 0, sizeof zs);
+    ck_assert_int_eq(
+        deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zlen = deflateBound(&zs, big);
+    z = malloc(zlen);
+    zs.next_in = zeros, zs.avail_in = (uInt)big;
+    zs.next_out = z, zs.avail_out = (uInt)zlen;
+    ck_assert_int_eq(deflate(&zs, Z_SYNC_FLUSH), Z_OK);
+    zlen -= zs.avail_out + 4;
+    deflateEnd(&zs);
+    ck_assert_uint_lt(zlen, 65536); /* 16 MiB of zeros: about 16 KiB */
+    head[1] = 126;
+    head[2] = (unsigned char)(zlen >> 8);
+    head[3] = (unsigned char)zlen;
+    ws = ws_pair(&s,
+                 WS_101 "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+                 "", 0, &o);
+    ck_assert_msg(ws != NULL, "%s", ws_err);
+    put_n(s, head, sizeof head);
+    put_n(s, z, zlen);
+    ck_assert_int_eq(sq_test_ws_recv(ws, NULL, 5000), SQ_TEST_WS_ERROR);
+    ck_assert_msg(strstr(sq_test_ws_error(ws), "inflates past"), "%s",
+                  sq_test_ws_error(ws));
+
+    /* ours: RSV1 on the first frame only, the tail stripped */
+    free(z);
+    sq_test_ws_free(ws);
+    close(s);
+    o.fragment_size = 3;
+    ws = ws_pair(&s,
+                 WS_101 "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+                 "", 0, &o);
+    ck_assert_msg(ws != NULL, "%s", ws_err);
+    ck_assert_int_eq(sq_test_ws_send_text(ws, "Hello"), 0);
+    ck_assert_int_eq(client_frame(s, buf, sizeof buf, &len), 0x41);
+    ck_assert_uint_eq(len, 3);
+    ck_assert_int_eq(client_frame(s, buf + 3, sizeof buf - 3, &len), 0x00);
+    ck_assert_int_eq(client_frame(s, buf + 6, sizeof buf - 6, &len), 0x80);
+    ck_assert_uint_eq(len, 1);
+    ck_assert_int_eq(memcmp(buf, "\xf2\x48\xcd\xc9\xc9\x07\x00", 7), 0);
+    sq_test_ws_free(ws);
+    close(s);
+    free(zeros);
+}
+END_TEST
+
 static Suite *testclient_suite(void)
 {
     Suite *s = suite_create("testclient");
@@ -1070,6 +1671,7 @@ static Suite *testclient_suite(void)
     TCase *bad = tcase_create("malformed");
     TCase *req = tcase_create("requests");
     TCase *srv = tcase_create("server");
+    TCase *ws = tcase_create("websocket");
 
     tcase_add_test(whole, content_length_body_and_fields);
     tcase_add_test(whole, chunked_body_and_trailers);
@@ -1110,6 +1712,23 @@ static Suite *testclient_suite(void)
     tcase_add_test(req, caller_headers_replace_defaults);
     tcase_add_test(req, bad_request_parts_are_refused);
     suite_add_tcase(s, req);
+
+    tcase_add_test(ws, ws_handshake_request_and_accept);
+    tcase_add_test(ws, ws_own_key_wrong_accept);
+    tcase_add_loop_test(ws, ws_bad_handshake_is_an_error, 0,
+                        sizeof ws_bad_handshakes / sizeof ws_bad_handshakes[0]);
+    tcase_add_test(ws, ws_deflate_answers_accepted);
+    tcase_add_loop_test(ws, ws_bad_frame_is_an_error, 0,
+                        sizeof ws_bad_frames / sizeof ws_bad_frames[0]);
+    tcase_add_test(ws, ws_fragments_pings_and_close);
+    tcase_add_test(ws, ws_close_handshake);
+    tcase_add_test(ws, ws_close_checks_the_tcp_end);
+    tcase_add_test(ws, ws_eof_without_close_is_1006);
+    tcase_add_test(ws, ws_recv_times_out_then_resumes);
+    tcase_add_test(ws, ws_client_frames);
+    tcase_add_test(ws, ws_inflates_rfc7692_examples);
+    tcase_add_test(ws, ws_deflate_bounds_and_sends);
+    suite_add_tcase(s, ws);
 
     tcase_set_timeout(srv, 20);
     tcase_add_test(srv, start_fetch_stop);
