@@ -164,6 +164,11 @@ struct route_conf {
     size_t norigins;
     char **subprotocols; /* in the server's order of preference */
     size_t nsubprotocols;
+    /* a `subscribe:` or `publish:` route (pubsub endpoints, no module) */
+    int subscribe, publish;
+    char *channel;                /* template: "chat.{room}" */
+    unsigned poll_timeout_ms;     /* long poll: 204 after this */
+    unsigned sse_keepalive_ms;    /* SSE: a comment line this often */
 };
 
 /* The top-level `websocket:` section. */
@@ -173,6 +178,18 @@ struct ws_conf {
     unsigned ping_interval_ms; /* 0: no server pings */
     unsigned ping_timeout_ms;  /* for the pong */
     unsigned close_timeout_ms; /* for the client's close frame */
+};
+
+/* The top-level `pubsub:` section (the hub's channels and history). */
+struct pubsub_conf {
+    unsigned history;            /* messages kept per channel; 0: none */
+    unsigned history_ttl_ms;     /* a message is kept at most this long */
+    unsigned max_channels;       /* channels the hub holds at once */
+    size_t max_message_size;     /* a publish larger than this: 413 */
+    size_t max_history_memory;   /* all channels' history together */
+    size_t hub_queue;            /* unsent bytes per worker in the hub */
+    char *redis;                 /* "redis://host:port[/db]", or NULL */
+    struct conf_mark redis_mark; /* for messages about it */
 };
 
 enum { ACCESS_OFF, ACCESS_STDERR, ACCESS_FILE };
@@ -186,6 +203,7 @@ struct config {
     unsigned thread_pool; /* threads per worker; 0 = no pool */
     struct limits_conf limits;
     struct ws_conf ws;
+    struct pubsub_conf pubsub;
     int log_level;    /* SQ_LOG_* */
     char *log_error;  /* NULL = stderr, else a file path */
     int access_mode;  /* ACCESS_* */
@@ -1032,5 +1050,161 @@ int wsdeflate_decompress(struct wsdeflate *d, const void *in, size_t len,
                          size_t max, struct buf *out);
 /* Frees both zlib streams; d can be initialised again. */
 void wsdeflate_free(struct wsdeflate *d);
+
+/* hubproto.c -------------------------------------------------------- */
+
+/* The hub protocol: frames between the workers and the hub over a stream
+ * socket, batched (many per write). A frame is a 32-bit big-endian length
+ * of what follows, a type byte, then the type's fields in order:
+ * integers big-endian, str = u16 length + bytes, blob = u32 length +
+ * bytes. A position is (epoch, offset): offsets count a channel's
+ * messages from 1; epoch 0 means "no position". */
+enum hub_type {
+    HUB_HELLO = 1, /* W>H  n = worker slot, pid                           */
+    HUB_SUB,       /* W>H  channel, n = the worker's subscribers (0: none) */
+    HUB_PUB,       /* W>H  id, channel, data                               */
+    HUB_HIST,      /* W>H  id, channel, epoch, offset: what came after it  */
+    HUB_PUBOK,     /* H>W  id, epoch, offset, n = subscribers reached      */
+    HUB_ERR,       /* H>W  id, code (HUB_E*): a PUB or HIST refused        */
+    HUB_MSG,       /* H>W  channel, epoch, offset, data                    */
+    HUB_HISTOK,    /* H>W  id, recovered, epoch, offset (the channel's
+                    *      last), n = HUB_HITEMs that follow               */
+    HUB_HITEM,     /* H>W  id, offset, data                                */
+};
+
+enum hub_error {
+    HUB_ETOOBIG = 1,  /* larger than pubsub.max_message_size */
+    HUB_ETOOMANY = 2, /* pubsub.max_channels reached */
+    HUB_ENOMEM = 3,
+    HUB_EBADNAME = 4, /* empty, too long, or a byte a name may not have */
+};
+
+/* One decoded frame; which fields count depends on type. channel and data
+ * point into the decoded input and live as long as it. */
+struct hub_frame {
+    uint8_t type;
+    uint8_t recovered;
+    uint16_t code;
+    uint32_t n;
+    uint32_t pid;
+    uint64_t id;
+    uint64_t epoch, offset;
+    const char *channel;
+    size_t channel_len;
+    const void *data;
+    size_t len;
+};
+
+/* Longest channel name. */
+#define HUB_CHANNEL_MAX 255
+/* The frame around a message of max bytes can be this large at most. */
+#define HUB_FRAME_MAX(max) ((max) + HUB_CHANNEL_MAX + 64)
+
+/* Appends f, encoded, to out; -1 when out of memory (out unchanged). */
+int hub_encode(struct buf *out, const struct hub_frame *f);
+/* Decodes the frame at the start of in[0, len): returns the bytes it
+ * took (> 0), 0 when more input is needed, -1 when the input is not a
+ * frame (unknown type, fields that disagree with the length, a length
+ * over max_frame). */
+long hub_decode(const char *in, size_t len, size_t max_frame,
+                struct hub_frame *f);
+
+/* channel.c ---------------------------------------------------------- */
+
+/* A message in a channel's history. */
+struct hmsg {
+    struct hmsg *next;         /* the next newer in its channel */
+    struct hmsg *older, *newer; /* every channel's, by age (for memory) */
+    struct channel *ch;
+    uint64_t offset;
+    int64_t at_ms; /* when it was published */
+    uint32_t len;
+    char data[];
+};
+
+/* A channel the hub knows: its stream position and its history. */
+struct channel {
+    struct channel *hnext; /* hash chain */
+    uint64_t epoch;        /* never 0 */
+    uint64_t offset;       /* the last message's; 0 before the first */
+    struct hmsg *first, *last;
+    uint32_t count;        /* messages in history */
+    uint32_t *subs;        /* subscribers per worker slot (nslots) */
+    uint32_t nsubs;        /* their sum */
+    size_t len;
+    char name[];           /* len bytes, NUL-terminated */
+};
+
+struct channels {
+    struct channel **buckets;
+    size_t nbuckets, count;
+    struct hmsg *oldest, *newest; /* every history message, by age */
+    size_t mem;                   /* bytes of history (hmsg + data) */
+    unsigned nslots;              /* worker slots */
+    struct pubsub_conf conf;      /* the limits (redis unused here) */
+    /* a new epoch, never 0: random in the hub, fixed in tests */
+    uint64_t (*new_epoch)(void *arg);
+    void *epoch_arg;
+};
+
+int channels_init(struct channels *t, const struct pubsub_conf *conf,
+                  unsigned nslots, uint64_t (*new_epoch)(void *),
+                  void *epoch_arg);
+void channels_free(struct channels *t);
+/* Whether name[0, len) may name a channel: 1 to HUB_CHANNEL_MAX bytes,
+ * printable ASCII or UTF-8, no control characters. */
+int channel_name_ok(const char *name, size_t len);
+struct channel *channel_find(struct channels *t, const char *name,
+                             size_t len);
+/* Finds the channel or creates it with a new epoch; NULL and *err set to
+ * HUB_ETOOMANY, HUB_ENOMEM or HUB_EBADNAME. */
+struct channel *channel_get(struct channels *t, const char *name,
+                            size_t len, int *err);
+/* Appends a message with the next offset and returns it; the oldest
+ * messages go when the channel holds more than conf.history, and the
+ * oldest of any channel while all history takes more than
+ * conf.max_history_memory. With conf.history 0 the message is not kept
+ * (NULL returned with ch->offset advanced). *err: HUB_ETOOBIG,
+ * HUB_ENOMEM. */
+const struct hmsg *channel_publish(struct channels *t, struct channel *ch,
+                                   const void *data, size_t len,
+                                   int64_t now_ms, int *err);
+/* What a subscriber at (epoch, offset) missed. recovered: 1 when every
+ * message after the position is in history (from is the first of them,
+ * NULL when none is missing); 0 when the position is not covered (another
+ * epoch, fell out of the window, or ahead of the channel): the subscriber
+ * must reload its state, and continues from (ch->epoch, ch->offset). */
+struct recovery {
+    int recovered;
+    const struct hmsg *from;
+    uint32_t count;
+};
+void channel_since(const struct channel *ch, uint64_t epoch, uint64_t offset,
+                   struct recovery *r);
+/* Sets worker slot's subscriber count. */
+void channel_set_subs(struct channels *t, struct channel *ch, unsigned slot,
+                      uint32_t n);
+/* Drops history older than conf.history_ttl_ms, then channels with no
+ * history and no subscribers (their epoch is lost with them). Returns the
+ * milliseconds until something else expires, or -1 when nothing will. */
+int64_t channels_expire(struct channels *t, int64_t now_ms);
+
+/* A position as clients see it: "<epoch, 16 lowercase hex>:<offset>". */
+#define POSITION_MAX 40
+int position_format(uint64_t epoch, uint64_t offset, char *out, size_t len);
+/* -1 unless s[0, len) is exactly that form with a non-zero epoch. */
+int position_parse(const char *s, size_t len, uint64_t *epoch,
+                   uint64_t *offset);
+
+/* A channel template ("chat.{room}") against the names a route's path
+ * captures: 0, or -1 with a message naming the unknown parameter or the
+ * bad character. */
+int channel_template_check(const char *tmpl, const char *const *names,
+                           size_t nnames, char *err, size_t errlen);
+/* The channel name for one request: the template with each {name}
+ * replaced by the parameter's value. Returns its length, or -1 when it
+ * would not be a valid name (too long, a bad byte in a value). */
+long channel_template_fill(const char *tmpl, const struct route_param *params,
+                           size_t nparams, char *out, size_t outlen);
 
 #endif /* SQUALL_INTERNAL_H */
