@@ -132,6 +132,7 @@ static sq_req *new_request(struct http1 *h)
 
 static void end_request(struct http1 *h, sq_req *r)
 {
+    pubsub_req_gone(r);
     h->req = NULL;
     h->head_timing = 0;
     r->out = NULL;
@@ -256,7 +257,7 @@ static int dispatch(struct http1 *h, sq_req *r)
         return 0;
     }
     rc = route_run(rt, r);
-    if (rc == ROUTE_UPGRADE && rt->kind == ROUTE_WEBSOCKET)
+    if (rc == ROUTE_UPGRADE && rt->ws != NULL)
         return upgrade(h, rt, r);
     if (rc == SQ_ASYNC && !r->finished) {
         r->async = 1;
@@ -449,6 +450,7 @@ static void http1_release(struct conn *c)
 
     if (r != NULL) {
         h->req = NULL;
+        pubsub_req_gone(r); /* before on_close: no delivery after it */
         if (r->async && !r->finished) {
             r->tp = NULL;
             r->out = NULL;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <squall/squall.h>
 
@@ -340,14 +341,15 @@ void module_unload(struct module *m);
 const sq_ws_def *module_websocket(const struct module *m, const char *name);
 
 /* A route resolved to its target. */
-enum route_kind { ROUTE_HANDLER, ROUTE_WEBSOCKET };
+enum route_kind { ROUTE_HANDLER, ROUTE_WEBSOCKET, ROUTE_SUBSCRIBE,
+                  ROUTE_PUBLISH };
 
 struct route {
     const struct route_conf *conf;
     enum route_kind kind;
     const struct module *mod;
     sq_handler_fn fn;    /* ROUTE_HANDLER */
-    const sq_ws_def *ws; /* ROUTE_WEBSOCKET */
+    const sq_ws_def *ws; /* ROUTE_WEBSOCKET, ROUTE_SUBSCRIBE's upgrades */
 };
 
 struct modset {
@@ -554,6 +556,8 @@ struct sq_req {
 
     char remote[48]; /* client address as text, for sq_remote_addr and logs */
     uint64_t body_bytes; /* response body bytes, for the access log */
+    struct sq_sub *subs;         /* its subscriptions (pubsub.c) */
+    struct ps_pending *pubs;     /* its publishes waiting for the hub */
 };
 
 /* Prepares r (from a fresh or reset pool) for a new request answered on
@@ -587,8 +591,17 @@ void response_error_page(sq_req *r, int status);
 
 /* Runs what a matched route does with r: its options (auth, xsrf, in
  * later releases), then its target. Returns the handler's SQ_* result,
- * or ROUTE_UPGRADE for a WebSocket route. */
+ * or ROUTE_UPGRADE for a WebSocket handshake (rt->ws is its endpoint). */
 int route_run(const struct route *rt, sq_req *r);
+
+/* endpoint.c --------------------------------------------------------- */
+
+/* The targets of subscribe and publish routes; they return what a
+ * handler returns, or ROUTE_UPGRADE for a WebSocket subscriber, whose
+ * endpoint is endpoint_ws. */
+int endpoint_subscribe(const struct route *rt, sq_req *r);
+int endpoint_publish(const struct route *rt, sq_req *r);
+extern const sq_ws_def endpoint_ws;
 
 /* conn.c ------------------------------------------------------------- */
 
@@ -711,6 +724,9 @@ int ws_origin_allowed(const sq_req *r, const char *const *allowed, size_t n);
 
 /* websocket.c -------------------------------------------------------- */
 
+/* The list of ws's subscriptions; NULL once it is closing. */
+struct sq_sub **ws_subs(sq_ws *ws);
+
 /* Per worker, after conn_setup. */
 void ws_setup(struct event_base *base, const struct ws_conf *conf);
 /* Performs the opening handshake of r on route rt (ROUTE_WEBSOCKET) and,
@@ -819,6 +835,34 @@ extern struct worker *worker;
  * writes one byte to ready_fd (and closes it) once it serves. */
 int worker_main(int slot, const struct config *cfg, struct listener *l,
                 size_t nl, int ready_fd);
+
+/* hub.c -------------------------------------------------------------- */
+
+/* The hub's listening socket, made by the master before any fork: a unix
+ * stream socket under a random abstract name. */
+struct hub_address {
+    int fd; /* listening; the hub accepts on it, workers close it */
+    struct sockaddr_un sun;
+    socklen_t len;
+};
+
+extern struct hub_address hub_address;
+
+int hub_listen(char *err, size_t errlen);
+/* Runs the hub in the child after fork; returns the exit status. */
+int hub_main(const struct config *cfg);
+
+/* pubsub.c ----------------------------------------------------------- */
+
+/* Connects the worker to the hub (and keeps it connected). */
+void pubsub_setup(struct event_base *base, const struct config *cfg,
+                  int slot);
+void pubsub_free(void);
+/* A request is finished or detached: its subscriptions end, and its
+ * publishes' outcomes are not told. */
+void pubsub_req_gone(sq_req *r);
+/* Every subscription in an owner's list ends (a WebSocket closing). */
+void pubsub_owner_gone(struct sq_sub **owner);
 
 /* master.c ----------------------------------------------------------- */
 
@@ -1184,6 +1228,8 @@ void channel_since(const struct channel *ch, uint64_t epoch, uint64_t offset,
 /* Sets worker slot's subscriber count. */
 void channel_set_subs(struct channels *t, struct channel *ch, unsigned slot,
                       uint32_t n);
+/* Sets every channel's count for slot to 0 (its worker went away). */
+void channels_clear_slot(struct channels *t, unsigned slot);
 /* Drops history older than conf.history_ttl_ms, then channels with no
  * history and no subscribers (their epoch is lost with them). Returns the
  * milliseconds until something else expires, or -1 when nothing will. */

@@ -1,11 +1,14 @@
 /*
- * master.c - the master process: forks the workers and supervises them.
+ * master.c - the master process: forks the workers and the hub, and
+ * supervises them.
  *
  * The master never loads a module and never reads a request, so a broken
  * module can take down a worker but not the daemon. It respawns a worker
- * that dies; one that dies again right after starting is respawned with a
- * growing delay, so a crash loop costs a few forks a minute, not a hot loop.
- * SIGTERM/SIGINT: stop accepting, let the workers drain, exit 0.
+ * or the hub when it dies; one that dies again right after starting is
+ * respawned with a growing delay, so a crash loop costs a few forks a
+ * minute, not a hot loop. SIGTERM/SIGINT: stop accepting, let the workers
+ * drain, then stop the hub (workers publish until their last request),
+ * exit 0.
  */
 #include "internal.h"
 
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,7 +34,7 @@
 #define KILL_GRACE_MS 5000
 
 struct slot {
-    int id;
+    int id; /* the worker's slot; -1 for the hub */
     pid_t pid; /* 0 when not running */
     uint64_t started_ms;
     uint64_t respawn_at; /* 0 when no respawn is due */
@@ -46,6 +50,8 @@ static struct {
     size_t nlisteners;
     struct slot *slots;
     int nslots;
+    struct slot hub;
+    int hub_stopped; /* sent SIGTERM once the workers were gone */
     int sigfd;
     int ready_rd, ready_wr;
     int nready;  /* first-generation workers that reported ready */
@@ -65,30 +71,53 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* "worker 3" or "hub", for messages */
+static const char *name(const struct slot *s, char *buf, size_t len)
+{
+    if (s->id < 0)
+        return "hub";
+    snprintf(buf, len, "worker %d", s->id);
+    return buf;
+}
+
+/* In the child: what a worker or the hub has no use for, then its main. */
+static int child(struct slot *s)
+{
+    close(M.sigfd);
+    close(M.ready_rd);
+    if (M.started || s->id < 0)
+        close(M.ready_wr);
+    if (s->id < 0) {
+        prctl(PR_SET_NAME, "squalld: hub");
+        listen_close(M.listeners, M.nlisteners, 0);
+        return hub_main(M.cfg);
+    }
+    close(hub_address.fd);
+    return worker_main(s->id, M.cfg, M.listeners, M.nlisteners,
+                       M.started ? -1 : M.ready_wr);
+}
+
 static int spawn(struct slot *s)
 {
+    char nm[32];
     pid_t pid;
 
-    scoreboard_reset(s->id); /* nothing left of the slot's last worker */
+    if (s->id >= 0)
+        scoreboard_reset(s->id); /* nothing left of the slot's last worker */
     pid = fork();
     if (pid < 0) {
-        log_error("cannot fork worker %d: %s", s->id, strerror(errno));
+        log_error("cannot fork %s: %s", name(s, nm, sizeof(nm)),
+                  strerror(errno));
         return -1;
     }
-    if (pid == 0) {
-        close(M.sigfd);
-        close(M.ready_rd);
-        if (M.started)
-            close(M.ready_wr);
-        /* exit, not _exit: a sanitizer build checks the worker for
-         * leaks at exit (stdio holds nothing: logs use write(2)) */
-        exit(worker_main(s->id, M.cfg, M.listeners, M.nlisteners,
-                         M.started ? -1 : M.ready_wr));
-    }
+    /* exit, not _exit: a sanitizer build checks the child for leaks at
+     * exit (stdio holds nothing: logs use write(2)) */
+    if (pid == 0)
+        exit(child(s));
     s->pid = pid;
     s->started_ms = now_ms();
     s->respawn_at = 0;
-    log_info("worker %d started, pid %d", s->id, (int)pid);
+    log_info("%s started, pid %d", name(s, nm, sizeof(nm)), (int)pid);
     return 0;
 }
 
@@ -103,11 +132,18 @@ static void describe(int status, char *buf, size_t len)
 
 /* kill fails only for a worker that has exited and is not reaped yet
  * (ESRCH): its SIGCHLD is on the way, nothing to do. */
-static void signal_all(int sig)
+static void signal_workers(int sig)
 {
     for (int i = 0; i < M.nslots; i++)
         if (M.slots[i].pid > 0)
             (void)kill(M.slots[i].pid, sig);
+}
+
+static void signal_all(int sig)
+{
+    signal_workers(sig);
+    if (M.hub.pid > 0)
+        (void)kill(M.hub.pid, sig);
 }
 
 static void begin_stop(int exit_code)
@@ -117,18 +153,20 @@ static void begin_stop(int exit_code)
     M.kill_at = now_ms() + M.cfg->shutdown_timeout_ms + KILL_GRACE_MS;
     for (int i = 0; i < M.nslots; i++)
         M.slots[i].respawn_at = 0;
+    M.hub.respawn_at = 0;
     /* from now on connections are refused rather than queued */
     if (M.listeners != NULL)
         listen_close(M.listeners, M.nlisteners, 1);
     M.listeners = NULL;
     M.nlisteners = 0;
-    signal_all(SIGTERM);
+    signal_workers(SIGTERM); /* and the hub once they are gone */
 }
 
 static void schedule_respawn(struct slot *s, const char *how)
 {
     uint64_t up = now_ms() - s->started_ms;
     unsigned delay = 0;
+    char nm[32];
 
     s->fast_fails = up < FAST_FAIL_MS ? s->fast_fails + 1 : 0;
     if (s->fast_fails > 0) {
@@ -138,18 +176,42 @@ static void schedule_respawn(struct slot *s, const char *how)
             delay = RESPAWN_MAX_MS;
     }
     if (s->fast_fails >= 2)
-        log_crit("worker %d %s, %u times in a row within %d ms of starting; "
+        log_crit("%s %s, %u times in a row within %d ms of starting; "
                  "next respawn in %u ms",
-                 s->id, how, s->fast_fails, FAST_FAIL_MS, delay);
+                 name(s, nm, sizeof(nm)), how, s->fast_fails, FAST_FAIL_MS,
+                 delay);
     else
-        log_error("worker %d %s; respawning in %u ms", s->id, how, delay);
+        log_error("%s %s; respawning in %u ms", name(s, nm, sizeof(nm)), how,
+                  delay);
     s->respawn_at = now_ms() + delay;
+}
+
+/* The hub: respawned whenever it dies before the stop; at the stop it
+ * must exit 0 like a worker. */
+static void hub_reaped(int status)
+{
+    char how[96];
+
+    M.hub.pid = 0;
+    describe(status, how, sizeof(how));
+    if (!M.stopping) {
+        schedule_respawn(&M.hub, how);
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        log_info("hub %s", how);
+    } else if (!M.killed_all) {
+        log_error("hub %s while stopping", how);
+        M.exit_code = 1;
+    }
 }
 
 static void reaped(pid_t pid, int status)
 {
     char how[96];
 
+    if (pid == M.hub.pid) {
+        hub_reaped(status);
+        return;
+    }
     for (int i = 0; i < M.nslots; i++) {
         struct slot *s = &M.slots[i];
         if (s->pid != pid)
@@ -252,8 +314,8 @@ static int run_timers(void)
             next = M.kill_at;
         }
     }
-    for (int i = 0; i < M.nslots && !M.stopping; i++) {
-        struct slot *s = &M.slots[i];
+    for (int i = 0; i <= M.nslots && !M.stopping; i++) {
+        struct slot *s = i < M.nslots ? &M.slots[i] : &M.hub;
         if (s->pid != 0 || s->respawn_at == 0)
             continue;
         if (now >= s->respawn_at && spawn(s) < 0)
@@ -266,12 +328,24 @@ static int run_timers(void)
     return next <= now ? 0 : (int)(next - now);
 }
 
-static int running(void)
+static int workers_running(void)
 {
     for (int i = 0; i < M.nslots; i++)
         if (M.slots[i].pid > 0)
             return 1;
     return 0;
+}
+
+/* Once the last worker is gone, nobody publishes: the hub may go. */
+static int running(void)
+{
+    if (workers_running())
+        return 1;
+    if (M.stopping && M.hub.pid > 0 && !M.hub_stopped) {
+        (void)kill(M.hub.pid, SIGTERM);
+        M.hub_stopped = 1;
+    }
+    return M.hub.pid > 0;
 }
 
 static int setup(struct config *cfg, struct listener *l, size_t nl)
@@ -298,18 +372,25 @@ static int setup(struct config *cfg, struct listener *l, size_t nl)
         return -1;
     for (int i = 0; i < M.nslots; i++)
         M.slots[i].id = i;
+    M.hub.id = -1;
     return 0;
 }
 
 int master_main(struct config *cfg, const char *config_path, struct listener *l,
                 size_t nl)
 {
+    char err[256];
+
     log_set_role("master");
     signal(SIGPIPE, SIG_IGN);
     if (setup(cfg, l, nl) < 0)
         fatal("cannot set up the master: %s", strerror(errno));
     log_notice("squalld %s starting %d worker(s) with %s", PACKAGE_VERSION,
                M.nslots, config_path);
+    if (hub_listen(err, sizeof(err)) < 0)
+        fatal("%s", err);
+    if (spawn(&M.hub) < 0)
+        begin_stop(1);
     for (int i = 0; i < M.nslots && !M.stopping; i++)
         if (spawn(&M.slots[i]) < 0)
             begin_stop(1);
@@ -327,6 +408,7 @@ int master_main(struct config *cfg, const char *config_path, struct listener *l,
     if (M.listeners != NULL)
         listen_close(M.listeners, M.nlisteners, 1);
     free(M.slots);
+    close(hub_address.fd);
     scoreboard_destroy();
     log_notice("stopped");
     return M.exit_code;

@@ -239,6 +239,15 @@ static int route_resolve(struct modset *ms, const struct route_conf *rc,
     char list[512];
 
     r->conf = rc;
+    if (rc->subscribe) {
+        r->kind = ROUTE_SUBSCRIBE;
+        r->ws = &endpoint_ws;
+        return 0;
+    }
+    if (rc->publish) {
+        r->kind = ROUTE_PUBLISH;
+        return 0;
+    }
     if (!rc->module) /* not a handler route (static, redirect, ...) */
         return 0;
     r->mod = modset_find(ms, rc->module);

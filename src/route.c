@@ -1,9 +1,9 @@
 /*
  * route.c - what runs between routing and a route's target.
  *
- * A route has a target kind: a module handler, or a WebSocket endpoint
- * (the transport upgrades the connection); subscribe/publish endpoints, static
- * files and metrics plug in here as further kinds. Route options (auth, XSRF)
+ * A route has a target kind: a module handler, a WebSocket endpoint (the
+ * transport upgrades the connection), or a pub/sub endpoint (endpoint.c);
+ * static files and metrics will plug in here as further kinds. Route options (auth, XSRF)
  * will run before the target, so that they guard every kind alike, before any
  * upgrade.
  */
@@ -26,6 +26,10 @@ int route_run(const struct route *rt, sq_req *r)
         return run_handler(rt, r);
     case ROUTE_WEBSOCKET:
         return ROUTE_UPGRADE; /* the transport performs the handshake */
+    case ROUTE_SUBSCRIBE:
+        return endpoint_subscribe(rt, r);
+    case ROUTE_PUBLISH:
+        return endpoint_publish(rt, r);
     }
     fatal("route %s has an unknown target kind %d", rt->conf->path,
           (int)rt->kind);

@@ -46,6 +46,7 @@ struct sq_ws {
     struct wsdeflate *z;    /* NULL unless permessage-deflate was agreed */
     struct event *close_ev; /* the close_timeout, while closing */
     struct buf msg;         /* fragments of a message; output during open */
+    struct sq_sub *subs;    /* its pub/sub subscriptions */
     uint16_t code;          /* of the close we sent, or 1006 */
     uint8_t state;
     uint8_t told : 1;     /* the module's close has run */
@@ -73,6 +74,11 @@ void ws_setup(struct event_base *base, const struct ws_conf *conf)
     W.pong_p = conn_common_timeout(conf->ping_timeout_ms, &W.pong);
 }
 
+struct sq_sub **ws_subs(sq_ws *ws)
+{
+    return ws != NULL && ws->state == WS_OPEN ? &ws->subs : NULL;
+}
+
 size_t ws_state_size(void)
 {
     return sizeof(struct sq_ws);
@@ -88,6 +94,7 @@ static void tell_close(sq_ws *ws, unsigned code, const uint8_t *reason,
     if (ws->told)
         return;
     ws->told = 1;
+    pubsub_owner_gone(&ws->subs); /* no delivery once it is closing */
     if (ws->rt->ws->close == NULL)
         return;
     if (len > 0)
@@ -98,6 +105,7 @@ static void tell_close(sq_ws *ws, unsigned code, const uint8_t *reason,
 
 static void free_ws(sq_ws *ws)
 {
+    pubsub_owner_gone(&ws->subs);
     if (ws->close_ev != NULL)
         event_free(ws->close_ev);
     if (ws->z != NULL) {

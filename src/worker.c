@@ -154,6 +154,7 @@ static void teardown(struct worker *w)
                             &log_timer};
 
     conn_close_all();
+    pubsub_free();
     threadpool_free(w->pool); /* idle here: done callbacks run before fini */
     w->pool = NULL;
     access_flush();
@@ -262,6 +263,7 @@ int worker_main(int slot, const struct config *cfg, struct listener *l,
     }
     http1_setup(w.router, &cfg->limits);
     ws_setup(w.base, &cfg->ws);
+    pubsub_setup(w.base, cfg, slot);
     if (setup_events(&w) < 0)
         fatal("cannot set up the worker's events");
     unblock_signals(); /* a signal queued during start-up is handled now */

@@ -402,6 +402,100 @@ int sq_ws_set_protocol(sq_ws *ws, const char *protocol);
 const char *sq_ws_protocol(const sq_ws *ws);
 
 /* ---------------------------------------------------------------------
+ * Pub/sub: channels across workers (and hosts, with pubsub.redis)
+ *
+ * A message published on any worker reaches every subscriber of its
+ * channel on every worker, in publish order. Each channel keeps its last
+ * pubsub.history messages (for at most pubsub.history_ttl), each with a
+ * position: "<epoch>:<offset>", where the offset counts the channel's
+ * messages and the epoch changes whenever the channel's history was lost
+ * (the hub restarted, the channel expired). A subscriber that comes back
+ * with the last position it saw gets exactly what it missed, in order,
+ * nothing twice; when that is no longer possible (another epoch, or the
+ * messages fell out of the history) it gets one SQ_MSG_RELOAD instead: its
+ * state is stale, it must reload it, and it continues after the position
+ * the reload carries.
+ *
+ *     static void on_message(sq_sub *s, const sq_msg *m, void *arg)
+ *     {
+ *         sq_req *r = arg;
+ *         sq_set_header(r, "Squall-Position", m->position);
+ *         if (m->kind == SQ_MSG_DATA)
+ *             sq_write(r, m->data, m->len);
+ *         sq_unsubscribe(s);
+ *         sq_finish(r);
+ *     }
+ *
+ *     static int wait_message(sq_req *r)      // a long poll
+ *     {
+ *         if (sq_subscribe(r, "news", sq_query_arg(r, "position"),
+ *                          on_message, r) == NULL)
+ *             return 503;
+ *         return SQ_ASYNC;
+ *     }
+ *
+ * Channel names are 1 to 255 bytes, printable and without spaces. All of
+ * this is loop-thread only; callbacks run on the worker's loop.
+ * ------------------------------------------------------------------- */
+
+typedef struct sq_sub sq_sub;
+
+enum sq_msg_kind {
+    SQ_MSG_DATA = 0,   /* a message */
+    SQ_MSG_RELOAD = 1, /* messages were lost: reload, continue after this */
+};
+
+typedef struct sq_msg {
+    int kind;             /* enum sq_msg_kind */
+    const char *channel;
+    const void *data;     /* SQ_MSG_DATA: the message, len bytes */
+    size_t len;
+    const char *position; /* this message's, or where to continue */
+} sq_msg;
+
+/* A delivery. m and its strings are valid during the call only. The
+ * callback may unsubscribe s, or finish or close what owns it. */
+typedef void (*sq_msg_fn)(sq_sub *s, const sq_msg *m, void *arg);
+
+/* Subscribes the request r to channel. position: the last one the client
+ * saw, to get what came after it (or a reload), or NULL for the next
+ * messages only. The subscription ends by sq_unsubscribe, when r is
+ * finished, or when its client goes away (before sq_on_close's callback
+ * runs): fn is never called after. Returns NULL for a bad channel name or
+ * position, or when out of memory. */
+sq_sub *sq_subscribe(sq_req *r, const char *channel, const char *position,
+                     sq_msg_fn fn, void *arg);
+/* The same for a WebSocket; it ends when the WebSocket closes (before its
+ * close callback). */
+sq_sub *sq_ws_subscribe(sq_ws *ws, const char *channel, const char *position,
+                        sq_msg_fn fn, void *arg);
+/* Ends a subscription; fn is not called again. */
+void sq_unsubscribe(sq_sub *s);
+/* The position the subscriber is at: of the last message delivered, or
+ * the channel's when it subscribed without one. NULL until the hub has
+ * answered (the first delivery, or shortly after subscribing). The string
+ * is valid until the next delivery. */
+const char *sq_sub_position(const sq_sub *s);
+
+/* Publishes len bytes (at most pubsub.max_message_size) to channel. 0 when
+ * it was handed to the hub; SQ_ERROR for a bad name or size, when the hub
+ * is unreachable, or when out of memory. Fire and forget: use
+ * sq_publish_req to learn the outcome. */
+int sq_publish(const char *channel, const void *data, size_t len);
+
+/* The outcome of sq_publish_req: status 0 with the message's position and
+ * the number of subscribers on this host it reached, else an HTTP status
+ * that says why (413: too large, 400: bad channel name, 503: too many
+ * channels, or the hub unreachable). */
+typedef void (*sq_publish_fn)(sq_req *r, int status, const char *position,
+                              unsigned reached, void *arg);
+/* Publishes for the request r: done runs once, on the loop, unless r is
+ * finished or its client goes away first. Returns 0, or an HTTP status
+ * (as above) when it failed at once (done is then not called). */
+int sq_publish_req(sq_req *r, const char *channel, const void *data,
+                   size_t len, sq_publish_fn done, void *arg);
+
+/* ---------------------------------------------------------------------
  * Module configuration
  *
  * init() gets the module's YAML block as a plain, read-only tree; scalars
