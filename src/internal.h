@@ -419,6 +419,14 @@ struct router *router_new(void);
  * whose named groups become parameters. methods 0 = any. */
 int router_add(struct router *rt, const char *pattern, unsigned methods,
                void *target, char *err, size_t errlen);
+/* The names of the parameters a pattern captures, in order: its {name}
+ * segments, or the named groups of a regex (none for an exact path).
+ * names[i] point into buf, which has room for strlen(pattern) + 1 bytes.
+ * Returns how many, or -1 with router_add's message when the pattern is
+ * not one router_add would take. */
+int router_param_names(const char *pattern, char *buf,
+                       const char *names[ROUTE_MAX_PARAMS], char *err,
+                       size_t errlen);
 /* Matches a path (percent-encoded, no query). GET routes also answer
  * HEAD. Parameters are decoded into pool. */
 int router_match(const struct router *rt, const char *path, size_t len,
