@@ -60,6 +60,18 @@
 #define WS_MESSAGE_MAX (1 * GIB)
 #define WS_SEND_MIN (1 * KIB)
 #define WS_SEND_MAX (8 * MIB)
+/* pubsub: the hub holds every channel's history in its one process; a
+ * message is copied whole into history and into every worker's queue */
+#define HISTORY_MAX 100000           /* messages per channel */
+#define HISTORY_TTL_MIN SECOND       /* less is no history at all */
+#define HISTORY_TTL_MAX (168 * HOUR) /* 7 days */
+#define CHANNELS_MAX 10000000        /* a channel costs ~100 bytes + name */
+#define PUBSUB_MESSAGE_MAX (16 * MIB)
+#define HISTORY_MEMORY_MAX (16 * GIB) /* 0: no history kept */
+#define HUB_QUEUE_MIN (64 * KIB)
+#define HUB_QUEUE_MAX (1 * GIB)
+#define POLL_TIMEOUT_MAX HOUR   /* subscribe.poll_timeout, sse_keepalive */
+#define REDIS_DB_MAX 2147483647 /* Redis's databases setting is an int */
 
 /* Context of one parse ------------------------------------------------- */
 
@@ -70,6 +82,9 @@ struct ctx {
     /* server.limits.max_uri_size as written, or NULL: checked against
      * max_header_size once the whole section is read */
     const struct ynode *uri_size;
+    /* the route being read: its subscribe/publish channel, checked
+     * against its path's parameters once the whole route is read */
+    const struct ynode *channel;
 };
 
 #define fail(c, ...) conf_fail(&(c)->e, __VA_ARGS__)
@@ -1081,6 +1096,70 @@ static int set_subprotocols(struct ctx *c, const struct ynode *v,
     return get_strings(c, v, where, &rc->subprotocols, &rc->nsubprotocols);
 }
 
+/* subscribe: and publish: */
+
+static int set_channel(struct ctx *c, const struct ynode *v, const char *where,
+                       void *field)
+{
+    const char *text;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    c->channel = v;
+    return copy_string(c, v, text, field);
+}
+
+static int set_poll_timeout(struct ctx *c, const struct ynode *v,
+                            const char *where, void *field)
+{
+    return get_duration(c, v, where, SECOND, POLL_TIMEOUT_MAX, field);
+}
+
+static const struct key_def subscribe_keys[] = {
+    {"channel", set_channel, offsetof(struct route_conf, channel)},
+    {"poll_timeout", set_poll_timeout,
+     offsetof(struct route_conf, poll_timeout_ms)},
+    {"sse_keepalive", set_poll_timeout,
+     offsetof(struct route_conf, sse_keepalive_ms)},
+    {NULL, NULL, 0},
+};
+
+static const struct key_def publish_keys[] = {
+    {"channel", set_channel, offsetof(struct route_conf, channel)},
+    {NULL, NULL, 0},
+};
+
+static int set_pubsub_route(struct ctx *c, const struct ynode *v,
+                            const char *where, struct route_conf *rc,
+                            const struct key_def *keys)
+{
+    if (v->type != YNODE_MAP || v->is_null)
+        return wrong_type(c, v, where, "a mapping");
+    if (walk_map(c, v, where, keys, rc) < 0)
+        return -1;
+    if (rc->channel == NULL)
+        return fail(c, v->mark, "missing 'channel' in %s", where);
+    return 0;
+}
+
+static int set_subscribe(struct ctx *c, const struct ynode *v,
+                         const char *where, void *field)
+{
+    struct route_conf *rc = field;
+
+    rc->subscribe = 1;
+    return set_pubsub_route(c, v, where, rc, subscribe_keys);
+}
+
+static int set_publish(struct ctx *c, const struct ynode *v, const char *where,
+                       void *field)
+{
+    struct route_conf *rc = field;
+
+    rc->publish = 1;
+    return set_pubsub_route(c, v, where, rc, publish_keys);
+}
+
 static const struct key_def route_keys[] = {
     {"path", set_route_path, offsetof(struct route_conf, path)},
     {"methods", set_methods, offsetof(struct route_conf, methods)},
@@ -1089,16 +1168,39 @@ static const struct key_def route_keys[] = {
     {"origins", set_origins, 0},
     {"subprotocols", set_subprotocols, 0},
     {"deflate", set_deflate, offsetof(struct route_conf, deflate)},
+    {"subscribe", set_subscribe, 0},
+    {"publish", set_publish, 0},
     {NULL, NULL, 0},
 };
 
-/* The options that only a websocket route takes. */
+static const struct ynode *map_get(const struct ynode *map, const char *key)
+{
+    for (size_t i = 0; i < map->n; i++)
+        if (strcmp(YMAP_KEY(map, i)->text, key) == 0)
+            return YMAP_VALUE(map, i);
+    return NULL;
+}
+
+/* A route does one thing: exactly one of these keys. */
+static const char *const route_kinds[] = {"handler", "websocket", "subscribe",
+                                          "publish"};
+
+/* One kind, and the options that only a websocket route takes. */
 static int check_route_kind(struct ctx *c, const struct ynode *v,
                             const struct route_conf *rc, const char *rwhere)
 {
+    const char *kind = NULL;
     size_t i;
 
-    if (rc->handler == NULL)
+    for (i = 0; i < ARRAY_LEN(route_kinds); i++) {
+        if (map_get(v, route_kinds[i]) == NULL)
+            continue;
+        if (kind != NULL)
+            return fail(c, v->mark, "both '%s' and '%s' in %s", kind,
+                        route_kinds[i], rwhere);
+        kind = route_kinds[i];
+    }
+    if (kind == NULL)
         return fail(c, v->mark, "missing 'handler' in %s", rwhere);
     if (rc->websocket)
         return 0;
@@ -1113,11 +1215,37 @@ static int check_route_kind(struct ctx *c, const struct ynode *v,
     return 0;
 }
 
-static int has_key(const struct ynode *map, const char *key)
+/* A subscribe or publish route's channel may use its path's parameters,
+ * and only those. */
+static int check_channel(struct ctx *c, const struct ynode *v,
+                         struct route_conf *rc, const char *rwhere)
 {
-    for (size_t i = 0; i < map->n; i++)
-        if (strcmp(YMAP_KEY(map, i)->text, key) == 0)
-            return 1;
+    const char *names[ROUTE_MAX_PARAMS];
+    char cwhere[CONF_WHERE_MAX + 32], msg[512], *buf;
+    int n;
+
+    if (!rc->subscribe && !rc->publish)
+        return 0;
+    buf = malloc(strlen(rc->path) + 1);
+    if (buf == NULL)
+        return fail(c, v->mark, "out of memory");
+    n = router_param_names(rc->path, buf, names, msg, sizeof(msg));
+    if (n < 0) {
+        free(buf);
+        return fail(c, map_get(v, "path")->mark, "%s", msg);
+    }
+    if (channel_template_check(rc->channel, names, (size_t)n, msg,
+                               sizeof(msg)) < 0) {
+        free(buf);
+        snprintf(cwhere, sizeof(cwhere), "%s.%s.channel", rwhere,
+                 rc->subscribe ? "subscribe" : "publish");
+        return fail(c, c->channel->mark, "%s for %s", msg, cwhere);
+    }
+    free(buf);
+    /* a publish is a POST, a subscription a GET (and HEAD), unless the
+     * route says otherwise */
+    if (rc->methods == 0)
+        rc->methods = METHOD_BIT(rc->publish ? METHOD_POST : METHOD_GET);
     return 0;
 }
 
@@ -1128,15 +1256,18 @@ static int add_route(struct ctx *c, const struct ynode *v, size_t i,
     char rwhere[CONF_WHERE_MAX];
 
     rc->mark = v->mark;
+    rc->poll_timeout_ms = 30 * SECOND;
+    rc->sse_keepalive_ms = 15 * SECOND;
+    c->channel = NULL;
     c->cfg->nroutes++; /* counted now, so config_free frees it on error */
     snprintf(rwhere, sizeof(rwhere), "%s[%zu]", where, i);
     if (walk_map(c, v, rwhere, route_keys, rc) < 0)
         return -1;
     if (rc->path == NULL)
         return fail(c, v->mark, "missing 'path' in %s", rwhere);
-    if (rc->websocket && rc->handler != NULL && has_key(v, "handler"))
-        return fail(c, v->mark, "both 'handler' and 'websocket' in %s", rwhere);
-    return check_route_kind(c, v, rc, rwhere);
+    if (check_route_kind(c, v, rc, rwhere) < 0)
+        return -1;
+    return check_channel(c, v, rc, rwhere);
 }
 
 static int set_routes(struct ctx *c, const struct ynode *v, const char *where,
@@ -1205,6 +1336,142 @@ static int set_websocket_section(struct ctx *c, const struct ynode *v,
     return walk_map(c, v, where, ws_keys, field);
 }
 
+/* pubsub */
+
+static int set_history(struct ctx *c, const struct ynode *v, const char *where,
+                       void *field)
+{
+    uint64_t n;
+
+    if (get_int(c, v, where, 0, HISTORY_MAX, &n) < 0)
+        return -1;
+    *(unsigned *)field = (unsigned)n;
+    return 0;
+}
+
+static int set_history_ttl(struct ctx *c, const struct ynode *v,
+                           const char *where, void *field)
+{
+    return get_duration(c, v, where, HISTORY_TTL_MIN, HISTORY_TTL_MAX, field);
+}
+
+static int set_max_channels(struct ctx *c, const struct ynode *v,
+                            const char *where, void *field)
+{
+    uint64_t n;
+
+    if (get_int(c, v, where, 1, CHANNELS_MAX, &n) < 0)
+        return -1;
+    *(unsigned *)field = (unsigned)n;
+    return 0;
+}
+
+static int set_pubsub_message_size(struct ctx *c, const struct ynode *v,
+                                   const char *where, void *field)
+{
+    return get_size(c, v, where, 1, PUBSUB_MESSAGE_MAX, field);
+}
+
+static int set_history_memory(struct ctx *c, const struct ynode *v,
+                              const char *where, void *field)
+{
+    return get_size(c, v, where, 0, HISTORY_MEMORY_MAX, field);
+}
+
+static int set_hub_queue(struct ctx *c, const struct ynode *v,
+                         const char *where, void *field)
+{
+    return get_size(c, v, where, HUB_QUEUE_MIN, HUB_QUEUE_MAX, field);
+}
+
+/* Why text is not "redis://host:port" or "redis://host:port/db"; NULL when
+ * it is. host is a name or an IPv4 address (letters, digits, '-', '.'),
+ * or an IPv6 address in brackets; port 1..65535; db 0..REDIS_DB_MAX; no
+ * leading zeros, nothing after. Only the syntax: nothing is resolved. */
+static const char *redis_url_error(const char *text)
+{
+    const char *p = text, *host;
+    uint64_t n;
+
+    if (strncmp(p, "redis://", 8) != 0)
+        return "it must start with redis://";
+    p += 8;
+    host = p;
+    if (*p == '[') {
+        p++;
+        while (isxdigit((unsigned char)*p) || *p == ':' || *p == '.')
+            p++;
+        if (*p != ']' || p == host + 1)
+            return "bad IPv6 address";
+        p++;
+    } else {
+        while (isalnum((unsigned char)*p) || *p == '-' || *p == '.')
+            p++;
+        if (p == host)
+            return "no host";
+    }
+    if (*p != ':')
+        return *p == '\0' || *p == '/' ? "no port" : "bad character in host";
+    p++;
+    if (*p == '0' || parse_digits(&p, 65535, &n) < 0 || n == 0)
+        return "the port is a number from 1 to 65535";
+    if (*p == '\0')
+        return NULL;
+    if (*p != '/')
+        return "bad character after the port";
+    p++;
+    if ((*p == '0' && p[1] != '\0') || parse_digits(&p, REDIS_DB_MAX, &n) < 0)
+        return "the database is a number from 0 to 2147483647";
+    if (*p != '\0')
+        return "bad character after the database";
+    return NULL;
+}
+
+/* An empty value is the default: no Redis. */
+static int set_redis(struct ctx *c, const struct ynode *v, const char *where,
+                     void *field)
+{
+    struct pubsub_conf *ps = field;
+    const char *text, *why;
+
+    if (v->type == YNODE_SCALAR && v->is_null) {
+        free(ps->redis);
+        ps->redis = NULL;
+        return 0;
+    }
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    why = redis_url_error(text);
+    if (why != NULL)
+        return fail(c, v->mark,
+                    "bad URL '%s' for %s: %s (expected "
+                    "redis://host:port or redis://host:port/db)",
+                    text, where, why);
+    ps->redis_mark = v->mark;
+    return copy_string(c, v, text, &ps->redis);
+}
+
+static const struct key_def pubsub_keys[] = {
+    {"history", set_history, offsetof(struct pubsub_conf, history)},
+    {"history_ttl", set_history_ttl,
+     offsetof(struct pubsub_conf, history_ttl_ms)},
+    {"max_channels", set_max_channels,
+     offsetof(struct pubsub_conf, max_channels)},
+    {"max_message_size", set_pubsub_message_size,
+     offsetof(struct pubsub_conf, max_message_size)},
+    {"max_history_memory", set_history_memory,
+     offsetof(struct pubsub_conf, max_history_memory)},
+    {"hub_queue", set_hub_queue, offsetof(struct pubsub_conf, hub_queue)},
+    {"redis", set_redis, 0},
+    {NULL, NULL, 0},
+};
+
+static int set_pubsub_section(struct ctx *c, const struct ynode *v,
+                              const char *where, void *field)
+{
+    return walk_map(c, v, where, pubsub_keys, field);
+}
+
 /* the top level */
 
 static const struct key_def top_keys[] = {
@@ -1213,6 +1480,7 @@ static const struct key_def top_keys[] = {
     {"modules", set_modules, 0},
     {"routes", set_routes, 0},
     {"websocket", set_websocket_section, offsetof(struct config, ws)},
+    {"pubsub", set_pubsub_section, offsetof(struct config, pubsub)},
     {NULL, NULL, 0},
 };
 
@@ -1227,6 +1495,8 @@ static int check_handlers(struct ctx *c)
 
     for (i = 0; i < cfg->nroutes; i++) {
         rc = &cfg->routes[i];
+        if (rc->module == NULL) /* subscribe or publish */
+            continue;
         suggest_init(&s, rc->module);
         for (j = 0; j < cfg->nmodules; j++) {
             if (strcmp(cfg->modules[j].name, rc->module) == 0)
@@ -1261,6 +1531,13 @@ static void set_defaults(struct config *cfg)
     cfg->ws.ping_interval_ms = 0;
     cfg->ws.ping_timeout_ms = 30 * SECOND;
     cfg->ws.close_timeout_ms = 5 * SECOND;
+    cfg->pubsub.history = 100;
+    cfg->pubsub.history_ttl_ms = 5 * MINUTE;
+    cfg->pubsub.max_channels = 100000;
+    cfg->pubsub.max_message_size = 64 * KIB;
+    cfg->pubsub.max_history_memory = 64 * MIB;
+    cfg->pubsub.hub_queue = 16 * MIB;
+    cfg->pubsub.redis = NULL;
     cfg->log_level = SQ_LOG_INFO;
     cfg->log_error = NULL;
     cfg->access_mode = ACCESS_OFF;
@@ -1428,10 +1705,12 @@ void config_free(struct config *cfg)
         free(cfg->routes[i].path);
         free(cfg->routes[i].module);
         free(cfg->routes[i].handler);
+        free(cfg->routes[i].channel);
         free_strings(cfg->routes[i].origins, cfg->routes[i].norigins);
         free_strings(cfg->routes[i].subprotocols, cfg->routes[i].nsubprotocols);
     }
     free(cfg->routes);
+    free(cfg->pubsub.redis);
     free(cfg->log_error);
     free(cfg->log_access);
     free(cfg->file);

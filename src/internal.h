@@ -421,6 +421,14 @@ struct router *router_new(void);
  * whose named groups become parameters. methods 0 = any. */
 int router_add(struct router *rt, const char *pattern, unsigned methods,
                void *target, char *err, size_t errlen);
+/* The names of the parameters a pattern captures, in order: its {name}
+ * segments, or the named groups of a regex (none for an exact path).
+ * names[i] point into buf, which has room for strlen(pattern) + 1 bytes.
+ * Returns how many, or -1 with router_add's message when the pattern is
+ * not one router_add would take. */
+int router_param_names(const char *pattern, char *buf,
+                       const char *names[ROUTE_MAX_PARAMS], char *err,
+                       size_t errlen);
 /* Matches a path (percent-encoded, no query). GET routes also answer
  * HEAD. Parameters are decoded into pool. */
 int router_match(const struct router *rt, const char *path, size_t len,
@@ -1144,12 +1152,16 @@ struct hub_frame {
 /* The frame around a message of max bytes can be this large at most. */
 #define HUB_FRAME_MAX(max) ((max) + HUB_CHANNEL_MAX + 64)
 
-/* Appends f, encoded, to out; -1 when out of memory (out unchanged). */
+/* Appends f, encoded, to out; -1 (out unchanged) when out of memory, or
+ * when f is not a frame hub_decode would take (unknown type, a channel of
+ * 0 or more than HUB_CHANNEL_MAX bytes, a frame of 4 GiB or more). */
 int hub_encode(struct buf *out, const struct hub_frame *f);
 /* Decodes the frame at the start of in[0, len): returns the bytes it
  * took (> 0), 0 when more input is needed, -1 when the input is not a
  * frame (unknown type, fields that disagree with the length, a length
- * over max_frame). */
+ * of 0 or over max_frame - known from the 4 length bytes alone -, a
+ * channel of 0 or more than HUB_CHANNEL_MAX bytes, recovered not 0 or
+ * 1). f is written only when a frame is returned. */
 long hub_decode(const char *in, size_t len, size_t max_frame,
                 struct hub_frame *f);
 
@@ -1175,6 +1187,8 @@ struct channel {
     uint32_t count;        /* messages in history */
     uint32_t *subs;        /* subscribers per worker slot (nslots) */
     uint32_t nsubs;        /* their sum */
+    struct channel *idle_next; /* on channels.idle, when idle_listed */
+    uint8_t idle_listed;
     size_t len;
     char name[];           /* len bytes, NUL-terminated */
 };
@@ -1182,6 +1196,7 @@ struct channel {
 struct channels {
     struct channel **buckets;
     size_t nbuckets, count;
+    struct channel *idle; /* may have no history and no subscribers */
     struct hmsg *oldest, *newest; /* every history message, by age */
     size_t mem;                   /* bytes of history (hmsg + data) */
     unsigned nslots;              /* worker slots */
@@ -1196,20 +1211,28 @@ int channels_init(struct channels *t, const struct pubsub_conf *conf,
                   void *epoch_arg);
 void channels_free(struct channels *t);
 /* Whether name[0, len) may name a channel: 1 to HUB_CHANNEL_MAX bytes,
- * printable ASCII or UTF-8, no control characters. */
+ * printable ASCII (0x21-0x7e: no space) or valid UTF-8, no control
+ * characters (C0, DEL, and the C1 U+0080-U+009F). */
 int channel_name_ok(const char *name, size_t len);
 struct channel *channel_find(struct channels *t, const char *name,
                              size_t len);
 /* Finds the channel or creates it with a new epoch; NULL and *err set to
- * HUB_ETOOMANY, HUB_ENOMEM or HUB_EBADNAME. */
+ * HUB_ETOOMANY, HUB_ENOMEM or HUB_EBADNAME (*err 0 otherwise). At
+ * max_channels it first frees the idle channels (no history, no
+ * subscribers), so a channel pointer is valid until the next
+ * channel_get or channels_expire only, unless it has history or
+ * subscribers. */
 struct channel *channel_get(struct channels *t, const char *name,
                             size_t len, int *err);
 /* Appends a message with the next offset and returns it; the oldest
  * messages go when the channel holds more than conf.history, and the
  * oldest of any channel while all history takes more than
- * conf.max_history_memory. With conf.history 0 the message is not kept
- * (NULL returned with ch->offset advanced). *err: HUB_ETOOBIG,
- * HUB_ENOMEM. */
+ * conf.max_history_memory. With conf.history 0, or a message that takes
+ * more than all of max_history_memory (sizeof(struct hmsg) + len), the
+ * message is not kept: NULL with *err 0 and ch->offset advanced; the
+ * channel's history is then emptied, since it no longer leads up to the
+ * present. On failure NULL, *err HUB_ETOOBIG (len > max_message_size) or
+ * HUB_ENOMEM, and ch->offset unchanged. */
 const struct hmsg *channel_publish(struct channels *t, struct channel *ch,
                                    const void *data, size_t len,
                                    int64_t now_ms, int *err);
@@ -1225,20 +1248,28 @@ struct recovery {
 };
 void channel_since(const struct channel *ch, uint64_t epoch, uint64_t offset,
                    struct recovery *r);
-/* Sets worker slot's subscriber count. */
+/* Sets worker slot's subscriber count (a slot >= nslots is ignored). A
+ * channel left with no subscribers and no history is freed by the next
+ * channels_expire (or channel_get at max_channels). */
 void channel_set_subs(struct channels *t, struct channel *ch, unsigned slot,
                       uint32_t n);
 /* Sets every channel's count for slot to 0 (its worker went away). */
 void channels_clear_slot(struct channels *t, unsigned slot);
 /* Drops history older than conf.history_ttl_ms, then channels with no
- * history and no subscribers (their epoch is lost with them). Returns the
- * milliseconds until something else expires, or -1 when nothing will. */
+ * history and no subscribers (their epoch is lost with them). A message
+ * published at at_ms goes once now_ms >= at_ms + history_ttl_ms. Returns
+ * the milliseconds until the next message expires (> 0), or -1 when no
+ * message is kept. */
 int64_t channels_expire(struct channels *t, int64_t now_ms);
 
-/* A position as clients see it: "<epoch, 16 lowercase hex>:<offset>". */
+/* A position as clients see it: "<epoch, 16 lowercase hex>:<offset>".
+ * Returns the length written (NUL-terminated), -1 when len is too small. */
 #define POSITION_MAX 40
 int position_format(uint64_t epoch, uint64_t offset, char *out, size_t len);
-/* -1 unless s[0, len) is exactly that form with a non-zero epoch. */
+/* -1 unless s[0, len) is exactly that form with a non-zero epoch: what
+ * position_format writes and nothing else (one spelling per position): no
+ * uppercase hex, no sign, space or leading zero in the offset, which is
+ * at most UINT64_MAX. *epoch and *offset are set only on success. */
 int position_parse(const char *s, size_t len, uint64_t *epoch,
                    uint64_t *offset);
 
@@ -1248,8 +1279,9 @@ int position_parse(const char *s, size_t len, uint64_t *epoch,
 int channel_template_check(const char *tmpl, const char *const *names,
                            size_t nnames, char *err, size_t errlen);
 /* The channel name for one request: the template with each {name}
- * replaced by the parameter's value. Returns its length, or -1 when it
- * would not be a valid name (too long, a bad byte in a value). */
+ * replaced by the parameter's value, NUL-terminated in out. Returns its
+ * length, or -1 when it would not be a valid name (too long, a bad byte
+ * in a value), does not fit in outlen, or names a missing parameter. */
 long channel_template_fill(const char *tmpl, const struct route_param *params,
                            size_t nparams, char *out, size_t outlen);
 

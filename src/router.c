@@ -562,6 +562,64 @@ static int regex_add(struct router *rt, const char *pattern, unsigned methods,
     return 0;
 }
 
+/* Copies n to buf at *at (NUL-terminated) and records it in names. */
+static void name_copy(const char *n, char *buf, size_t *at, const char **names,
+                      size_t i)
+{
+    size_t len = strlen(n);
+
+    memcpy(buf + *at, n, len + 1);
+    names[i] = buf + *at;
+    *at += len + 1;
+}
+
+int router_param_names(const char *pattern, char *buf,
+                       const char *names[ROUTE_MAX_PARAMS], char *err,
+                       size_t errlen)
+{
+    const char *why = "out of memory";
+    struct rentry *e;
+    struct tnode *n;
+    struct rx x;
+    size_t at = 0, i;
+    int count;
+
+    if (pattern[0] == '^') {
+        memset(&x, 0, sizeof(x));
+        if (rx_compile(&x, pattern, err, errlen) < 0) {
+            count = -1;
+        } else {
+            /* a group's name is written in the pattern, with "(?<" and ">"
+             * around it: the names fit in strlen(pattern) + 1 bytes */
+            for (i = 0; i < x.nnames; i++)
+                name_copy(x.names[i].name, buf, &at, names, i);
+            count = (int)x.nnames;
+        }
+        pcre2_match_data_free(x.md);
+        pcre2_code_free(x.code);
+        free(x.pattern);
+        return count;
+    }
+    if (pattern[0] != '/') {
+        errf(err, errlen,
+             "route '%s': a path must start with '/' "
+             "(or '^' for a regex)",
+             pattern);
+        return -1;
+    }
+    e = rentry_new(pattern, 0, NULL);
+    if (!e || template_walk(NULL, e, &n, &why) < 0) {
+        errf(err, errlen, "route '%s': %s", pattern, why);
+        free(e);
+        return -1;
+    }
+    for (i = 0; i < e->nnames; i++)
+        name_copy(e->names[i], buf, &at, names, i);
+    count = (int)e->nnames;
+    free(e);
+    return count;
+}
+
 int router_add(struct router *rt, const char *pattern, unsigned methods,
                void *target, char *err, size_t errlen)
 {

@@ -1502,6 +1502,262 @@ START_TEST(test_websocket_ranges)
 }
 END_TEST
 
+/* pubsub ------------------------------------------------------------------ */
+
+START_TEST(test_pubsub_defaults)
+{
+    struct config *cfg = parse(MOD);
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->pubsub.history, 100);
+    ck_assert_uint_eq(cfg->pubsub.history_ttl_ms, 5 * 60 * 1000);
+    ck_assert_uint_eq(cfg->pubsub.max_channels, 100000);
+    ck_assert_uint_eq(cfg->pubsub.max_message_size, 64 * 1024);
+    ck_assert_uint_eq(cfg->pubsub.max_history_memory, 64 * 1024 * 1024);
+    ck_assert_uint_eq(cfg->pubsub.hub_queue, 16 * 1024 * 1024);
+    ck_assert_ptr_null(cfg->pubsub.redis);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_pubsub_section)
+{
+    struct config *cfg =
+        parse("pubsub:\n  history: 0\n  history_ttl: 168h\n"
+              "  max_channels: 10000000\n  max_message_size: 16m\n"
+              "  max_history_memory: 0\n  hub_queue: 1g\n"
+              "  redis: redis://127.0.0.1:6379/2\n");
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->pubsub.history, 0);
+    ck_assert_uint_eq(cfg->pubsub.history_ttl_ms, 168u * 3600 * 1000);
+    ck_assert_uint_eq(cfg->pubsub.max_channels, 10000000);
+    ck_assert_uint_eq(cfg->pubsub.max_message_size, 16 * 1024 * 1024);
+    ck_assert_uint_eq(cfg->pubsub.max_history_memory, 0);
+    ck_assert_uint_eq(cfg->pubsub.hub_queue, 1024 * 1024 * 1024);
+    ck_assert_str_eq(cfg->pubsub.redis, "redis://127.0.0.1:6379/2");
+    ck_assert_int_eq(cfg->pubsub.redis_mark.line, 8);
+    ck_assert_int_eq(cfg->pubsub.redis_mark.col, 10);
+    config_free(cfg);
+    /* an empty redis is the default: none */
+    cfg = parse("pubsub: {history: 100000, history_ttl: 1s, redis: }\n");
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->pubsub.history, 100000);
+    ck_assert_uint_eq(cfg->pubsub.history_ttl_ms, 1000);
+    ck_assert_ptr_null(cfg->pubsub.redis);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_pubsub_ranges)
+{
+    ASSERT_ERROR("pubsub: {history: 100001}\n",
+                 "t.yaml:1:19: expected an integer from 0 to 100000 for "
+                 "pubsub.history, got '100001'");
+    ASSERT_ERROR("pubsub: {history_ttl: 500ms}\n",
+                 "t.yaml:1:23: expected a duration from 1s to 168h for "
+                 "pubsub.history_ttl, got '500ms'");
+    ASSERT_ERROR("pubsub: {history_ttl: 169h}\n",
+                 "t.yaml:1:23: expected a duration from 1s to 168h for "
+                 "pubsub.history_ttl, got '169h'");
+    ASSERT_ERROR("pubsub: {max_channels: 0}\n",
+                 "t.yaml:1:24: expected an integer from 1 to 10000000 for "
+                 "pubsub.max_channels, got '0'");
+    ASSERT_ERROR("pubsub: {max_message_size: 17m}\n",
+                 "t.yaml:1:28: expected a size from 1 to 16m for "
+                 "pubsub.max_message_size, got '17m'");
+    ASSERT_ERROR("pubsub: {max_message_size: 0}\n",
+                 "t.yaml:1:28: expected a size from 1 to 16m for "
+                 "pubsub.max_message_size, got '0'");
+    ASSERT_ERROR("pubsub: {max_history_memory: 17g}\n",
+                 "t.yaml:1:30: expected a size from 0 to 16g for "
+                 "pubsub.max_history_memory, got '17g'");
+    ASSERT_ERROR("pubsub: {hub_queue: 32k}\n",
+                 "t.yaml:1:21: expected a size from 64k to 1g for "
+                 "pubsub.hub_queue, got '32k'");
+    ASSERT_ERROR("pubsub: {hub_queue: 2g}\n",
+                 "t.yaml:1:21: expected a size from 64k to 1g for "
+                 "pubsub.hub_queue, got '2g'");
+    ASSERT_ERROR("pubsub: {histroy: 5}\n",
+                 "t.yaml:1:10: unknown key 'histroy' in pubsub (did you "
+                 "mean 'history'?)");
+}
+END_TEST
+
+START_TEST(test_pubsub_redis_urls)
+{
+    static const char *const good[] = {
+        "redis://localhost:6379",
+        "redis://127.0.0.1:6379/0",
+        "redis://redis-1.internal:1/15",
+        "redis://[::1]:6379",
+        "redis://[2001:db8::1]:6380/2147483647",
+    };
+    static const struct {
+        const char *url, *why;
+    } bad[] = {
+        {"http://localhost:6379", "it must start with redis://"},
+        {"rediss://localhost:6379", "it must start with redis://"},
+        {"redis://:6379", "no host"},
+        {"redis://localhost", "no port"},
+        {"redis://localhost/0", "no port"},
+        {"redis://local_host:6379", "bad character in host"},
+        {"redis://user@localhost:6379", "bad character in host"},
+        {"redis://localhost:", "the port is a number from 1 to 65535"},
+        {"redis://localhost:0", "the port is a number from 1 to 65535"},
+        {"redis://localhost:065", "the port is a number from 1 to 65535"},
+        {"redis://localhost:65536", "the port is a number from 1 to 65535"},
+        {"redis://localhost:+80", "the port is a number from 1 to 65535"},
+        {"redis://localhost:6379/", "the database is a number from 0 to "
+                                    "2147483647"},
+        {"redis://localhost:6379/01", "the database is a number from 0 to "
+                                      "2147483647"},
+        {"redis://localhost:6379/2147483648", "the database is a number "
+                                              "from 0 to 2147483647"},
+        {"redis://localhost:6379/1/2", "bad character after the database"},
+        {"redis://localhost:6379?x=1", "bad character after the port"},
+        {"redis://[]:6379", "bad IPv6 address"},
+        {"redis://[::1:6379", "bad IPv6 address"},
+    };
+    char yaml[128], want[384];
+    struct config *cfg;
+
+    for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+        snprintf(yaml, sizeof(yaml), "pubsub:\n  redis: \"%s\"\n", good[i]);
+        cfg = parse(yaml);
+        ck_assert_msg(cfg != NULL, "%s: %s", good[i], err);
+        ck_assert_str_eq(cfg->pubsub.redis, good[i]);
+        config_free(cfg);
+    }
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        snprintf(yaml, sizeof(yaml), "pubsub:\n  redis: \"%s\"\n", bad[i].url);
+        snprintf(want, sizeof(want),
+                 "t.yaml:2:10: bad URL '%s' for pubsub.redis: %s (expected "
+                 "redis://host:port or redis://host:port/db)",
+                 bad[i].url, bad[i].why);
+        ASSERT_ERROR(yaml, want);
+    }
+    ASSERT_ERROR("pubsub: {redis: [a]}\n",
+                 "t.yaml:1:17: expected a string for pubsub.redis, got a "
+                 "list");
+}
+END_TEST
+
+/* subscribe and publish routes ----------------------------------------- */
+
+START_TEST(test_route_subscribe)
+{
+    struct config *cfg =
+        parse("routes:\n"
+              "  - {path: \"/chat/{room}\", subscribe: {channel: "
+              "\"chat.{room}\"}}\n"
+              "  - path: /feed\n"
+              "    subscribe:\n"
+              "      channel: feed\n"
+              "      poll_timeout: 1h\n"
+              "      sse_keepalive: 1s\n");
+    const struct route_conf *rc;
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    rc = &cfg->routes[0];
+    ck_assert_int_eq(rc->subscribe, 1);
+    ck_assert_int_eq(rc->publish, 0);
+    ck_assert_int_eq(rc->websocket, 0);
+    ck_assert_ptr_null(rc->module);
+    ck_assert_ptr_null(rc->handler);
+    ck_assert_str_eq(rc->channel, "chat.{room}");
+    ck_assert_uint_eq(rc->methods, METHOD_BIT(METHOD_GET));
+    ck_assert_uint_eq(rc->poll_timeout_ms, 30000);
+    ck_assert_uint_eq(rc->sse_keepalive_ms, 15000);
+    rc = &cfg->routes[1];
+    ck_assert_str_eq(rc->channel, "feed");
+    ck_assert_uint_eq(rc->poll_timeout_ms, 3600 * 1000);
+    ck_assert_uint_eq(rc->sse_keepalive_ms, 1000);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_route_publish)
+{
+    struct config *cfg =
+        parse("routes:\n"
+              "  - {path: \"/chat/{room}\", publish: {channel: "
+              "\"chat.{room}\"}}\n"
+              "  - {path: \"^/u/(?<user>[0-9]+)/(?<box>[a-z]+)$\", "
+              "methods: [PUT, POST], publish: {channel: \"{box}@{user}\"}}\n");
+    const struct route_conf *rc;
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    rc = &cfg->routes[0];
+    ck_assert_int_eq(rc->publish, 1);
+    ck_assert_int_eq(rc->subscribe, 0);
+    ck_assert_str_eq(rc->channel, "chat.{room}");
+    ck_assert_uint_eq(rc->methods, METHOD_BIT(METHOD_POST));
+    rc = &cfg->routes[1];
+    ck_assert_str_eq(rc->channel, "{box}@{user}");
+    ck_assert_uint_eq(rc->methods,
+                      METHOD_BIT(METHOD_PUT) | METHOD_BIT(METHOD_POST));
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_route_channel_errors)
+{
+    ASSERT_ERROR("routes:\n  - {path: \"/c/{room}\", subscribe: {channel: "
+                 "\"chat.{user}\"}}\n",
+                 "t.yaml:2:46: unknown parameter '{user}' in channel "
+                 "'chat.{user}' (the path has room) for "
+                 "routes[0].subscribe.channel");
+    ASSERT_ERROR("routes:\n  - {path: \"^/c/(?<room>[a-z]+)$\", publish: "
+                 "{channel: \"c.{room}.{id}\"}}\n",
+                 "t.yaml:2:55: unknown parameter '{id}' in channel "
+                 "'c.{room}.{id}' (the path has room) for "
+                 "routes[0].publish.channel");
+    ASSERT_ERROR("routes:\n  - {path: /c, subscribe: {channel: \"c.{room\"}}\n",
+                 "t.yaml:2:37: unbalanced '{' at offset 2 of 'c.{room' for "
+                 "routes[0].subscribe.channel");
+    ASSERT_ERROR("routes:\n  - {path: \"/c/{room\", subscribe: {channel: "
+                 "\"c.{room}\"}}\n",
+                 "t.yaml:2:12: route '/c/{room': unclosed '{'");
+}
+END_TEST
+
+START_TEST(test_route_pubsub_keys)
+{
+    ASSERT_ERROR("routes:\n  - {path: /c, subscribe: {channel: c, "
+                 "poll_timeout: 2h}}\n",
+                 "t.yaml:2:54: expected a duration from 1s to 1h for "
+                 "routes[0].subscribe.poll_timeout, got '2h'");
+    ASSERT_ERROR("routes:\n  - {path: /c, publish: {channel: c, "
+                 "poll_timeout: 2s}}\n",
+                 "t.yaml:2:38: unknown key 'poll_timeout' in "
+                 "routes[0].publish");
+    ASSERT_ERROR("routes:\n  - {path: /c, subscribe: {poll_timeout: 2s}}\n",
+                 "t.yaml:2:27: missing 'channel' in routes[0].subscribe");
+    ASSERT_ERROR("routes:\n  - {path: /c, subscribe: c}\n",
+                 "t.yaml:2:27: expected a mapping for routes[0].subscribe, "
+                 "got a string");
+    ASSERT_ERROR("routes:\n  - {path: /c, subscribe: {channel: c}, deflate: "
+                 "true}\n",
+                 "t.yaml:2:41: 'deflate' in routes[0] applies to websocket "
+                 "routes only");
+}
+END_TEST
+
+START_TEST(test_route_one_kind)
+{
+    ASSERT_ERROR(MOD "routes:\n  - {path: /c, handler: hello:a, subscribe: "
+                     "{channel: c}}\n",
+                 "t.yaml:3:5: both 'handler' and 'subscribe' in routes[0]");
+    ASSERT_ERROR(MOD "routes:\n  - {path: /c, publish: {channel: c}, "
+                     "websocket: hello:a}\n",
+                 "t.yaml:3:5: both 'websocket' and 'publish' in routes[0]");
+    ASSERT_ERROR("routes:\n  - {path: /c, publish: {channel: c}, subscribe: "
+                 "{channel: c}}\n",
+                 "t.yaml:2:5: both 'subscribe' and 'publish' in routes[0]");
+}
+END_TEST
+
 START_TEST(test_load_missing_file)
 {
     struct config *cfg =
@@ -1559,6 +1815,15 @@ START_TEST(test_reference_file)
     ck_assert_uint_eq(ref->thread_pool, def->thread_pool);
     ck_assert_mem_eq(&ref->limits, &def->limits, sizeof(def->limits));
     ck_assert_mem_eq(&ref->ws, &def->ws, sizeof(def->ws));
+    ck_assert_uint_eq(ref->pubsub.history, def->pubsub.history);
+    ck_assert_uint_eq(ref->pubsub.history_ttl_ms, def->pubsub.history_ttl_ms);
+    ck_assert_uint_eq(ref->pubsub.max_channels, def->pubsub.max_channels);
+    ck_assert_uint_eq(ref->pubsub.max_message_size,
+                      def->pubsub.max_message_size);
+    ck_assert_uint_eq(ref->pubsub.max_history_memory,
+                      def->pubsub.max_history_memory);
+    ck_assert_uint_eq(ref->pubsub.hub_queue, def->pubsub.hub_queue);
+    ck_assert_ptr_null(ref->pubsub.redis);
     ck_assert_int_eq(ref->log_level, def->log_level);
     ck_assert_ptr_null(ref->log_error);
     ck_assert_int_eq(ref->access_mode, def->access_mode);
@@ -1835,6 +2100,18 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_route_websocket_deflate_bad_parameters);
     tcase_add_test(tc, test_websocket_section);
     tcase_add_test(tc, test_websocket_ranges);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("pubsub");
+    tcase_add_test(tc, test_pubsub_defaults);
+    tcase_add_test(tc, test_pubsub_section);
+    tcase_add_test(tc, test_pubsub_ranges);
+    tcase_add_test(tc, test_pubsub_redis_urls);
+    tcase_add_test(tc, test_route_subscribe);
+    tcase_add_test(tc, test_route_publish);
+    tcase_add_test(tc, test_route_channel_errors);
+    tcase_add_test(tc, test_route_pubsub_keys);
+    tcase_add_test(tc, test_route_one_kind);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("load");

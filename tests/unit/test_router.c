@@ -571,12 +571,36 @@ START_TEST(test_many_routes)
 }
 END_TEST
 
+START_TEST(test_param_names)
+{
+    const char *names[ROUTE_MAX_PARAMS];
+    char buf[128], e[256];
+
+    ck_assert_int_eq(router_param_names("/a/b", buf, names, e, sizeof(e)), 0);
+    ck_assert_int_eq(
+        router_param_names("/u/{id}/x/{tab}", buf, names, e, sizeof(e)), 2);
+    ck_assert_str_eq(names[0], "id");
+    ck_assert_str_eq(names[1], "tab");
+    ck_assert_int_eq(router_param_names("^/y/(?<year>[0-9]+)/(?<m>[0-9]+)$",
+                                        buf, names, e, sizeof(e)),
+                     2);
+    ck_assert_str_eq(names[0], "m"); /* PCRE2's table is sorted by name */
+    ck_assert_str_eq(names[1], "year");
+    ck_assert_int_eq(router_param_names("/u/{id", buf, names, e, sizeof(e)),
+                     -1);
+    ck_assert_str_eq(e, "route '/u/{id': unclosed '{'");
+    ck_assert_int_eq(router_param_names("^/(", buf, names, e, sizeof(e)), -1);
+    ck_assert_int_eq(router_param_names("x", buf, names, e, sizeof(e)), -1);
+}
+END_TEST
+
 static Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
     TCase *tc = tcase_create("router");
 
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_param_names);
     tcase_add_test(tc, test_method_names);
     tcase_add_test(tc, test_methods_format);
     tcase_add_test(tc, test_exact);
