@@ -318,6 +318,18 @@ void channel_set_subs(struct channels *t, struct channel *ch, unsigned slot,
     maybe_idle(t, ch);
 }
 
+void channels_clear_slot(struct channels *t, unsigned slot)
+{
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        struct channel *ch, *next;
+        for (ch = t->buckets[b]; ch != NULL; ch = next) {
+            next = ch->hnext; /* ch may become idle, not freed here */
+            if (slot < t->nslots && ch->subs[slot] > 0)
+                channel_set_subs(t, ch, slot, 0);
+        }
+    }
+}
+
 int64_t channels_expire(struct channels *t, int64_t now_ms)
 {
     int64_t ttl = t->conf.history_ttl_ms;

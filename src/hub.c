@@ -125,7 +125,7 @@ static void flush_peer(struct peer *p)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return; /* EV_WRITE is armed: the rest goes when it can */
-        log_warn("hub: worker %d (pid %d): write: %s; dropping it", p->slot,
+        log_warn("worker %d (pid %d): write: %s; dropping it", p->slot,
                  (int)p->pid, n < 0 ? strerror(errno) : "closed");
         p->closing = 1;
         return;
@@ -165,14 +165,14 @@ static void send_frame(struct peer *p, const struct hub_frame *f)
         return;
     mark_dirty(p);
     if (buf_pending(&p->out) > H.cfg->pubsub.hub_queue) {
-        log_warn("hub: worker %d (pid %d) has %zu bytes unread, over "
+        log_warn("worker %d (pid %d) has %zu bytes unread, over "
                  "pubsub.hub_queue; disconnecting it (it resynchronises)",
                  p->slot, (int)p->pid, buf_pending(&p->out));
         p->closing = 1;
         return;
     }
     if (hub_encode(&p->out, f) < 0) {
-        log_error("hub: out of memory for worker %d's output; disconnecting "
+        log_error("out of memory for worker %d's output; disconnecting "
                   "it",
                   p->slot);
         p->closing = 1;
@@ -208,7 +208,7 @@ static void on_expire(evutil_socket_t fd UNUSED, short what UNUSED,
 static void do_hello(struct peer *p, const struct hub_frame *f)
 {
     if (f->n >= H.nslots) {
-        log_error("hub: HELLO from slot %u of %u; dropping it", f->n,
+        log_error("HELLO from slot %u of %u; dropping it", f->n,
                   H.nslots);
         p->closing = 1;
         return;
@@ -226,7 +226,7 @@ static void do_hello(struct peer *p, const struct hub_frame *f)
     p->slot = (int)f->n;
     p->pid = (pid_t)f->pid;
     H.by_slot[f->n] = p;
-    log_info("hub: worker %d (pid %d) connected", p->slot, (int)p->pid);
+    log_info("worker %d (pid %d) connected", p->slot, (int)p->pid);
 }
 
 static void do_sub(struct peer *p, const struct hub_frame *f)
@@ -343,7 +343,7 @@ static void peer_close(struct peer *p)
     if (p->slot >= 0 && H.by_slot[p->slot] == p) {
         H.by_slot[p->slot] = NULL;
         channels_clear_slot(&H.ch, (unsigned)p->slot);
-        log_info("hub: worker %d (pid %d) disconnected", p->slot,
+        log_info("worker %d (pid %d) disconnected", p->slot,
                  (int)p->pid);
     }
     for (pp = &H.peers; *pp != NULL; pp = &(*pp)->next)
@@ -390,7 +390,7 @@ static int peer_read(struct peer *p)
             if (used == 0)
                 break;
             if (used < 0 || handle(p, &f) < 0) {
-                log_error("hub: a malformed frame from worker %d; dropping "
+                log_error("a malformed frame from worker %d; dropping "
                           "it",
                           p->slot);
                 return -1;
@@ -431,7 +431,7 @@ static void on_accept(evutil_socket_t lfd, short what UNUSED,
          * only processes of squalld's user may talk to the hub */
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
             cred.uid != H.uid) {
-            log_warn("hub: a connection from uid %d refused",
+            log_warn("a connection from uid %d refused",
                      (int)cred.uid);
             close(fd);
             continue;

@@ -136,7 +136,8 @@ static void put_head(sq_req *r, struct head *h, int final, size_t body_len)
     head_put(h, date, dlen);
     for (size_t i = 0; i < r->nout; i++)
         head_put_field(h, r->out_headers[i].name, r->out_headers[i].value);
-    if (status_has_body(r->status) &&
+    /* RFC 9110 15.3.6: a 205 has no content (its Content-Length is 0) */
+    if (status_has_body(r->status) && r->status != 205 &&
         !has_out_header(r, "Content-Type", sizeof("Content-Type") - 1))
         head_put_field(h, "Content-Type", DEFAULT_CONTENT_TYPE);
     if (!status_has_body(r->status)) {
