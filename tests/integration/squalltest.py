@@ -597,6 +597,27 @@ class Squalld:
     def get(self, target, **kw):
         return self.request("GET", target, **kw)
 
+    def children(self):
+        """Pids of the master's children: the workers and the hub."""
+        with open("/proc/%d/task/%d/children" % (self.pid, self.pid)) as f:
+            return [int(p) for p in f.read().split()]
+
+    def hub_pid(self):
+        """The hub's pid (its name is "squalld: hub"), or None."""
+        for pid in self.children():
+            try:
+                with open("/proc/%d/comm" % pid) as f:
+                    if f.read().strip() == "squalld: hub":
+                        return pid
+            except OSError:
+                pass
+        return None
+
+    def worker_processes(self):
+        """Pids of the workers running now (the children but the hub)."""
+        hub = self.hub_pid()
+        return [p for p in self.children() if p != hub]
+
     def worker_pid(self):
         """The pid of the worker that serves a fresh connection."""
         resp = self.get("/pid")

@@ -29,12 +29,11 @@ def async_config(thread_pool=None, **kw):
 
 
 def worker_threads(srv):
-    """Threads of the one worker (the only child of the master)."""
-    with open("/proc/%d/task/%d/children" % (srv.pid, srv.pid)) as f:
-        kids = f.read().split()
+    """Threads of the one worker."""
+    kids = srv.worker_processes()
     if len(kids) != 1:
         raise AssertionError("expected one worker, found %r" % kids)
-    return len(os.listdir("/proc/%s/task" % kids[0]))
+    return len(os.listdir("/proc/%d/task" % kids[0]))
 
 
 class AsyncTest(SquallTestCase):

@@ -281,7 +281,7 @@ class ProcessTest(squalltest.SquallTestCase):
 
     LOG_LINE = (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z "
                 r"\[(debug|info|notice|warn|error|crit)\] "
-                r"squalld\[\d+\] (master|worker \d+): \S")
+                r"squalld\[\d+\] (master|worker \d+|hub): \S")
 
     def test_error_log_format(self):
         srv = self.start_squalld(workers=2)

@@ -169,8 +169,7 @@ def run(coro):
 
 
 def worker_pids(srv):
-    with open("/proc/%d/task/%d/children" % (srv.pid, srv.pid)) as f:
-        return [int(p) for p in f.read().split()]
+    return srv.worker_processes()
 
 
 class WebSocketTest(SquallTestCase):
