@@ -401,8 +401,8 @@ static int peer_read(struct peer *p)
         }
         if (buf_pending(&p->in) == 0)
             buf_release(&p->in);
-        if ((size_t)n < READ_CHUNK)
-            return 0;
+        /* edge-triggered: on until EAGAIN, or an end that came with
+         * the data would never be seen */
     }
 }
 

@@ -732,7 +732,8 @@ int ws_origin_allowed(const sq_req *r, const char *const *allowed, size_t n);
 
 /* websocket.c -------------------------------------------------------- */
 
-/* The list of ws's subscriptions; NULL once it is closing. */
+/* The list of ws's subscriptions (from its open on); NULL once it is
+ * closing. */
 struct sq_sub **ws_subs(sq_ws *ws);
 
 /* Per worker, after conn_setup. */

@@ -738,8 +738,8 @@ static int read_hub(void)
             return 0; /* a callback's send found the hub gone */
         if (buf_pending(&P.in) == 0)
             buf_release(&P.in);
-        if ((size_t)n < READ_CHUNK)
-            return 0;
+        /* edge-triggered: on until EAGAIN, or an end that came with
+         * the data would never be seen */
     }
 }
 

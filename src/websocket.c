@@ -76,7 +76,9 @@ void ws_setup(struct event_base *base, const struct ws_conf *conf)
 
 struct sq_sub **ws_subs(sq_ws *ws)
 {
-    return ws != NULL && ws->state == WS_OPEN ? &ws->subs : NULL;
+    return ws != NULL && (ws->state == WS_OPENING || ws->state == WS_OPEN)
+               ? &ws->subs
+               : NULL;
 }
 
 size_t ws_state_size(void)
