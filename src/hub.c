@@ -749,8 +749,7 @@ static void unpark(const struct channel *ch)
             continue;
         rq->parked = 0;
         rq->synced = 1;
-        rq_unlink(rq);
-        rq_link(rq); /* its deadline starts now */
+        /* its deadline stays: the worker waits 5 s at most for all */
         if (rq_send(rq) < 0)
             rq_hist_local(rq);
     }
@@ -1170,8 +1169,11 @@ static void do_hist(struct peer *p, const struct hub_frame *f)
         send_error(p, f->id, HUB_ENOMEM);
         return;
     }
-    if (ch->rstate == RSUB_SUBSCRIBING) {
-        rq->parked = 1; /* read once this hub's subscription is there */
+    if (ch->rstate == RSUB_SUBSCRIBING ||
+        (ch->rstate == RSUB_UNSUBSCRIBING && ch->nsubs > 0)) {
+        /* read once this hub's subscription is there (it is asked for
+         * again once the one ending is over) */
+        rq->parked = 1;
         return;
     }
     rq->synced = ch->rstate == RSUB_SUBSCRIBED;
