@@ -22,7 +22,7 @@ static void put(struct buf *b, const char *s)
 static int ready_is(const struct outq *q, const char *s)
 {
     return buf_pending(&q->out) == strlen(s) &&
-           memcmp(q->out.p + q->out.off, s, strlen(s)) == 0;
+           (*s == '\0' || memcmp(q->out.p + q->out.off, s, strlen(s)) == 0);
 }
 
 START_TEST(test_outq_no_hole_goes_straight_out)
