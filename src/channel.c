@@ -111,7 +111,7 @@ static void grow(struct channels *t)
 
 static int is_idle(const struct channel *ch)
 {
-    return ch->count == 0 && ch->nsubs == 0;
+    return ch->count == 0 && ch->nsubs == 0 && !ch->pinned;
 }
 
 /* ch may have become idle: remember to look at it. */
@@ -328,6 +328,41 @@ void channels_clear_slot(struct channels *t, unsigned slot)
                 channel_set_subs(t, ch, slot, 0);
         }
     }
+}
+
+void channel_set_pinned(struct channels *t, struct channel *ch, int pinned)
+{
+    ch->pinned = pinned != 0;
+    maybe_idle(t, ch);
+}
+
+void channel_reset(struct channels *t, struct channel *ch, uint64_t epoch,
+                   uint64_t offset)
+{
+    drop_all(t, ch);
+    ch->epoch = epoch;
+    ch->offset = offset;
+}
+
+int channel_append(struct channels *t, struct channel *ch, uint64_t epoch,
+                   uint64_t offset, const void *data, size_t len,
+                   int64_t now_ms, int *err)
+{
+    int restarted = 0;
+
+    *err = 0;
+    if (epoch == ch->epoch && offset <= ch->offset)
+        return 0;
+    if (epoch != ch->epoch || offset != ch->offset + 1) {
+        channel_reset(t, ch, epoch, offset - 1);
+        restarted = 1;
+    }
+    channel_publish(t, ch, data, len, now_ms, err);
+    if (*err != 0) {
+        channel_reset(t, ch, epoch, offset);
+        return -1;
+    }
+    return restarted ? 2 : 1;
 }
 
 int64_t channels_expire(struct channels *t, int64_t now_ms)

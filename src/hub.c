@@ -28,6 +28,10 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +52,8 @@ struct peer {
     int slot; /* -1 until its HELLO */
     pid_t pid;
     struct event *ev;
-    struct buf in, out;
+    struct buf in;
+    struct outq q; /* what goes to it, in order (outq.c) */
     int dirty;  /* on the flush list */
     int closing; /* over hub_queue or broken: closed after this read */
     struct peer *next, *next_dirty;
@@ -72,6 +77,16 @@ static int64_t now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t random_epoch(void *arg UNUSED)
+{
+    uint64_t e = 0;
+
+    while (e == 0)
+        if (getrandom(&e, sizeof(e), 0) != (ssize_t)sizeof(e))
+            fatal("hub: getrandom: %s", strerror(errno));
+    return e;
 }
 
 /* --- the listening socket (in the master) ------------------------------- */
@@ -112,13 +127,16 @@ int hub_listen(char *err, size_t errlen)
 /* --- output ------------------------------------------------------------- */
 
 static void peer_close(struct peer *p);
+static void rsub_update_all(void);
 
 static void flush_peer(struct peer *p)
 {
-    while (buf_pending(&p->out) > 0) {
-        ssize_t n = write(p->fd, p->out.p + p->out.off, buf_pending(&p->out));
+    struct buf *out = &p->q.out;
+
+    while (buf_pending(out) > 0) {
+        ssize_t n = write(p->fd, out->p + out->off, buf_pending(out));
         if (n > 0) {
-            buf_consume(&p->out, (size_t)n);
+            buf_consume(out, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -130,7 +148,7 @@ static void flush_peer(struct peer *p)
         p->closing = 1;
         return;
     }
-    buf_release(&p->out); /* an idle worker holds no output buffer */
+    buf_release(out); /* an idle worker holds no output buffer */
 }
 
 /* Writes what every dirty peer has; closes those that must go. */
@@ -157,26 +175,33 @@ static void mark_dirty(struct peer *p)
     H.dirty = p;
 }
 
-/* Queues f for p. Past pubsub.hub_queue the worker is cut off: it will
+/* Queues f for p in b (the end of its queue, or a segment reserved for
+ * an answer). Past pubsub.hub_queue the worker is cut off: it will
  * reconnect and resynchronise (the top of this file). */
-static void send_frame(struct peer *p, const struct hub_frame *f)
+static void put_frame(struct peer *p, struct buf *b, const struct hub_frame *f)
 {
     if (p->closing)
         return;
     mark_dirty(p);
-    if (buf_pending(&p->out) > H.cfg->pubsub.hub_queue) {
+    if (outq_size(&p->q) > H.cfg->pubsub.hub_queue) {
         log_warn("worker %d (pid %d) has %zu bytes unread, over "
                  "pubsub.hub_queue; disconnecting it (it resynchronises)",
-                 p->slot, (int)p->pid, buf_pending(&p->out));
+                 p->slot, (int)p->pid, outq_size(&p->q));
         p->closing = 1;
         return;
     }
-    if (hub_encode(&p->out, f) < 0) {
+    if (b == NULL || hub_encode(b, f) < 0) {
         log_error("out of memory for worker %d's output; disconnecting "
                   "it",
                   p->slot);
         p->closing = 1;
     }
+}
+
+static void send_frame(struct peer *p, const struct hub_frame *f)
+{
+    if (!p->closing)
+        put_frame(p, outq_tail(&p->q), f);
 }
 
 static void send_error(struct peer *p, uint64_t id, int code)
@@ -222,6 +247,7 @@ static void do_hello(struct peer *p, const struct hub_frame *f)
         old->closing = 1;
         mark_dirty(old);
         channels_clear_slot(&H.ch, f->n);
+        rsub_update_all();
     }
     p->slot = (int)f->n;
     p->pid = (pid_t)f->pid;
@@ -229,19 +255,30 @@ static void do_hello(struct peer *p, const struct hub_frame *f)
     log_info("worker %d (pid %d) connected", p->slot, (int)p->pid);
 }
 
-static void do_sub(struct peer *p, const struct hub_frame *f)
-{
-    struct channel *ch;
-    int err;
+/* --- answers ------------------------------------------------------------- */
 
-    if (f->n == 0) {
-        if ((ch = channel_find(&H.ch, f->channel, f->channel_len)) != NULL)
-            channel_set_subs(&H.ch, ch, (unsigned)p->slot, 0);
-        return;
+/* A HIST answered from the hub's own history of ch, into b. */
+static void hist_local(struct peer *p, struct buf *b, uint64_t id,
+                       const struct channel *ch, uint64_t epoch,
+                       uint64_t offset)
+{
+    struct hub_frame ok = {.type = HUB_HISTOK, .id = id};
+    struct hub_frame item = {.type = HUB_HITEM, .id = id};
+    struct recovery r;
+    const struct hmsg *m;
+
+    channel_since(ch, epoch, offset, &r);
+    ok.recovered = (uint8_t)r.recovered;
+    ok.epoch = ch->epoch;
+    ok.offset = ch->offset;
+    ok.n = r.count;
+    put_frame(p, b, &ok);
+    for (m = r.from; m != NULL; m = m->next) {
+        item.offset = m->offset;
+        item.data = m->data;
+        item.len = m->len;
+        put_frame(p, b, &item);
     }
-    /* a refusal reaches the subscriber through its HIST, sent next */
-    if ((ch = channel_get(&H.ch, f->channel, f->channel_len, &err)) != NULL)
-        channel_set_subs(&H.ch, ch, (unsigned)p->slot, f->n);
 }
 
 static void fan_out(const struct channel *ch, const void *data, size_t len)
@@ -259,57 +296,892 @@ static void fan_out(const struct channel *ch, const void *data, size_t len)
             send_frame(H.by_slot[s], &m);
 }
 
+/* A publish handled here alone: no Redis, or Redis out of reach. */
+static void pub_local(struct peer *p, struct buf *b, uint64_t id,
+                      struct channel *ch, const void *data, size_t len)
+{
+    struct hub_frame ok = {.type = HUB_PUBOK, .id = id};
+    struct hub_frame e = {.type = HUB_ERR, .id = id};
+    int err = 0;
+
+    if (H.cfg->pubsub.redis != NULL && !ch->rlocal) {
+        /* offsets given here are not Redis's: a new epoch, so that no
+         * position of this stream is taken for one of Redis's */
+        channel_reset(&H.ch, ch, random_epoch(NULL), 0);
+        ch->rlocal = 1;
+        ch->rsynced = 0;
+    }
+    channel_publish(&H.ch, ch, data, len, now_ms(), &err);
+    if (err != 0) {
+        e.code = (uint16_t)err;
+        put_frame(p, b, &e);
+        return;
+    }
+    fan_out(ch, data, len);
+    ok.epoch = ch->epoch;
+    ok.offset = ch->offset;
+    ok.n = ch->nsubs;
+    put_frame(p, b, &ok);
+    arm_expiry(H.cfg->pubsub.history_ttl_ms);
+}
+
+/* --- Redis (pubsub.redis) -------------------------------------------------
+ *
+ * With pubsub.redis, the squalld instances that name the same Redis share
+ * their channels: Redis holds each channel's position and history, and
+ * every hub passes on what Redis publishes. Two connections: one for the
+ * script that publishes or reads history (one script, atomic), one
+ * subscribed to the Redis channel of every channel with subscribers here.
+ *
+ * The channels of this hub are then a cache of Redis's: a message from
+ * Redis is appended (channel_append) and sent to the workers in Redis's
+ * order. A HIST the cache answers (it follows Redis since this hub's
+ * subscription - rsynced - and covers the position) is answered at once;
+ * any other waits for Redis, in a place reserved in the worker's queue
+ * (outq.c), so that the worker gets its answers in order and each answer
+ * covers the messages sent to it before: the history is read only once
+ * this hub's subscription is confirmed, so whatever Redis publishes after
+ * the read reaches this hub after it.
+ *
+ * Redis out of reach (not connected yet, lost, an answer late by more
+ * than REDIS_TIMEOUT_MS): the hub goes on alone - a publish is handled
+ * here, in a new local epoch per channel (pub_local); HISTs are answered
+ * from the cache - and reconnects with back-off. Publishes in flight when
+ * the link is lost get an error (503): whether Redis took them is not
+ * known. HISTs in flight are answered from the cache. Back with Redis,
+ * each channel follows Redis's stream again; a subscriber holding a
+ * position of the outage is not covered, and is told so (a reload) by the
+ * next message or its next HIST.
+ */
+
+#define REDIS_TIMEOUT_MS 2000
+#define REDIS_BACKOFF_MIN_MS 100
+#define REDIS_BACKOFF_MAX_MS 5000
+#define REDIS_TICK_MS 100
+
+enum { RS_DOWN, RS_CONNECTING, RS_UP };
+enum { RSUB_NONE, RSUB_SUBSCRIBING, RSUB_SUBSCRIBED, RSUB_UNSUBSCRIBING };
+enum { RQ_PUB, RQ_HIST };
+
+/* A worker's request that waits for Redis. */
+struct rreq {
+    struct rreq *next, *prev; /* R.reqs, oldest first */
+    struct peer *p;           /* NULL once the worker is gone */
+    struct outq_seg *seg;     /* its answer's place in p's queue */
+    int kind;
+    int parked;  /* HIST: waits for the channel's subscription */
+    int synced;  /* HIST: read after the subscription was confirmed */
+    int evalsha; /* sent as EVALSHA (NOSCRIPT: again as EVAL) */
+    uint64_t id, epoch, offset;
+    int64_t since_ms;
+    size_t clen, len;
+    char *channel; /* clen bytes, NUL-terminated */
+    char *data;    /* PUB: len bytes */
+};
+
+/* The script: KEYS meta, hist; ARGV mode ("pub" or "hist"), a new epoch
+ * (16 hex) used only when the channel has none in Redis, ttl (ms),
+ * history (messages kept), Redis channel, data. A channel whose keys
+ * expired starts again in a new epoch. */
+static const char redis_script[] =
+    "local meta, hist = KEYS[1], KEYS[2]\n"
+    "local ttl = tonumber(ARGV[3])\n"
+    "local epoch = redis.call('HGET', meta, 'epoch')\n"
+    "if not epoch then\n"
+    "  epoch = ARGV[2]\n"
+    "  redis.call('DEL', hist)\n"
+    "  redis.call('HSET', meta, 'epoch', epoch)\n"
+    "  redis.call('HSET', meta, 'offset', 0)\n"
+    "  redis.call('PEXPIRE', meta, ttl)\n"
+    "end\n"
+    "if ARGV[1] == 'hist' then\n"
+    "  local off = redis.call('HGET', meta, 'offset')\n"
+    "  return {epoch, off, redis.call('LRANGE', hist, 0, -1)}\n"
+    "end\n"
+    "local off = redis.call('HINCRBY', meta, 'offset', 1)\n"
+    "local msg = epoch .. ':' .. string.format('%d', off) .. '\\n' .. "
+    "ARGV[6]\n"
+    "local keep = tonumber(ARGV[4])\n"
+    "if keep > 0 then\n"
+    "  redis.call('RPUSH', hist, msg)\n"
+    "  redis.call('LTRIM', hist, -keep, -1)\n"
+    "  redis.call('PEXPIRE', hist, ttl)\n"
+    "else\n"
+    "  redis.call('DEL', hist)\n"
+    "end\n"
+    "redis.call('PEXPIRE', meta, ttl)\n"
+    "redis.call('PUBLISH', ARGV[5], msg)\n"
+    "return {epoch, string.format('%d', off)}\n";
+
+static struct {
+    struct redis_url url;
+    int state;
+    redisAsyncContext *cmd, *sub;
+    int cmd_ready, sub_ready;
+    int down_logged; /* the outage is in the log */
+    int stopping;
+    unsigned backoff_ms;
+    int64_t since_ms; /* RS_CONNECTING: since; RS_DOWN: next try */
+    char sha[41];
+    char prefix[32]; /* of Redis channels: "squall:<db>:" */
+    size_t prefix_len;
+    struct rreq *reqs, *reqs_tail;
+    struct event *tick, *flush;
+} R;
+
+static void redis_lost(const char *why);
+static void rsub_update(struct channel *ch);
+
+/* Output from Redis callbacks goes out when the loop comes round (a
+ * callback may run inside the hub's own calls). */
+static void schedule_flush(void)
+{
+    event_active(R.flush, EV_TIMEOUT, 0);
+}
+
+static void on_flush(evutil_socket_t fd UNUSED, short what UNUSED,
+                     void *arg UNUSED)
+{
+    flush_all();
+}
+
+static void rq_link(struct rreq *rq)
+{
+    rq->since_ms = now_ms();
+    rq->next = NULL;
+    rq->prev = R.reqs_tail;
+    if (R.reqs_tail != NULL)
+        R.reqs_tail->next = rq;
+    else
+        R.reqs = rq;
+    R.reqs_tail = rq;
+}
+
+static void rq_unlink(struct rreq *rq)
+{
+    if (rq->prev != NULL)
+        rq->prev->next = rq->next;
+    else
+        R.reqs = rq->next;
+    if (rq->next != NULL)
+        rq->next->prev = rq->prev;
+    else
+        R.reqs_tail = rq->prev;
+}
+
+static void rq_free(struct rreq *rq)
+{
+    rq_unlink(rq);
+    free(rq->channel);
+    free(rq->data);
+    free(rq);
+}
+
+/* A request whose place is reserved in p's queue; NULL when out of
+ * memory. */
+static struct rreq *rq_new(struct peer *p, int kind, const struct hub_frame *f)
+{
+    struct rreq *rq = calloc(1, sizeof(*rq));
+
+    if (rq == NULL)
+        return NULL;
+    rq->kind = kind;
+    rq->p = p;
+    rq->id = f->id;
+    rq->epoch = f->epoch;
+    rq->offset = f->offset;
+    rq->clen = f->channel_len;
+    rq->len = f->len;
+    rq->channel = malloc(f->channel_len + 1);
+    if (kind == RQ_PUB)
+        rq->data = malloc(f->len > 0 ? f->len : 1);
+    if (rq->channel == NULL || (kind == RQ_PUB && rq->data == NULL) ||
+        (rq->seg = outq_reserve(&p->q)) == NULL) {
+        free(rq->channel);
+        free(rq->data);
+        free(rq);
+        return NULL;
+    }
+    memcpy(rq->channel, f->channel, f->channel_len);
+    rq->channel[f->channel_len] = '\0';
+    if (kind == RQ_PUB && f->len > 0)
+        memcpy(rq->data, f->data, f->len);
+    rq_link(rq);
+    return rq;
+}
+
+/* rq's answer is in its segment: the worker gets it (and what waited
+ * behind it); rq goes. */
+static void rq_done(struct rreq *rq)
+{
+    if (rq->p != NULL) {
+        outq_fill(&rq->p->q, rq->seg);
+        mark_dirty(rq->p);
+        if (outq_size(&rq->p->q) > H.cfg->pubsub.hub_queue)
+            put_frame(rq->p, NULL, NULL); /* says so, and cuts it off */
+        schedule_flush();
+    }
+    rq_free(rq);
+}
+
+/* The HIST answered from the hub's own history (Redis is not there). */
+static void rq_hist_local(struct rreq *rq)
+{
+    struct channel *ch;
+    int err;
+
+    if (rq->p == NULL) {
+        rq_free(rq);
+        return;
+    }
+    if ((ch = channel_get(&H.ch, rq->channel, rq->clen, &err)) == NULL) {
+        struct hub_frame e = {.type = HUB_ERR, .id = rq->id,
+                              .code = (uint16_t)err};
+        put_frame(rq->p, &rq->seg->b, &e);
+    } else {
+        hist_local(rq->p, &rq->seg->b, rq->id, ch, rq->epoch, rq->offset);
+        arm_expiry(H.cfg->pubsub.history_ttl_ms);
+    }
+    rq_done(rq);
+}
+
+static void rq_error(struct rreq *rq, int code)
+{
+    struct hub_frame e = {.type = HUB_ERR, .id = rq->id,
+                          .code = (uint16_t)code};
+
+    if (rq->p != NULL)
+        put_frame(rq->p, &rq->seg->b, &e);
+    rq_done(rq);
+}
+
+/* Whether reply is a string (bulk or status) or an integer, as a u64. */
+static int reply_u64(const redisReply *r, uint64_t *v)
+{
+    if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
+        *v = (uint64_t)r->integer;
+        return 0;
+    }
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+        return redis_parse_u64(r->str, (size_t)r->len, v);
+    return -1;
+}
+
+static int reply_epoch(const redisReply *r, uint64_t *v)
+{
+    if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)
+        return -1;
+    return redis_parse_epoch(r->str, (size_t)r->len, v);
+}
+
+static void on_script_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+/* Sends rq's script; -1 when the connection cannot take it. */
+static int rq_send(struct rreq *rq)
+{
+    char epoch[17], ttl[24], keep[24];
+    const char *argv[12];
+    size_t argl[12];
+    char meta[HUB_CHANNEL_MAX + 32], hist[HUB_CHANNEL_MAX + 32];
+    char chan[HUB_CHANNEL_MAX + 40];
+    int n = 0, ml, hl, cl;
+
+    if (R.state != RS_UP || R.cmd == NULL)
+        return -1;
+    snprintf(epoch, sizeof(epoch), "%016" PRIx64, random_epoch(NULL));
+    snprintf(ttl, sizeof(ttl), "%u", H.cfg->pubsub.history_ttl_ms);
+    snprintf(keep, sizeof(keep), "%u", H.cfg->pubsub.history);
+    ml = snprintf(meta, sizeof(meta), "squall:{%s}:meta", rq->channel);
+    hl = snprintf(hist, sizeof(hist), "squall:{%s}:hist", rq->channel);
+    cl = snprintf(chan, sizeof(chan), "%s%s", R.prefix, rq->channel);
+    rq->evalsha = R.sha[0] != '\0';
+#define ARG(s, l) (argv[n] = (s), argl[n] = (size_t)(l), n++)
+    if (rq->evalsha) {
+        ARG("EVALSHA", 7);
+        ARG(R.sha, 40);
+    } else {
+        ARG("EVAL", 4);
+        ARG(redis_script, sizeof(redis_script) - 1);
+    }
+    ARG("2", 1);
+    ARG(meta, ml);
+    ARG(hist, hl);
+    ARG(rq->kind == RQ_PUB ? "pub" : "hist", rq->kind == RQ_PUB ? 3 : 4);
+    ARG(epoch, 16);
+    ARG(ttl, strlen(ttl));
+    ARG(keep, strlen(keep));
+    ARG(chan, cl);
+    ARG(rq->kind == RQ_PUB ? rq->data : "", rq->kind == RQ_PUB ? rq->len : 0);
+#undef ARG
+    if (redisAsyncCommandArgv(R.cmd, on_script_reply, rq, n, argv, argl) !=
+        REDIS_OK)
+        return -1;
+    return 0;
+}
+
+/* A HIST answered from what Redis holds: the channel at (epoch, last),
+ * its kept messages items[0, n). */
+static void hist_from_redis(struct rreq *rq, uint64_t epoch, uint64_t last,
+                            redisReply **items, size_t n)
+{
+    struct hub_frame ok = {.type = HUB_HISTOK, .id = rq->id,
+                           .epoch = epoch, .offset = last};
+    struct hub_frame item = {.type = HUB_HITEM, .id = rq->id};
+    uint64_t e, o, first = 0;
+    const char *data;
+    size_t len, from = 0;
+    int whole = n > 0;
+
+    /* the kept messages: consecutive, up to last */
+    for (size_t i = 0; i < n && whole; i++) {
+        if (items[i]->type != REDIS_REPLY_STRING ||
+            redis_payload_decode(items[i]->str, (size_t)items[i]->len, &e, &o,
+                                 &data, &len) < 0 ||
+            e != epoch || (i > 0 && o != first + i) ||
+            len > H.cfg->pubsub.max_message_size)
+            whole = 0;
+        else if (i == 0)
+            first = o;
+    }
+    if (whole && first + n - 1 != last)
+        whole = 0;
+    if (rq->epoch == 0 || (rq->epoch == epoch && rq->offset == last)) {
+        ok.recovered = 1;
+    } else if (rq->epoch == epoch && rq->offset < last && whole &&
+               first <= rq->offset + 1) {
+        ok.recovered = 1;
+        from = (size_t)(rq->offset + 1 - first);
+        ok.n = (uint32_t)(last - rq->offset);
+    }
+    put_frame(rq->p, &rq->seg->b, &ok);
+    for (size_t i = from; ok.n > 0 && i < n; i++) {
+        redis_payload_decode(items[i]->str, (size_t)items[i]->len, &e, &o,
+                             &data, &len);
+        item.offset = o;
+        item.data = data;
+        item.len = len;
+        put_frame(rq->p, &rq->seg->b, &item);
+    }
+
+    /* read after this hub's subscription: the cache follows Redis from
+     * here on (a message it has beyond this read came after it) */
+    struct channel *ch = channel_find(&H.ch, rq->channel, rq->clen);
+    if (ch == NULL || !rq->synced || ch->rstate != RSUB_SUBSCRIBED ||
+        ch->rsynced)
+        return;
+    ch->rsynced = 1;
+    ch->rlocal = 0;
+    if (ch->epoch == epoch && ch->offset >= last)
+        return;
+    channel_reset(&H.ch, ch, epoch, last);
+    if (whole) {
+        int err;
+        channel_reset(&H.ch, ch, epoch, first - 1);
+        for (size_t i = 0; i < n; i++) {
+            redis_payload_decode(items[i]->str, (size_t)items[i]->len, &e,
+                                 &o, &data, &len);
+            channel_append(&H.ch, ch, e, o, data, len, now_ms(), &err);
+        }
+        arm_expiry(H.cfg->pubsub.history_ttl_ms);
+    }
+}
+
+static void on_script_reply(redisAsyncContext *ac UNUSED, void *reply,
+                            void *priv)
+{
+    redisReply *r = reply;
+    struct rreq *rq = priv;
+    uint64_t epoch, offset;
+
+    if (R.stopping || rq->p == NULL) {
+        rq_free(rq);
+        return;
+    }
+    if (r == NULL) { /* the connection is gone */
+        if (rq->kind == RQ_PUB)
+            rq_error(rq, HUB_EREDIS);
+        else
+            rq_hist_local(rq);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR && rq->evalsha &&
+        strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        R.sha[0] = '\0'; /* flushed: EVAL from now on */
+        if (rq_send(rq) == 0)
+            return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+        reply_epoch(r->element[0], &epoch) < 0 ||
+        reply_u64(r->element[1], &offset) < 0 ||
+        (rq->kind == RQ_HIST &&
+         (r->elements < 3 || r->element[2]->type != REDIS_REPLY_ARRAY))) {
+        log_error("redis: unexpected answer to the script: %s",
+                  r->type == REDIS_REPLY_ERROR ? r->str : "(not its form)");
+        if (rq->kind == RQ_PUB)
+            rq_error(rq, HUB_EREDIS);
+        else
+            rq_hist_local(rq);
+        return;
+    }
+    if (rq->kind == RQ_PUB) {
+        struct channel *ch = channel_find(&H.ch, rq->channel, rq->clen);
+        struct hub_frame ok = {.type = HUB_PUBOK, .id = rq->id,
+                               .epoch = epoch, .offset = offset,
+                               .n = ch != NULL ? ch->nsubs : 0};
+        put_frame(rq->p, &rq->seg->b, &ok);
+    } else {
+        hist_from_redis(rq, epoch, offset, r->element[2]->element,
+                        r->element[2]->elements);
+    }
+    rq_done(rq);
+}
+
+/* The subscription of ch is confirmed: the HISTs that waited for it read
+ * Redis now. */
+static void unpark(const struct channel *ch)
+{
+    struct rreq *rq, *next;
+
+    for (rq = R.reqs; rq != NULL; rq = next) {
+        next = rq->next;
+        if (!rq->parked || rq->clen != ch->len ||
+            memcmp(rq->channel, ch->name, ch->len) != 0)
+            continue;
+        rq->parked = 0;
+        rq->synced = 1;
+        /* its deadline stays: the worker waits 5 s at most for all */
+        if (rq_send(rq) < 0)
+            rq_hist_local(rq);
+    }
+}
+
+static void on_sub_message(const char *name, size_t nlen, const char *payload,
+                           size_t plen)
+{
+    struct channel *ch = channel_find(&H.ch, name, nlen);
+    uint64_t epoch, offset;
+    const char *data;
+    size_t len;
+    int err;
+
+    if (ch == NULL)
+        return;
+    if (redis_payload_decode(payload, plen, &epoch, &offset, &data, &len) <
+        0) {
+        log_warn("redis: a message on %s%.*s not in squall's form; "
+                 "ignored",
+                 R.prefix, (int)nlen, name);
+        return;
+    }
+    ch->rlocal = 0;
+    switch (channel_append(&H.ch, ch, epoch, offset, data, len, now_ms(),
+                           &err)) {
+    case 1:
+    case 2:
+        fan_out(ch, data, len);
+        arm_expiry(H.cfg->pubsub.history_ttl_ms);
+        schedule_flush();
+        break;
+    case -1:
+        /* too large for this host (pubsub.max_message_size): not passed
+         * on; the next message shows the gap to the subscribers */
+        log_warn("redis: a message of %zu bytes on %s dropped (over "
+                 "pubsub.max_message_size)",
+                 len, ch->name);
+        break;
+    }
+}
+
+static void on_sub_reply(redisAsyncContext *ac UNUSED, void *reply,
+                         void *priv UNUSED)
+{
+    redisReply *r = reply;
+    const redisReply *kind, *chan;
+    struct channel *ch;
+    const char *name;
+    size_t nlen;
+
+    if (r == NULL || R.stopping || r->type != REDIS_REPLY_ARRAY ||
+        r->elements < 3)
+        return;
+    kind = r->element[0];
+    chan = r->element[1];
+    if (kind->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING ||
+        (size_t)chan->len <= R.prefix_len ||
+        memcmp(chan->str, R.prefix, R.prefix_len) != 0)
+        return;
+    name = chan->str + R.prefix_len;
+    nlen = (size_t)chan->len - R.prefix_len;
+    if (strcmp(kind->str, "message") == 0) {
+        if (r->element[2]->type == REDIS_REPLY_STRING)
+            on_sub_message(name, nlen, r->element[2]->str,
+                           (size_t)r->element[2]->len);
+        return;
+    }
+    if ((ch = channel_find(&H.ch, name, nlen)) == NULL)
+        return;
+    if (strcmp(kind->str, "subscribe") == 0 &&
+        ch->rstate == RSUB_SUBSCRIBING) {
+        ch->rstate = RSUB_SUBSCRIBED;
+        unpark(ch);
+        rsub_update(ch); /* nobody left meanwhile? */
+        schedule_flush();
+    } else if (strcmp(kind->str, "unsubscribe") == 0 &&
+               ch->rstate == RSUB_UNSUBSCRIBING) {
+        ch->rstate = RSUB_NONE;
+        channel_set_pinned(&H.ch, ch, 0);
+        rsub_update(ch); /* someone came meanwhile? */
+    }
+}
+
+/* Subscribes to ch in Redis when it has subscribers here, unsubscribes
+ * when it has none; one change at a time (a subscription is confirmed,
+ * or ended, before the next). */
+static void rsub_update(struct channel *ch)
+{
+    if (R.state != RS_UP || R.sub == NULL)
+        return;
+    if (ch->nsubs > 0 && ch->rstate == RSUB_NONE) {
+        if (redisAsyncCommand(R.sub, on_sub_reply, NULL, "SUBSCRIBE %s%b",
+                              R.prefix, ch->name, ch->len) != REDIS_OK) {
+            redis_lost("cannot subscribe");
+            return;
+        }
+        ch->rstate = RSUB_SUBSCRIBING;
+        ch->rsynced = 0;
+        channel_set_pinned(&H.ch, ch, 1);
+    } else if (ch->nsubs == 0 && ch->rstate == RSUB_SUBSCRIBED) {
+        if (redisAsyncCommand(R.sub, NULL, NULL, "UNSUBSCRIBE %s%b",
+                              R.prefix, ch->name, ch->len) != REDIS_OK) {
+            redis_lost("cannot unsubscribe");
+            return;
+        }
+        ch->rstate = RSUB_UNSUBSCRIBING;
+        ch->rsynced = 0; /* no longer follows Redis */
+    }
+}
+
+static void rsub_update_all(void)
+{
+    for (size_t b = 0; b < H.ch.nbuckets; b++)
+        for (struct channel *ch = H.ch.buckets[b]; ch != NULL; ch = ch->hnext) {
+            if (R.state != RS_UP)
+                return; /* lost on the way: nothing to keep up */
+            rsub_update(ch);
+        }
+}
+
+static void redis_up(void)
+{
+    R.state = RS_UP;
+    R.backoff_ms = 0;
+    R.down_logged = 0;
+    log_info("redis: connected to %s", H.cfg->pubsub.redis);
+    /* every channel follows Redis again, from its next message or HIST */
+    for (size_t b = 0; b < H.ch.nbuckets; b++)
+        for (struct channel *ch = H.ch.buckets[b]; ch != NULL;
+             ch = ch->hnext) {
+            ch->rstate = RSUB_NONE;
+            ch->rsynced = 0;
+            ch->rlocal = 0;
+        }
+    rsub_update_all();
+}
+
+static void on_script_loaded(redisAsyncContext *ac UNUSED, void *reply,
+                             void *priv UNUSED)
+{
+    redisReply *r = reply;
+
+    if (r == NULL || R.stopping)
+        return;
+    if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+        redis_lost(r->type == REDIS_REPLY_ERROR ? r->str
+                                                : "SCRIPT LOAD failed");
+        return;
+    }
+    memcpy(R.sha, r->str, 40);
+    R.sha[40] = '\0';
+    R.cmd_ready = 1;
+    if (R.sub_ready && R.state == RS_CONNECTING)
+        redis_up();
+}
+
+static void on_select(redisAsyncContext *ac UNUSED, void *reply,
+                      void *priv UNUSED)
+{
+    redisReply *r = reply;
+
+    if (r != NULL && !R.stopping && r->type == REDIS_REPLY_ERROR)
+        redis_lost(r->str);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    if (R.stopping || (ac != R.cmd && ac != R.sub))
+        return;
+    if (status != REDIS_OK) {
+        /* hiredis frees ac after this */
+        if (ac == R.cmd)
+            R.cmd = NULL;
+        else
+            R.sub = NULL;
+        redis_lost(ac->errstr[0] ? ac->errstr : "cannot connect");
+        return;
+    }
+    if (ac == R.sub) {
+        R.sub_ready = 1;
+        if (R.cmd_ready && R.state == RS_CONNECTING)
+            redis_up();
+    }
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status UNUSED)
+{
+    if (R.stopping || (ac != R.cmd && ac != R.sub))
+        return;
+    /* hiredis frees ac after this */
+    if (ac == R.cmd)
+        R.cmd = NULL;
+    else
+        R.sub = NULL;
+    redis_lost(ac->errstr[0] ? ac->errstr : "connection closed");
+}
+
+static redisAsyncContext *redis_open(void)
+{
+    redisAsyncContext *ac = redisAsyncConnect(R.url.host, R.url.port);
+
+    if (ac == NULL)
+        return NULL;
+    if (ac->err != 0 || redisLibeventAttach(ac, H.base) != REDIS_OK) {
+        log_debug("redis: %s", ac->errstr);
+        redisAsyncFree(ac);
+        return NULL;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    return ac;
+}
+
+static void redis_connect(void)
+{
+    R.state = RS_CONNECTING;
+    R.since_ms = now_ms();
+    R.cmd_ready = R.sub_ready = 0;
+    R.sha[0] = '\0';
+    if ((R.cmd = redis_open()) == NULL || (R.sub = redis_open()) == NULL) {
+        redis_lost("cannot connect");
+        return;
+    }
+    if (R.url.db != 0 &&
+        redisAsyncCommand(R.cmd, on_select, NULL, "SELECT %ld", R.url.db) !=
+            REDIS_OK) {
+        redis_lost("cannot select the database");
+        return;
+    }
+    if (redisAsyncCommand(R.cmd, on_script_loaded, NULL, "SCRIPT LOAD %b",
+                          redis_script, sizeof(redis_script) - 1) !=
+        REDIS_OK)
+        redis_lost("cannot load the script");
+}
+
+/* Both connections go (their requests are answered as above), and the
+ * hub goes on alone until it reconnects. */
+static void redis_lost(const char *why)
+{
+    redisAsyncContext *cmd = R.cmd, *sub = R.sub;
+    struct rreq *rq, *next;
+    int was = R.state;
+
+    if (R.state == RS_DOWN)
+        return;
+    R.state = RS_DOWN;
+    R.cmd = R.sub = NULL;
+    R.cmd_ready = R.sub_ready = 0;
+    if (was == RS_UP)
+        log_warn("redis: lost %s (%s); publishing on this host alone "
+                 "until it is back",
+                 H.cfg->pubsub.redis, why);
+    else if (!R.down_logged)
+        log_warn("redis: cannot reach %s (%s); publishing on this host "
+                 "alone, retrying",
+                 H.cfg->pubsub.redis, why);
+    R.down_logged = 1;
+    for (size_t b = 0; b < H.ch.nbuckets; b++)
+        for (struct channel *ch = H.ch.buckets[b]; ch != NULL;
+             ch = ch->hnext) {
+            ch->rstate = RSUB_NONE;
+            ch->rsynced = 0;
+            if (ch->pinned)
+                channel_set_pinned(&H.ch, ch, 0);
+        }
+    /* the waiting HISTs are answered from here; those sent are answered
+     * by their callbacks, called as the connections are freed */
+    for (rq = R.reqs; rq != NULL; rq = next) {
+        next = rq->next;
+        if (rq->parked)
+            rq_hist_local(rq);
+    }
+    if (cmd != NULL)
+        redisAsyncFree(cmd);
+    if (sub != NULL)
+        redisAsyncFree(sub);
+    R.backoff_ms = R.backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS
+                                     : R.backoff_ms * 2;
+    if (R.backoff_ms > REDIS_BACKOFF_MAX_MS)
+        R.backoff_ms = REDIS_BACKOFF_MAX_MS;
+    R.since_ms = now_ms() + R.backoff_ms;
+    schedule_flush();
+}
+
+/* Reconnection, and the deadlines of the connection and of answers. */
+static void on_tick(evutil_socket_t fd UNUSED, short what UNUSED,
+                    void *arg UNUSED)
+{
+    int64_t now = now_ms();
+
+    if (R.state == RS_DOWN && now >= R.since_ms)
+        redis_connect();
+    else if (R.state == RS_CONNECTING && now - R.since_ms >= REDIS_TIMEOUT_MS)
+        redis_lost("no connection within 2 s");
+    else if (R.state == RS_UP && R.reqs != NULL &&
+             now - R.reqs->since_ms >= REDIS_TIMEOUT_MS)
+        redis_lost("no answer within 2 s");
+}
+
+static int redis_setup(void)
+{
+    struct timeval tv = {0, REDIS_TICK_MS * 1000};
+
+    if (H.cfg->pubsub.redis == NULL)
+        return 0;
+    if (redis_url_parse(H.cfg->pubsub.redis, &R.url) < 0) {
+        log_error("redis: cannot parse %s", H.cfg->pubsub.redis);
+        return -1;
+    }
+    R.prefix_len = (size_t)snprintf(R.prefix, sizeof(R.prefix), "squall:%ld:",
+                                    R.url.db);
+    R.tick = event_new(H.base, -1, EV_PERSIST, on_tick, NULL);
+    R.flush = event_new(H.base, -1, 0, on_flush, NULL);
+    if (R.tick == NULL || R.flush == NULL || event_add(R.tick, &tv) < 0)
+        return -1;
+    redis_connect();
+    return 0;
+}
+
+static void redis_teardown(void)
+{
+    if (H.cfg->pubsub.redis == NULL)
+        return;
+    R.stopping = 1;
+    if (R.cmd != NULL)
+        redisAsyncFree(R.cmd);
+    if (R.sub != NULL)
+        redisAsyncFree(R.sub);
+    R.cmd = R.sub = NULL;
+    while (R.reqs != NULL)
+        rq_free(R.reqs);
+    if (R.tick != NULL)
+        event_free(R.tick);
+    if (R.flush != NULL)
+        event_free(R.flush);
+}
+
+/* The worker is gone: its requests are answered to nobody. */
+static void redis_peer_gone(const struct peer *p)
+{
+    for (struct rreq *rq = R.reqs; rq != NULL; rq = rq->next)
+        if (rq->p == p)
+            rq->p = NULL;
+}
+
+/* --- requests from workers ---------------------------------------------- */
+
+static void do_sub(struct peer *p, const struct hub_frame *f)
+{
+    struct channel *ch;
+    int err;
+
+    if (f->n == 0) {
+        if ((ch = channel_find(&H.ch, f->channel, f->channel_len)) != NULL) {
+            channel_set_subs(&H.ch, ch, (unsigned)p->slot, 0);
+            rsub_update(ch);
+        }
+        return;
+    }
+    /* a refusal reaches the subscriber through its HIST, sent next */
+    if ((ch = channel_get(&H.ch, f->channel, f->channel_len, &err)) != NULL) {
+        channel_set_subs(&H.ch, ch, (unsigned)p->slot, f->n);
+        rsub_update(ch);
+    }
+}
+
 static void do_pub(struct peer *p, const struct hub_frame *f)
 {
-    struct hub_frame ok = {.type = HUB_PUBOK, .id = f->id};
     struct channel *ch;
+    struct rreq *rq;
     int err = 0;
 
     if ((ch = channel_get(&H.ch, f->channel, f->channel_len, &err)) == NULL) {
         send_error(p, f->id, err);
         return;
     }
-    channel_publish(&H.ch, ch, f->data, f->len, now_ms(), &err);
-    if (err != 0) {
-        send_error(p, f->id, err);
+    if (f->len > H.cfg->pubsub.max_message_size) {
+        send_error(p, f->id, HUB_ETOOBIG);
         return;
     }
-    fan_out(ch, f->data, f->len);
-    ok.epoch = ch->epoch;
-    ok.offset = ch->offset;
-    ok.n = ch->nsubs;
-    send_frame(p, &ok);
-    arm_expiry(H.cfg->pubsub.history_ttl_ms);
+    if (R.state != RS_UP) {
+        pub_local(p, outq_tail(&p->q), f->id, ch, f->data, f->len);
+        return;
+    }
+    if ((rq = rq_new(p, RQ_PUB, f)) == NULL) {
+        send_error(p, f->id, HUB_ENOMEM);
+        return;
+    }
+    if (rq_send(rq) < 0) {
+        redis_lost("cannot send");
+        rq_error(rq, HUB_EREDIS);
+    }
 }
 
 static void do_hist(struct peer *p, const struct hub_frame *f)
 {
-    struct hub_frame ok = {.type = HUB_HISTOK, .id = f->id};
-    struct hub_frame item = {.type = HUB_HITEM, .id = f->id};
     struct channel *ch;
-    struct recovery r;
-    const struct hmsg *m;
+    struct recovery r = {0, NULL, 0};
+    struct rreq *rq;
     int err = 0;
 
     if ((ch = channel_get(&H.ch, f->channel, f->channel_len, &err)) == NULL) {
         send_error(p, f->id, err);
         return;
     }
-    channel_since(ch, f->epoch, f->offset, &r);
-    ok.recovered = (uint8_t)r.recovered;
-    ok.epoch = ch->epoch;
-    ok.offset = ch->offset;
-    ok.n = r.count;
-    send_frame(p, &ok);
-    for (m = r.from; m != NULL; m = m->next) {
-        item.offset = m->offset;
-        item.data = m->data;
-        item.len = m->len;
-        send_frame(p, &item);
-    }
     /* a channel made only to answer this (nobody subscribed, nothing
      * published) goes at the next expiry */
     arm_expiry(H.cfg->pubsub.history_ttl_ms);
+    if (R.state == RS_UP && ch->rsynced)
+        channel_since(ch, f->epoch, f->offset, &r);
+    if (R.state != RS_UP || (ch->rsynced && r.recovered)) {
+        hist_local(p, outq_tail(&p->q), f->id, ch, f->epoch, f->offset);
+        return;
+    }
+    if ((rq = rq_new(p, RQ_HIST, f)) == NULL) {
+        send_error(p, f->id, HUB_ENOMEM);
+        return;
+    }
+    if (ch->rstate == RSUB_SUBSCRIBING ||
+        (ch->rstate == RSUB_UNSUBSCRIBING && ch->nsubs > 0)) {
+        /* read once this hub's subscription is there (it is asked for
+         * again once the one ending is over) */
+        rq->parked = 1;
+        return;
+    }
+    rq->synced = ch->rstate == RSUB_SUBSCRIBED;
+    if (rq_send(rq) < 0) {
+        redis_lost("cannot send");
+        if (rq->p != NULL) /* not answered by redis_lost */
+            rq_hist_local(rq);
+    }
 }
 
 static int handle(struct peer *p, const struct hub_frame *f)
@@ -343,6 +1215,7 @@ static void peer_close(struct peer *p)
     if (p->slot >= 0 && H.by_slot[p->slot] == p) {
         H.by_slot[p->slot] = NULL;
         channels_clear_slot(&H.ch, (unsigned)p->slot);
+        rsub_update_all();
         log_info("worker %d (pid %d) disconnected", p->slot,
                  (int)p->pid);
     }
@@ -357,10 +1230,11 @@ static void peer_close(struct peer *p)
                 *pp = p->next_dirty;
                 break;
             }
+    redis_peer_gone(p);
     event_free(p->ev);
     close(p->fd);
     buf_free(&p->in);
-    buf_free(&p->out);
+    outq_free(&p->q);
     free(p);
     arm_expiry(H.cfg->pubsub.history_ttl_ms);
 }
@@ -459,16 +1333,6 @@ static void on_accept(evutil_socket_t lfd, short what UNUSED,
 
 /* --- the process -------------------------------------------------------- */
 
-static uint64_t random_epoch(void *arg UNUSED)
-{
-    uint64_t e = 0;
-
-    while (e == 0)
-        if (getrandom(&e, sizeof(e), 0) != (ssize_t)sizeof(e))
-            fatal("hub: getrandom: %s", strerror(errno));
-    return e;
-}
-
 static void on_stop(evutil_socket_t sig UNUSED, short what UNUSED,
                     void *arg UNUSED)
 {
@@ -503,6 +1367,7 @@ static void teardown(void)
     struct event **evs[] = {&H.accept_ev, &H.expire_ev, &H.sig_term,
                             &H.sig_int, &H.sig_usr1};
 
+    redis_teardown();
     while (H.peers != NULL)
         peer_close(H.peers);
     for (size_t i = 0; i < ARRAY_LEN(evs); i++)
@@ -528,7 +1393,7 @@ int hub_main(const struct config *cfg)
     if ((H.base = event_base_new()) == NULL ||
         (H.by_slot = calloc(H.nslots, sizeof(*H.by_slot))) == NULL ||
         channels_init(&H.ch, &cfg->pubsub, H.nslots, random_epoch, NULL) < 0 ||
-        setup() < 0)
+        setup() < 0 || redis_setup() < 0)
         fatal("hub: cannot set up");
     /* the master blocks these for its signalfd; libevent handles them now */
     sigemptyset(&none);

@@ -1130,6 +1130,8 @@ enum hub_error {
     HUB_ETOOMANY = 2, /* pubsub.max_channels reached */
     HUB_ENOMEM = 3,
     HUB_EBADNAME = 4, /* empty, too long, or a byte a name may not have */
+    HUB_EREDIS = 5,   /* Redis lost with the publish in flight: whether it
+                       * was published is not known */
 };
 
 /* One decoded frame; which fields count depends on type. channel and data
@@ -1166,6 +1168,63 @@ int hub_encode(struct buf *out, const struct hub_frame *f);
 long hub_decode(const char *in, size_t len, size_t max_frame,
                 struct hub_frame *f);
 
+/* outq.c ------------------------------------------------------------- */
+
+/* The hub's output to one worker, in order, with holes: a frame that can
+ * only be written later (an answer that needs Redis) reserves a segment,
+ * and nothing queued after it is written before it is filled. Bytes ready
+ * to be written are in out; the segments hold what waits behind the
+ * first unfilled one. */
+struct outq_seg {
+    struct outq_seg *next;
+    int pending; /* reserved, not filled yet */
+    struct buf b;
+};
+struct outq {
+    struct buf out;               /* ready: write from here */
+    struct outq_seg *head, *tail; /* behind the first unfilled segment */
+};
+
+/* Where the next frame goes (out, or the last segment): NULL when out of
+ * memory. */
+struct buf *outq_tail(struct outq *q);
+/* A reserved place for frames to be written later, after everything
+ * queued so far and before everything queued next; NULL when out of
+ * memory. Its frames go in seg->b; outq_fill releases them. */
+struct outq_seg *outq_reserve(struct outq *q);
+/* seg's frames are in: what it held back is ready (moved to out) when no
+ * earlier segment is still pending. */
+void outq_fill(struct outq *q, struct outq_seg *seg);
+/* Bytes queued in all: ready and held. */
+size_t outq_size(const struct outq *q);
+/* Whether a segment is still to be filled. */
+int outq_waiting(const struct outq *q);
+void outq_free(struct outq *q);
+
+/* redisproto.c ------------------------------------------------------- */
+
+/* pubsub.redis, parsed: "redis://host:port[/db]" (IPv6 hosts without
+ * their brackets). 0, or -1 when it is not that form. */
+struct redis_url {
+    char host[256];
+    int port;
+    long db;
+};
+int redis_url_parse(const char *text, struct redis_url *u);
+/* What a message carries in Redis (published and kept in history):
+ * "<epoch: 16 lowercase hex>:<offset, decimal>\n<data>", binary-safe. */
+int redis_payload_encode(struct buf *out, uint64_t epoch, uint64_t offset,
+                         const void *data, size_t len);
+/* 0 and the parts (data points into p), or -1 when p[0, len) is not that
+ * form (epoch 0 or offset 0 included). */
+int redis_payload_decode(const char *p, size_t len, uint64_t *epoch,
+                         uint64_t *offset, const char **data,
+                         size_t *datalen);
+/* An unsigned decimal (no sign, no leading zero but "0") or 16 lowercase
+ * hex digits, as Redis replies carry them: 0 or -1. */
+int redis_parse_u64(const char *p, size_t len, uint64_t *v);
+int redis_parse_epoch(const char *p, size_t len, uint64_t *v);
+
 /* channel.c ---------------------------------------------------------- */
 
 /* A message in a channel's history. */
@@ -1190,6 +1249,10 @@ struct channel {
     uint32_t nsubs;        /* their sum */
     struct channel *idle_next; /* on channels.idle, when idle_listed */
     uint8_t idle_listed;
+    uint8_t pinned;        /* kept even when idle (channel_set_pinned) */
+    /* the hub's link to Redis (hub.c): its subscription there, whether
+     * this cache follows Redis's stream, whether it has a local epoch */
+    uint8_t rstate, rsynced, rlocal;
     size_t len;
     char name[];           /* len bytes, NUL-terminated */
 };
@@ -1256,6 +1319,24 @@ void channel_set_subs(struct channels *t, struct channel *ch, unsigned slot,
                       uint32_t n);
 /* Sets every channel's count for slot to 0 (its worker went away). */
 void channels_clear_slot(struct channels *t, unsigned slot);
+/* Keeps ch (pinned 1) even with no history and no subscribers, or lets
+ * it be freed again when idle (0). */
+void channel_set_pinned(struct channels *t, struct channel *ch, int pinned);
+/* Empties ch's history and sets its position: it continues from (epoch,
+ * offset) (epoch not 0). */
+void channel_reset(struct channels *t, struct channel *ch, uint64_t epoch,
+                   uint64_t offset);
+/* A message whose position was given elsewhere (Redis): 0 when ch has it
+ * already (same epoch, offset <= ch->offset: nothing is changed); 1 when
+ * it is the next one (same epoch, ch->offset + 1) and was appended as
+ * channel_publish would; 2 when the history restarted at it (another
+ * epoch, or a gap: what was kept no longer leads up to it). -1 and *err
+ * (HUB_ETOOBIG, HUB_ENOMEM) when it could not be taken: the channel is
+ * then at (epoch, offset) with its history emptied, so that a subscriber
+ * behind it is told of the loss. offset is not 0. */
+int channel_append(struct channels *t, struct channel *ch, uint64_t epoch,
+                   uint64_t offset, const void *data, size_t len,
+                   int64_t now_ms, int *err);
 /* Drops history older than conf.history_ttl_ms, then channels with no
  * history and no subscribers (their epoch is lost with them). A message
  * published at at_ms goes once now_ms >= at_ms + history_ttl_ms. Returns
