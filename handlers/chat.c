@@ -85,14 +85,15 @@ static const char *field(json_t *req, const char *name, size_t max,
 }
 
 /* The message's id: 64 random bits, for clients to tell messages apart
- * without parsing positions. */
-static void new_id(char out[17])
+ * without parsing positions. 0, or -1 when the kernel has no randomness. */
+static int new_id(char out[17])
 {
-    unsigned long long v = 0;
+    unsigned long long v;
 
-    if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-        v ^= (unsigned long long)(size_t)&v; /* never happens; still unique enough */
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
+        return -1;
     snprintf(out, 17, "%016llx", v);
+    return 0;
 }
 
 /* sq_publish_req's outcome: the hub has the message, or an HTTP status
@@ -156,11 +157,10 @@ static int post(sq_req *r)
         return fail(r, 400, why);
     }
 
-    if (id == NULL) {
+    if (id == NULL || new_id(id) < 0) {
         json_decref(req);
-        return fail(r, 500, "out of memory");
+        return fail(r, 500, "no message id");
     }
-    new_id(id);
     out = json_pack("{s:s, s:s, s:s}", "id", id, "from", from, "body", body);
     msg = out != NULL ? json_dumps(out, JSON_COMPACT) : NULL;
     json_decref(out);
