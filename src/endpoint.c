@@ -91,7 +91,11 @@ struct poll {
 static void poll_answer(struct poll *p, int status, const char *position)
 {
     sq_req *r = p->r;
+    char pos[POSITION_MAX];
 
+    /* position may be the subscription's own string (sq_sub_position),
+     * which sq_unsubscribe frees: copy it first */
+    snprintf(pos, sizeof(pos), "%s", position != NULL ? position : "");
     sq_timer_cancel(p->timer);
     p->timer = NULL;
     sq_unsubscribe(p->sub);
@@ -99,8 +103,8 @@ static void poll_answer(struct poll *p, int status, const char *position)
     sq_set_status(r, status);
     sq_set_header(r, "Cache-Control", "no-store");
     sq_set_header(r, EXPOSE, POSITION_HEADER);
-    if (position != NULL)
-        sq_set_header(r, POSITION_HEADER, position);
+    if (pos[0] != '\0')
+        sq_set_header(r, POSITION_HEADER, pos);
     sq_finish(r);
 }
 

@@ -74,6 +74,9 @@ void ws_setup(struct event_base *base, const struct ws_conf *conf)
     W.pong_p = conn_common_timeout(conf->ping_timeout_ms, &W.pong);
 }
 
+/* Subscribing is allowed from the module's open on (where it is most
+ * natural): deliveries come from the loop, after open has returned, and a
+ * refused ws is freed with its subscriptions. */
 struct sq_sub **ws_subs(sq_ws *ws)
 {
     return ws != NULL && (ws->state == WS_OPENING || ws->state == WS_OPEN)

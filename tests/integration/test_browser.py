@@ -1,8 +1,13 @@
-"""The /ws/ page in a real browser: headless Chromium (Debian's chromium)
-driven by playwright-core from npm (tests/browser/ws_page.mjs) against the
-real squalld with 2 workers serving the page and the echo with
-permessage-deflate, as conf/squall.yaml does. A person types a message and
-presses Send; the echo must show, as text.
+"""The pages in a real browser: headless Chromium (Debian's chromium)
+driven by playwright-core from npm against the real squalld with 2
+workers, routed as conf/squall.yaml does.
+
+- /ws/ (tests/browser/ws_page.mjs): a person types a message and presses
+  Send; the echo of permessage-deflate must show, as text.
+- /chat/ (tests/browser/chat_page.mjs), once per way of receiving (long
+  poll, WebSocket, SSE): two people in two browser contexts; what one
+  types shows on the other's page, as text; one leaves and comes back and
+  is shown what was written meanwhile.
 
 dev.sh installs chromium and runs `npm ci` in tests/browser.
 """
@@ -13,6 +18,7 @@ import shutil
 import subprocess
 
 from squalltest import SRCDIR, SquallTestCase, main, make_config, scaled
+from test_chat import chat_config
 
 BROWSER_DIR = os.path.join(SRCDIR, "tests", "browser")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -35,11 +41,12 @@ class BrowserTest(SquallTestCase):
             self.fail("missing: %s; ./dev.sh test installs them"
                       % ", ".join(missing))
 
-    def page(self, url):
-        """ws_page.mjs on url: its exit status and its JSON line."""
+    def page(self, url, script="ws_page.mjs", *args):
+        """A script of tests/browser on url: its exit status and its JSON
+        line."""
         timeout = scaled(20)
         proc = subprocess.run(
-            [self.node, os.path.join(BROWSER_DIR, "ws_page.mjs"), url],
+            [self.node, os.path.join(BROWSER_DIR, script), url] + list(args),
             capture_output=True, text=True, timeout=timeout + 30,
             env=dict(os.environ, CHROMIUM=CHROMIUM,
                      BROWSER_TIMEOUT_MS=str(int(timeout * 1000))))
@@ -71,6 +78,24 @@ class BrowserTest(SquallTestCase):
         self.assertEqual(rc, 0, stderr)
         # the browser going away closed the WebSocket, and the module knew
         srv.wait_log(r"echo: closed 100[01] ", timeout=scaled(10))
+
+    def chat(self, mode):
+        srv = self.start_squalld(chat_config(workers=2))
+        url = "http://127.0.0.1:%d/chat/room-%s" % (srv.address[1], mode)
+        rc, result, stderr = self.page(url, "chat_page.mjs", mode)
+        self.assertIsNotNone(result, "chat_page.mjs printed nothing: %s" % stderr)
+        self.assertNotIn("error", result)
+        self.assertEqual(result["errors"], [])
+        self.assertEqual(rc, 0, "%s\n%s" % (result, stderr))
+
+    def test_chat_by_long_polling(self):
+        self.chat("poll")
+
+    def test_chat_by_websocket(self):
+        self.chat("ws")
+
+    def test_chat_by_server_sent_events(self):
+        self.chat("sse")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ import subprocess
 import time
 
 import squalltest
-from squalltest import free_port, make_config, scaled, wait_for
+from squalltest import build_request, free_port, make_config, scaled, wait_for
+from test_chat import chat_config
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SITE = os.path.join(squalltest.SRCDIR, "conf", "nginx-squall.conf")
@@ -151,6 +152,72 @@ class NginxTest(squalltest.SquallTestCase):
         self.assertEqual(got, ("through nginx", b"\x00\x01",
                                ["permessage-deflate"], 1000))
         srv.wait_log(r"echo: closed 1000")
+
+    def test_chat_updates_through_nginx(self):
+        """The shipped pub/sub location: a long poll answered by a message
+        posted through nginx too, a long poll that times out (204), an
+        event stream passed on unbuffered, and the WebSocket the page
+        uses."""
+        import json
+        import websockets
+        srv = self.start_squalld(chat_config(workers=2))
+        port = self.start_nginx(srv.address[1], "nginx-chat")
+
+        def via(method, target, conn=None, **kw):
+            if conn is not None:
+                return conn.request(method, target, **kw)
+            with squalltest.Conn(("127.0.0.1", port), timeout=10) as c:
+                return c.request(method, target, close=True, **kw)
+
+        def post(body):
+            resp = via("POST", "/chat/n/message", body=json.dumps(
+                {"from": "nginx", "body": body}),
+                headers=[("Content-Type", "application/json")])
+            self.assertStatus(resp, 200)
+            return resp.header("Squall-Position")
+        p0 = post("first")
+
+        # a long poll waiting at squalld while the message is posted
+        with squalltest.Conn(("127.0.0.1", port), timeout=10) as c:
+            c.send(build_request("GET", "/chat/n/updates?position=" + p0))
+            time.sleep(0.3)
+            self.assertFalse(c.readable(0), "the long poll did not wait")
+            p1 = post("second")
+            resp = c.read_response()
+        self.assertStatus(resp, 200)
+        self.assertEqual(json.loads(resp.body)["body"], "second")
+        self.assertEqual(resp.header("Squall-Position"), p1)
+        # nothing more: 204 after poll_timeout (2s), where to go on
+        t0 = time.monotonic()
+        resp = via("GET", "/chat/n/updates?position=" + p1)
+        self.assertEqual((resp.status, resp.header("Squall-Position")), (204, p1))
+        self.assertGreaterEqual(time.monotonic() - t0, 1.5)
+
+        # an event stream: its head and first bytes come at once, each
+        # event as it is published (nothing waits in nginx's buffers)
+        with squalltest.Conn(("127.0.0.1", port), timeout=10) as c:
+            c.send(build_request("GET", "/chat/n/updates", version="HTTP/1.0",
+                                 headers=[("Accept", "text/event-stream"),
+                                          ("Last-Event-ID", p0)]))
+            deadline = time.monotonic() + scaled(10)
+            while b"data: " not in c.buf:  # "second", from the history
+                c._fill(deadline)
+            p2 = post("third")
+            while ("id: %s\n" % p2).encode() not in c.buf:
+                c._fill(deadline)
+            stream = c.buf.decode()
+        self.assertIn("text/event-stream", stream.split("\r\n\r\n")[0])
+        self.assertIn("id: %s\n" % p1, stream)
+        self.assertRegex(stream, r'data: \{.*"body":"third"\}\n\n')
+
+        # the page's WebSocket, upgraded through the same location
+        async def ws():
+            url = "ws://127.0.0.1:%d/chat/n/updates?position=%s" % (port, p0)
+            async with websockets.connect(url, subprotocols=["squall.v1"]) as w:
+                return [await asyncio.wait_for(w.recv(), scaled(10))
+                        for _ in range(2)]
+        frames = asyncio.run(asyncio.wait_for(ws(), scaled(20)))
+        self.assertEqual([f.partition("\n")[0] for f in frames], [p1, p2])
 
 
 if __name__ == "__main__":
