@@ -56,6 +56,8 @@ struct peer {
     struct outq q; /* what goes to it, in order (outq.c) */
     int dirty;  /* on the flush list */
     int closing; /* over hub_queue or broken: closed after this read */
+    int paused;  /* its requests wait: its output is over hub_queue */
+    size_t reply_bytes; /* of the output, at most this much is answers */
     struct peer *next, *next_dirty;
 };
 
@@ -137,6 +139,10 @@ static void flush_peer(struct peer *p)
         ssize_t n = write(p->fd, out->p + out->off, buf_pending(out));
         if (n > 0) {
             buf_consume(out, (size_t)n);
+            /* the oldest bytes went: count them off the answers, which
+             * errs on the side of live messages */
+            p->reply_bytes -= (size_t)n < p->reply_bytes ? (size_t)n
+                                                         : p->reply_bytes;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -176,32 +182,46 @@ static void mark_dirty(struct peer *p)
 }
 
 /* Queues f for p in b (the end of its queue, or a segment reserved for
- * an answer). Past pubsub.hub_queue the worker is cut off: it will
- * reconnect and resynchronise (the top of this file). */
-static void put_frame(struct peer *p, struct buf *b, const struct hub_frame *f)
+ * an answer).
+ *
+ * The bound. Live messages (fan_out) may not take what waits for a worker
+ * beyond pubsub.hub_queue, not counting answers: a worker over it is not
+ * reading, and is cut off; it reconnects and resynchronises (the top of
+ * this file). Answers are not cut off - a worker catching up asks for a
+ * large one - but they are bounded all the same: a worker's requests are
+ * read only while what waits for it is within hub_queue (peer_input), so
+ * at most one answer (at most a channel's history) goes beyond. */
+static void put_frame(struct peer *p, struct buf *b, const struct hub_frame *f,
+                      int live)
 {
+    size_t before;
+
     if (p->closing)
         return;
     mark_dirty(p);
-    if (outq_size(&p->q) > H.cfg->pubsub.hub_queue) {
+    if (live && outq_size(&p->q) - p->reply_bytes > H.cfg->pubsub.hub_queue) {
         log_warn("worker %d (pid %d) has %zu bytes unread, over "
                  "pubsub.hub_queue; disconnecting it (it resynchronises)",
                  p->slot, (int)p->pid, outq_size(&p->q));
         p->closing = 1;
         return;
     }
+    before = b != NULL ? b->len : 0;
     if (b == NULL || hub_encode(b, f) < 0) {
         log_error("out of memory for worker %d's output; disconnecting "
                   "it",
                   p->slot);
         p->closing = 1;
+        return;
     }
+    if (!live)
+        p->reply_bytes += b->len - before;
 }
 
 static void send_frame(struct peer *p, const struct hub_frame *f)
 {
     if (!p->closing)
-        put_frame(p, outq_tail(&p->q), f);
+        put_frame(p, outq_tail(&p->q), f, 0);
 }
 
 static void send_error(struct peer *p, uint64_t id, int code)
@@ -272,12 +292,12 @@ static void hist_local(struct peer *p, struct buf *b, uint64_t id,
     ok.epoch = ch->epoch;
     ok.offset = ch->offset;
     ok.n = r.count;
-    put_frame(p, b, &ok);
+    put_frame(p, b, &ok, 0);
     for (m = r.from; m != NULL; m = m->next) {
         item.offset = m->offset;
         item.data = m->data;
         item.len = m->len;
-        put_frame(p, b, &item);
+        put_frame(p, b, &item, 0);
     }
 }
 
@@ -293,7 +313,8 @@ static void fan_out(const struct channel *ch, const void *data, size_t len)
 
     for (unsigned s = 0; s < H.nslots; s++)
         if (ch->subs != NULL && ch->subs[s] > 0 && H.by_slot[s] != NULL)
-            send_frame(H.by_slot[s], &m);
+            if (!H.by_slot[s]->closing)
+                put_frame(H.by_slot[s], outq_tail(&H.by_slot[s]->q), &m, 1);
 }
 
 /* A publish handled here alone: no Redis, or Redis out of reach. */
@@ -314,14 +335,14 @@ static void pub_local(struct peer *p, struct buf *b, uint64_t id,
     channel_publish(&H.ch, ch, data, len, now_ms(), &err);
     if (err != 0) {
         e.code = (uint16_t)err;
-        put_frame(p, b, &e);
+        put_frame(p, b, &e, 0);
         return;
     }
     fan_out(ch, data, len);
     ok.epoch = ch->epoch;
     ok.offset = ch->offset;
     ok.n = ch->nsubs;
-    put_frame(p, b, &ok);
+    put_frame(p, b, &ok, 0);
     arm_expiry(H.cfg->pubsub.history_ttl_ms);
 }
 
@@ -518,7 +539,7 @@ static void rq_done(struct rreq *rq)
         outq_fill(&rq->p->q, rq->seg);
         mark_dirty(rq->p);
         if (outq_size(&rq->p->q) > H.cfg->pubsub.hub_queue)
-            put_frame(rq->p, NULL, NULL); /* says so, and cuts it off */
+            put_frame(rq->p, NULL, NULL, 0); /* says so, and cuts it off */
         schedule_flush();
     }
     rq_free(rq);
@@ -537,7 +558,7 @@ static void rq_hist_local(struct rreq *rq)
     if ((ch = channel_get(&H.ch, rq->channel, rq->clen, &err)) == NULL) {
         struct hub_frame e = {.type = HUB_ERR, .id = rq->id,
                               .code = (uint16_t)err};
-        put_frame(rq->p, &rq->seg->b, &e);
+        put_frame(rq->p, &rq->seg->b, &e, 0);
     } else {
         hist_local(rq->p, &rq->seg->b, rq->id, ch, rq->epoch, rq->offset);
         arm_expiry(H.cfg->pubsub.history_ttl_ms);
@@ -551,7 +572,7 @@ static void rq_error(struct rreq *rq, int code)
                           .code = (uint16_t)code};
 
     if (rq->p != NULL)
-        put_frame(rq->p, &rq->seg->b, &e);
+        put_frame(rq->p, &rq->seg->b, &e, 0);
     rq_done(rq);
 }
 
@@ -653,14 +674,14 @@ static void hist_from_redis(struct rreq *rq, uint64_t epoch, uint64_t last,
         from = (size_t)(rq->offset + 1 - first);
         ok.n = (uint32_t)(last - rq->offset);
     }
-    put_frame(rq->p, &rq->seg->b, &ok);
+    put_frame(rq->p, &rq->seg->b, &ok, 0);
     for (size_t i = from; ok.n > 0 && i < n; i++) {
         redis_payload_decode(items[i]->str, (size_t)items[i]->len, &e, &o,
                              &data, &len);
         item.offset = o;
         item.data = data;
         item.len = len;
-        put_frame(rq->p, &rq->seg->b, &item);
+        put_frame(rq->p, &rq->seg->b, &item, 0);
     }
 
     /* read after this hub's subscription: the cache follows Redis from
@@ -728,7 +749,7 @@ static void on_script_reply(redisAsyncContext *ac UNUSED, void *reply,
         struct hub_frame ok = {.type = HUB_PUBOK, .id = rq->id,
                                .epoch = epoch, .offset = offset,
                                .n = ch != NULL ? ch->nsubs : 0};
-        put_frame(rq->p, &rq->seg->b, &ok);
+        put_frame(rq->p, &rq->seg->b, &ok, 0);
     } else {
         hist_from_redis(rq, epoch, offset, r->element[2]->element,
                         r->element[2]->elements);
@@ -1239,14 +1260,50 @@ static void peer_close(struct peer *p)
     arm_expiry(H.cfg->pubsub.history_ttl_ms);
 }
 
+/* Handles the whole frames p sent; stops (p->paused) while what waits
+ * for p is over hub_queue: its requests wait in the kernel's buffer and
+ * ours, which holds at most one read, until its output drains. */
+static int peer_input(struct peer *p)
+{
+    for (;;) {
+        struct hub_frame f;
+        long used;
+
+        if (outq_size(&p->q) > H.cfg->pubsub.hub_queue) {
+            p->paused = 1;
+            return 0;
+        }
+        used = hub_decode(p->in.p + p->in.off, buf_pending(&p->in),
+                          H.max_frame, &f);
+        if (used == 0)
+            break;
+        if (used < 0 || handle(p, &f) < 0) {
+            log_error("a malformed frame from worker %d; dropping it",
+                      p->slot);
+            return -1;
+        }
+        buf_consume(&p->in, (size_t)used);
+        if (p->closing)
+            return 0;
+    }
+    p->paused = 0;
+    if (buf_pending(&p->in) == 0)
+        buf_release(&p->in);
+    return 0;
+}
+
 /* Reads what is there and handles every whole frame in it. */
 static int peer_read(struct peer *p)
 {
     for (;;) {
-        char *room = buf_reserve(&p->in, READ_CHUNK);
+        char *room;
         ssize_t n;
 
-        if (room == NULL)
+        if (peer_input(p) < 0)
+            return -1;
+        if (p->paused || p->closing)
+            return 0; /* resumed by on_peer once the output drains */
+        if ((room = buf_reserve(&p->in, READ_CHUNK)) == NULL)
             return -1;
         n = read(p->fd, room, READ_CHUNK);
         if (n == 0)
@@ -1257,26 +1314,28 @@ static int peer_read(struct peer *p)
             return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
         }
         p->in.len += (size_t)n;
-        for (;;) {
-            struct hub_frame f;
-            long used = hub_decode(p->in.p + p->in.off, buf_pending(&p->in),
-                                   H.max_frame, &f);
-            if (used == 0)
-                break;
-            if (used < 0 || handle(p, &f) < 0) {
-                log_error("a malformed frame from worker %d; dropping "
-                          "it",
-                          p->slot);
-                return -1;
-            }
-            buf_consume(&p->in, (size_t)used);
-            if (p->closing)
-                return 0;
-        }
-        if (buf_pending(&p->in) == 0)
-            buf_release(&p->in);
         /* edge-triggered: on until EAGAIN, or an end that came with
          * the data would never be seen */
+    }
+}
+
+static void resume_paused(void)
+{
+    int again = 1;
+
+    while (again) {
+        again = 0;
+        for (struct peer *p = H.peers; p != NULL; p = p->next)
+            if (p->paused && !p->closing &&
+                outq_size(&p->q) <= H.cfg->pubsub.hub_queue) {
+                if (peer_read(p) < 0)
+                    p->closing = 1;
+                mark_dirty(p);
+                again = 1;
+                break; /* the list may change in flush_all */
+            }
+        if (again)
+            flush_all();
     }
 }
 
@@ -1288,6 +1347,8 @@ static void on_peer(evutil_socket_t fd UNUSED, short what, void *arg)
         p->closing = 1;
     mark_dirty(p); /* written (or closed) with the others below */
     flush_all();
+    /* p may be gone: resume every paused worker whose output drained */
+    resume_paused();
 }
 
 static void on_accept(evutil_socket_t lfd, short what UNUSED,
