@@ -573,6 +573,14 @@ static void name_copy(const char *n, char *buf, size_t *at, const char **names,
     *at += len + 1;
 }
 
+static int not_a_path(const char *pattern, char *err, size_t errlen)
+{
+    errf(err, errlen, "route '%s': a path must start with '/' (or '^' for a "
+         "regex)",
+         pattern);
+    return -1;
+}
+
 int router_param_names(const char *pattern, char *buf,
                        const char *names[ROUTE_MAX_PARAMS], char *err,
                        size_t errlen)
@@ -600,13 +608,8 @@ int router_param_names(const char *pattern, char *buf,
         free(x.pattern);
         return count;
     }
-    if (pattern[0] != '/') {
-        errf(err, errlen,
-             "route '%s': a path must start with '/' "
-             "(or '^' for a regex)",
-             pattern);
-        return -1;
-    }
+    if (pattern[0] != '/')
+        return not_a_path(pattern, err, errlen);
     e = rentry_new(pattern, 0, NULL);
     if (!e || template_walk(NULL, e, &n, &why) < 0) {
         errf(err, errlen, "route '%s': %s", pattern, why);
@@ -625,13 +628,8 @@ int router_add(struct router *rt, const char *pattern, unsigned methods,
 {
     if (pattern[0] == '^')
         return regex_add(rt, pattern, methods, target, err, errlen);
-    if (pattern[0] != '/') {
-        errf(err, errlen,
-             "route '%s': a path must start with '/' "
-             "(or '^' for a regex)",
-             pattern);
-        return -1;
-    }
+    if (pattern[0] != '/')
+        return not_a_path(pattern, err, errlen);
     if (strpbrk(pattern, "{}"))
         return template_add(rt, pattern, methods, target, err, errlen);
     return exact_add(rt, pattern, methods, target, err, errlen);
