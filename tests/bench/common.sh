@@ -20,3 +20,52 @@ need() { # command, Debian package
 port_busy() {
 	(: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
+
+# "pid user system" of process PID and each of its descendants, one line
+# each; user and system time in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, threads included). One pass over /proc, so a process is
+# listed once even if it is being reparented; one that exits during the
+# pass may be missing.
+proc_tree() { # pid
+	# a process may exit between the glob and cat: not an error
+	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
+	{
+		pid = $1
+		# "pid (comm) state ppid ...": comm may hold spaces and ")"; after
+		# the last ") ", ppid is $2, utime (field 14) $12 and stime (15) $13
+		sub(/^.*\) /, "")
+		parent[pid] = $2
+		user[pid] = $12
+		sys[pid] = $13
+	}
+	END {
+		if (!(root in parent)) exit
+		tree[root] = 1
+		do {
+			grew = 0
+			for (p in parent)
+				if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grew = 1 }
+		} while (grew)
+		for (p in tree) print p, user[p], sys[p]
+	}'
+}
+
+# The process PID and all its descendants, one pid per line.
+tree_pids() { # pid
+	proc_tree "$1" | awk '{ print $1 }'
+}
+
+# "user system" ticks of PID's whole process tree (squalld's master,
+# workers and hub); "0 0" once it is gone. A process that exits during a
+# run takes its time with it.
+server_ticks() { # pid
+	proc_tree "$1" | awk '{ u += $2; s += $3 } END { print u + 0, s + 0 }'
+}
+
+# "busy total" ticks of one CPU from /proc/stat; busy leaves out idle,
+# iowait, irq and softirq (loopback TCP work is counted as softirq).
+cpu_ticks() { # cpu
+	awk -v c="cpu$1" '$1 == c {
+		t = 0; for (i = 2; i <= 9; i++) t += $i
+		print t - $5 - $6 - $7 - $8, t }' /proc/stat
+}

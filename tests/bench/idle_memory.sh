@@ -185,29 +185,6 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------------------
 # processes and memory
 
-# The process PID and all its descendants, one per line, from the parent
-# pids in /proc/*/stat (one pass, so a process is listed once).
-tree_pids() { # pid
-	# a process may exit between the glob and cat: not an error
-	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
-	{
-		pid = $1
-		# "pid (comm) state ppid ...": comm may hold spaces and ")"
-		sub(/^.*\) /, "")
-		parent[pid] = $2
-	}
-	END {
-		if (!(root in parent)) exit
-		tree[root] = 1
-		do {
-			grew = 0
-			for (p in parent)
-				if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grew = 1 }
-		} while (grew)
-		for (p in tree) print p
-	}'
-}
-
 # Sets rss_kb to the summed VmRSS of PID's tree, in kB, and rss_each to
 # "pid:kB" of each process.
 tree_rss() { # pid

@@ -373,44 +373,6 @@ declare -A rps rps_pipe lat cpu cpu_pipe us us_pipe usu usu_pipe problems
 # client-bound one and to notice other processes on the pinned CPUs.
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
-# "busy total" ticks of one CPU from /proc/stat; busy leaves out idle,
-# iowait, irq and softirq (loopback TCP work is counted as softirq).
-cpu_ticks() { # cpu
-	awk -v c="cpu$1" '$1 == c {
-		t = 0; for (i = 2; i <= 9; i++) t += $i
-		print t - $5 - $6 - $7 - $8, t }' /proc/stat
-}
-
-# "user system" ticks of a server's whole process tree: the process this
-# script started and all its descendants (squalld's master, workers and
-# hub; nginx's master and worker), threads included, from /proc/PID/stat.
-# One pass over /proc, so a process is counted once even if it is being
-# reparented. A process that exits during a run takes its time with it.
-server_ticks() { # pid
-	# a process may exit between the glob and cat: not an error
-	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
-	{
-		pid = $1
-		# "pid (comm) state ppid ...": comm may hold spaces and ")"; after
-		# the last ") ", utime (field 14) is $12 and stime (15) is $13
-		sub(/^.*\) /, "")
-		parent[pid] = $2
-		user[pid] = $12
-		sys[pid] = $13
-	}
-	END {
-		if (!(root in user)) { print 0, 0; exit }
-		tree[root] = 1
-		do {
-			grew = 0
-			for (p in parent)
-				if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grew = 1 }
-		} while (grew)
-		for (p in tree) { u += user[p]; s += sys[p] }
-		print u + 0, s + 0
-	}'
-}
-
 # user + system ticks of this shell's waited-for children (wrk). `times`
 # must run in this shell, not in a $(...) subshell, hence the file.
 child_ticks() { # variable to set
