@@ -561,54 +561,6 @@ done
 # ---------------------------------------------------------------------------
 # report
 
-num() { # a measured rate, or empty
-	[[ ${1:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] && printf '%s' "$1"
-}
-
-cell() { # a value, rounded to DECIMALS places when it is a number
-	local v=${1:-} d=${2:-0}
-	if num "$v" >/dev/null; then
-		printf "%.${d}f" "$v"
-	elif [[ -n $v ]]; then
-		printf '%s' "$v"
-	else
-		printf 'n/a'
-	fi
-}
-
-ratio() { # numerator, denominator: "1.23×", or n/a
-	local a b
-	a=$(num "${1:-}") || a=
-	b=$(num "${2:-}") || b=
-	if [[ -z $a || -z $b ]]; then
-		printf 'n/a'
-		return
-	fi
-	awk -v a="$a" -v b="$b" 'BEGIN {
-		if (b > 0) printf "%.2f×", a / b; else printf "n/a" }'
-}
-
-# One line per ratio: "- LABEL: 1.23x (target >= 4x): target met". OP is
-# ">=" or "<="; without a target the line only says the ratio.
-ratio_line() { # label, numerator, denominator, [op, target]
-	local a b op=${4:-} t=${5:-} what=
-	[[ -z $op ]] || what=" (target $op ${t}x)"
-	a=$(num "${2:-}") || a=
-	b=$(num "${3:-}") || b=
-	if [[ -z $a || -z $b ]]; then
-		printf -- '- %s: n/a%s\n' "$1" "$what"
-		return
-	fi
-	awk -v l="$1" -v a="$a" -v b="$b" -v op="$op" -v t="$t" -v w="$what" 'BEGIN {
-		if (b <= 0) { printf "- %s: n/a%s\n", l, w; exit }
-		r = a / b
-		printf "- %s: %.2fx%s", l, r, w
-		if (op == ">=") printf ": target %s", (r >= t ? "met" : "missed")
-		if (op == "<=") printf ": target %s", (r <= t ? "met" : "missed")
-		printf "\n"
-	}'
-}
-
 versions() {
 	local v=() t
 	if want squall; then
