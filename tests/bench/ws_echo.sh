@@ -5,7 +5,11 @@
 #
 # Each server echoes WebSocket messages at /ws/echo from one process pinned
 # to the server CPU: squalld with 1 worker and handlers/echo.so
-# (uncompressed), Tornado with tests/bench/tornado_ws.py. The load is
+# (uncompressed), Tornado with tests/bench/tornado_ws.py, and the floor:
+# tests/bench/floor.c in its WebSocket mode ("floor PORT ws", built here
+# with cc -O2), an epoll loop that answers the handshake with a fixed 101
+# and echoes each read's frames in one write, about the least CPU a
+# WebSocket echo can spend per message. The load is
 # ws_echo_client.c, built here with cc -O2 and pinned to the client CPU:
 # CONNS connections, each upgraded with the opening handshake and then
 # sending one masked text message of BYTES bytes at a time and waiting for
@@ -27,8 +31,8 @@
 # not be started, echoed wrongly, or (squalld) did not exit 0 at SIGTERM,
 # 2 for a usage error or a missing tool.
 #
-# Needs: python3-tornado, taskset (util-linux), a C compiler (cc), and a
-# built squalld with handlers/echo.so.
+# Needs: python3-tornado, taskset (util-linux), a C compiler (cc, for the
+# client and the floor), and a built squalld with handlers/echo.so.
 
 set -euo pipefail
 
@@ -48,8 +52,8 @@ build=$ROOT/build
 [ -x "$build/src/squalld" ] || build=$ROOT
 squalld=${SQUALLD:-$build/src/squalld}
 moddir=${SQUALL_MODULE_DIR:-$build/handlers}
-servers=squall,tornado
-ALL_SERVERS=(squall tornado)
+servers=squall,tornado,floor
+ALL_SERVERS=(squall tornado floor)
 server_cpu=1
 client_cpu=0
 base_port=18480
@@ -70,8 +74,8 @@ usage: $0 [options]
               or src/squalld of the repo)
   -m DIR      module directory holding echo.so (default \$SQUALL_MODULE_DIR
               or the handlers/ next to that squalld)
-  -o LIST     servers to measure, comma-separated, from squall, tornado
-              (default $servers)
+  -o LIST     servers to measure, comma-separated, from squall, tornado,
+              floor (default $servers)
   -S CPU      CPU the servers are pinned to (default $server_cpu)
   -C CPU      CPU the client is pinned to (default $client_cpu)
   -p PORT     first port to try on 127.0.0.1 (default $base_port)
@@ -133,8 +137,8 @@ want() {
 IFS=, read -ra server_list <<<"$servers"
 for s in "${server_list[@]}"; do
 	case $s in
-	squall | tornado) ;;
-	*) die "unknown server '$s' in -o (squall, tornado)" ;;
+	squall | tornado | floor) ;;
+	*) die "unknown server '$s' in -o (squall, tornado, floor)" ;;
 	esac
 done
 
@@ -301,6 +305,18 @@ start_tornado() {
 	server_pid=$!
 }
 
+# shellcheck disable=SC2317 # called as start_$name
+start_floor() {
+	local dir=$TMP/floor
+	if ! "${CC:-cc}" -O2 -o "$dir/floor" "$BENCH_DIR/floor.c" >"$dir/cc.log" 2>&1; then
+		note "could not build floor.c with ${CC:-cc} -O2"
+		show_logs floor
+		return 1
+	fi
+	taskset -c "$server_cpu" "$dir/floor" "$port" ws >"$dir/stderr.log" 2>&1 &
+	server_pid=$!
+}
+
 # Starts server NAME and checks that it echoes; it then waits, idle, for
 # its runs. 1 when it could not be started or echoed wrongly.
 bring_up() { # name
@@ -309,7 +325,7 @@ bring_up() { # name
 	mkdir -p "$TMP/$name"
 	free_port
 	server_pid=
-	"start_$name"
+	"start_$name" || return 1
 	pid_of[$name]=$server_pid
 	server_pid= # known by name now; stop_server forgets it once stopped
 	port_of[$name]=$port
@@ -473,8 +489,9 @@ cat <<EOF
 
 µs/round trip: user + system CPU time of all the server's processes during
 a run (/proc/PID/stat, $HZ ticks/s), divided by the round trips the client
-completed; "of which user": the part spent outside the kernel. ÷ squall:
-the server's figure divided by squall's. CPU: share of the wall time of
+completed; "of which user": the part spent outside the kernel. ÷ squall,
+÷ floor: the server's figure divided by squall's or the floor's (floor.c's
+WebSocket echo, the least CPU per message). CPU: share of the wall time of
 the run with the most round trips/s used by the server / by the client /
 by anything else on the two pinned CPUs; a server well below 100% was not
 the limit.
@@ -484,15 +501,16 @@ for d in "${loads[@]}"; do
 
 ### $(label "$d")
 
-| server | round trips/s | µs/round trip | of which user | µs ÷ squall | CPU server / client / other |
-|---|---:|---:|---:|---:|---:|
+| server | round trips/s | µs/round trip | of which user | µs ÷ squall | µs ÷ floor | CPU server / client / other |
+|---|---:|---:|---:|---:|---:|---:|
 EOF
 	for s in "${ALL_SERVERS[@]}"; do
 		want "$s" || continue
-		printf '| %s | %s | %s | %s | %s | %s |\n' "$s" \
+		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$s" \
 			"$(cell "${rt[$s $d]:-}")" "$(cell "${us[$s $d]:-}" 2)" \
 			"$(cell "${usu[$s $d]:-}" 2)" \
 			"$(ratio "${us[$s $d]:-}" "${us[squall $d]:-}")" \
+			"$(ratio "${us[$s $d]:-}" "${us[floor $d]:-}")" \
 			"${cpu[$s $d]:-n/a}"
 	done
 done
@@ -504,6 +522,12 @@ if want squall && want tornado; then
 		ratio_line "squall/tornado round trips/s ($depth in flight)" "${rt[squall $depth]:-}" "${rt[tornado $depth]:-}"
 		ratio_line "tornado/squall CPU per round trip ($depth in flight)" "${us[tornado $depth]:-}" "${us[squall $depth]:-}"
 	fi
+fi
+if want squall && want floor; then
+	for d in "${loads[@]}"; do
+		ratio_line "squall/floor CPU per round trip ($([[ $d == 1 ]] && echo ping-pong || echo "$d in flight"))" \
+			"${us[squall $d]:-}" "${us[floor $d]:-}"
+	done
 fi
 for s in "${ALL_SERVERS[@]}"; do
 	[[ -z ${problems[$s]:-} ]] || printf -- '- problems with %s: %s\n' "$s" "${problems[$s]}"
