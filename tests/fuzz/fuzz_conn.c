@@ -165,7 +165,8 @@ static void init_once(void)
                                    .fn = fns[i]};
         if (fns[i] == NULL) {
             rconf[i].websocket = 1;
-            rconf[i].deflate = 1;
+            rconf[i].deflate =
+                (struct wsdeflate_policy)WSDEFLATE_POLICY_DEFAULT;
             routes[i].kind = ROUTE_WEBSOCKET;
             routes[i].ws = &ws_echo;
         }
