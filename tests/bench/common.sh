@@ -20,3 +20,102 @@ need() { # command, Debian package
 port_busy() {
 	(: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
+
+# "pid user system" of process PID and each of its descendants, one line
+# each; user and system time in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, threads included). One pass over /proc, so a process is
+# listed once even if it is being reparented; one that exits during the
+# pass may be missing.
+proc_tree() { # pid
+	# a process may exit between the glob and cat: not an error
+	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
+	{
+		pid = $1
+		# "pid (comm) state ppid ...": comm may hold spaces and ")"; after
+		# the last ") ", ppid is $2, utime (field 14) $12 and stime (15) $13
+		sub(/^.*\) /, "")
+		parent[pid] = $2
+		user[pid] = $12
+		sys[pid] = $13
+	}
+	END {
+		if (!(root in parent)) exit
+		tree[root] = 1
+		do {
+			grew = 0
+			for (p in parent)
+				if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grew = 1 }
+		} while (grew)
+		for (p in tree) print p, user[p], sys[p]
+	}'
+}
+
+# The process PID and all its descendants, one pid per line.
+tree_pids() { # pid
+	proc_tree "$1" | awk '{ print $1 }'
+}
+
+# "user system" ticks of PID's whole process tree (squalld's master,
+# workers and hub); "0 0" once it is gone. A process that exits during a
+# run takes its time with it.
+server_ticks() { # pid
+	proc_tree "$1" | awk '{ u += $2; s += $3 } END { print u + 0, s + 0 }'
+}
+
+# "busy total" ticks of one CPU from /proc/stat; busy leaves out idle,
+# iowait, irq and softirq (loopback TCP work is counted as softirq).
+cpu_ticks() { # cpu
+	awk -v c="cpu$1" '$1 == c {
+		t = 0; for (i = 2; i <= 9; i++) t += $i
+		print t - $5 - $6 - $7 - $8, t }' /proc/stat
+}
+
+# Report helpers: measured figures into markdown cells and ratio lines.
+
+num() { # a measured rate, or empty
+	[[ ${1:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] && printf '%s' "$1"
+}
+
+cell() { # a value, rounded to DECIMALS places when it is a number
+	local v=${1:-} d=${2:-0}
+	if num "$v" >/dev/null; then
+		printf "%.${d}f" "$v"
+	elif [[ -n $v ]]; then
+		printf '%s' "$v"
+	else
+		printf 'n/a'
+	fi
+}
+
+ratio() { # numerator, denominator: "1.23×", or n/a
+	local a b
+	a=$(num "${1:-}") || a=
+	b=$(num "${2:-}") || b=
+	if [[ -z $a || -z $b ]]; then
+		printf 'n/a'
+		return
+	fi
+	awk -v a="$a" -v b="$b" 'BEGIN {
+		if (b > 0) printf "%.2f×", a / b; else printf "n/a" }'
+}
+
+# One line per ratio: "- LABEL: 1.23x (target >= 4x): target met". OP is
+# ">=" or "<="; without a target the line only says the ratio.
+ratio_line() { # label, numerator, denominator, [op, target]
+	local a b op=${4:-} t=${5:-} what=
+	[[ -z $op ]] || what=" (target $op ${t}x)"
+	a=$(num "${2:-}") || a=
+	b=$(num "${3:-}") || b=
+	if [[ -z $a || -z $b ]]; then
+		printf -- '- %s: n/a%s\n' "$1" "$what"
+		return
+	fi
+	awk -v l="$1" -v a="$a" -v b="$b" -v op="$op" -v t="$t" -v w="$what" 'BEGIN {
+		if (b <= 0) { printf "- %s: n/a%s\n", l, w; exit }
+		r = a / b
+		printf "- %s: %.2fx%s", l, r, w
+		if (op == ">=") printf ": target %s", (r >= t ? "met" : "missed")
+		if (op == "<=") printf ": target %s", (r <= t ? "met" : "missed")
+		printf "\n"
+	}'
+}

@@ -15,6 +15,17 @@
  * Content-Length) so the bytes on the wire are alike; the Date is
  * formatted again only when the second changes. Connections stay open
  * until the client closes them. SIGTERM or SIGINT: exit 0.
+ *
+ *   ./floor 18480 ws
+ *
+ * is the WebSocket echo floor for tests/bench/ws_echo.sh: the first head
+ * on a connection is answered with a fixed 101 whose Sec-WebSocket-Accept
+ * is the one of RFC 6455's sample key, the key ws_echo_client.c sends (no
+ * header is looked at, no SHA-1 computed); after it, every complete frame
+ * one read brought in is unmasked and sent back as an unmasked frame with
+ * the same first byte, all of them in one write. No fragments, control
+ * frames, close handshake or UTF-8 check: the least CPU a WebSocket echo
+ * can spend per message.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +48,7 @@
 
 struct conn {
     int fd;
+    int upgraded;   /* ws: the 101 is sent, frames follow */
     size_t in_len;  /* bytes in in[] */
     size_t scanned; /* in[0..scanned) holds no complete "\r\n\r\n" */
     char *out;      /* unsent output after a short write, or NULL */
@@ -50,6 +62,13 @@ static char resp[RESP_MAX];
 static size_t resp_len;
 static time_t resp_time = -1;
 static char batch[MAX_HEADS * RESP_MAX];
+static int ws; /* the WebSocket echo floor */
+
+static const char ws_resp[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                              "Upgrade: websocket\r\n"
+                              "Connection: Upgrade\r\n"
+                              "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                              "\r\n";
 
 static void on_signal(int sig)
 {
@@ -149,6 +168,7 @@ static void accept_all(int lfd)
             continue;
         }
         c->fd = fd;
+        c->upgraded = 0;
         c->in_len = c->scanned = 0;
         c->out = NULL;
         if (conn_watch(c, EPOLL_CTL_ADD, EPOLLIN) < 0) {
@@ -214,14 +234,11 @@ static int flush_pending(struct conn *c)
     return conn_watch(c, EPOLL_CTL_MOD, EPOLLIN);
 }
 
-/* Writes n responses at once; what the socket does not take waits. */
-static int respond(struct conn *c, size_t n)
+/* Writes len bytes of batch; what the socket does not take waits. */
+static int send_batch(struct conn *c, size_t len)
 {
-    size_t len = n * resp_len, i;
     ssize_t w;
 
-    for (i = 0; i < n; i++)
-        memcpy(batch + i * resp_len, resp, resp_len);
     do
         w = write(c->fd, batch, len);
     while (w < 0 && errno == EINTR);
@@ -239,6 +256,56 @@ static int respond(struct conn *c, size_t n)
         return -1;
     memcpy(c->out, batch + w, c->out_len);
     return conn_watch(c, EPOLL_CTL_MOD, EPOLLOUT);
+}
+
+/* Writes n responses at once. */
+static int respond(struct conn *c, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        memcpy(batch + i * resp_len, resp, resp_len);
+    return send_batch(c, n * resp_len);
+}
+
+/* Echoes the complete frames in c->in, unmasked, in one write, and keeps
+ * the rest; -1 for an unmasked frame or one larger than the buffer. */
+static int echo_frames(struct conn *c)
+{
+    const unsigned char *in = (const unsigned char *)c->in;
+    unsigned char *out = (unsigned char *)batch;
+    size_t off = 0, len = 0, head, plen, i;
+
+    while (c->in_len - off >= 2) {
+        const unsigned char *f = in + off;
+        if (!(f[1] & 0x80))
+            return -1; /* a client's frames are masked */
+        plen = f[1] & 0x7f;
+        head = 2;
+        if (plen == 126) {
+            if (c->in_len - off < 4)
+                break;
+            plen = (size_t)f[2] << 8 | f[3];
+            head = 4;
+        } else if (plen == 127) {
+            return -1;
+        }
+        if (head + 4 + plen > IN_SIZE)
+            return -1;
+        if (c->in_len - off < head + 4 + plen)
+            break;
+        memcpy(out + len, f, head);
+        out[len + 1] &= 0x7f;
+        for (i = 0; i < plen; i++)
+            out[len + head + i] = f[head + 4 + i] ^ f[head + (i & 3)];
+        len += head + plen;
+        off += head + 4 + plen;
+    }
+    if (off > 0) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+    return len > 0 ? send_batch(c, len) : 0;
 }
 
 static void on_conn(struct conn *c, unsigned events)
@@ -261,9 +328,23 @@ static void on_conn(struct conn *c, unsigned events)
         return;
     }
     c->in_len += (size_t)r;
+    if (c->upgraded) {
+        if (echo_frames(c) < 0)
+            conn_close(c);
+        return;
+    }
     n = take_heads(c);
     if (n == 0 && c->in_len == IN_SIZE) {
         conn_close(c); /* a head larger than the buffer */
+        return;
+    }
+    if (n > 0 && ws) {
+        /* the handshake; anything after it is the first frames */
+        c->upgraded = 1;
+        memcpy(batch, ws_resp, sizeof ws_resp - 1);
+        if (send_batch(c, sizeof ws_resp - 1) < 0 ||
+            (c->out == NULL && echo_frames(c) < 0))
+            conn_close(c);
         return;
     }
     if (n > 0 && respond(c, n) < 0)
@@ -277,10 +358,12 @@ int main(int argc, char **argv)
     sigset_t stop_sigs, run_mask;
     int port, lfd, n, i;
 
-    if (argc != 2 || (port = atoi(argv[1])) <= 0 || port > 65535) {
-        fprintf(stderr, "usage: %s PORT\n", argv[0]);
+    if (argc < 2 || argc > 3 || (port = atoi(argv[1])) <= 0 || port > 65535 ||
+        (argc == 3 && strcmp(argv[2], "ws") != 0)) {
+        fprintf(stderr, "usage: %s PORT [ws]\n", argv[0]);
         return 2;
     }
+    ws = argc == 3;
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)

@@ -4,7 +4,11 @@
 Opens COUNT connections from one source address to HOST:PORT, at most
 WINDOW of them in progress at a time; on each it sends one "GET /
 HTTP/1.1" and reads the whole response (status 200, a Content-Length
-body, no "Connection: close"). Once all are answered it prints
+body, no "Connection: close"). With --websocket PATH each connection
+instead does the opening handshake of RFC 6455 for PATH (status 101 and
+the Sec-WebSocket-Accept its key calls for), then sends one small masked
+text message and reads its echo: one unmasked, unfragmented text frame
+with the same payload and nothing after it. Once all are answered it prints
 "ready COUNT" and then holds the sockets open, idle, until its standard
 input reaches end of file (or a signal ends it), and exits 0. Any
 connection that fails or is answered otherwise ends it with status 1 and
@@ -15,7 +19,10 @@ a message on stderr; so does not being done within --deadline seconds.
 """
 
 import argparse
+import base64
 import errno
+import hashlib
+import os
 import selectors
 import socket
 import sys
@@ -24,6 +31,8 @@ import time
 # Linux <netinet/in.h>: bind() reserves no port, connect() picks one
 # unique for the 4-tuple, so many destinations can share source ports.
 IP_BIND_ADDRESS_NO_PORT = 24
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
 
 
 class Conn:
@@ -34,6 +43,8 @@ class Conn:
         self.state = "connecting"
         self.buf = b""
         self.need = None  # bytes of the whole response, once the head is in
+        self.key = None  # Sec-WebSocket-Key, for --websocket
+        self.echo = None  # the text frame expected back, for --websocket
 
 
 def fail(msg):
@@ -57,6 +68,47 @@ def open_one(sel, args):
     return c
 
 
+def ws_request(args, c):
+    """The opening handshake of connection C, with a key of its own."""
+    c.key = base64.b64encode(os.urandom(16))
+    return (
+        f"GET {args.websocket} HTTP/1.1\r\nHost: {args.host}:{args.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {c.key.decode()}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+
+
+def ws_frame(payload):
+    """One masked, final text frame (RFC 6455 5.2) of < 126 bytes."""
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes((0x81, 0x80 | len(payload))) + mask + masked
+
+
+def parse_ws_head(c):
+    """Returns True once the handshake response is complete and right."""
+    end = c.buf.find(b"\r\n\r\n")
+    if end < 0:
+        return False
+    head = c.buf[:end].decode("latin-1").split("\r\n")
+    if not head[0].startswith("HTTP/1.1 101 "):
+        fail(f"answered the handshake with {head[0]!r}")
+    want = base64.b64encode(hashlib.sha1(c.key + WS_GUID).digest()).decode()
+    fields = {}
+    for line in head[1:]:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    if fields.get("upgrade", "").lower() != "websocket":
+        fail(f"101 with Upgrade {fields.get('upgrade')!r}")
+    if fields.get("sec-websocket-accept") != want:
+        fail(f"Sec-WebSocket-Accept {fields.get('sec-websocket-accept')!r}, not {want!r}")
+    if len(c.buf) > end + 4:
+        fail("the server sent data before the client's first message")
+    c.buf = b""
+    return True
+
+
 def parse_head(c):
     """Sets c.need once the response head is complete; fails on a bad one."""
     end = c.buf.find(b"\r\n\r\n")
@@ -78,14 +130,18 @@ def parse_head(c):
     c.need = end + 4 + length
 
 
-def on_ready(sel, c, request):
+def on_ready(sel, c, args, request):
     """Advances one connection; returns True when its response is complete."""
     if c.state == "connecting":
         err = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             fail(f"connect: {errno.errorcode.get(err, err)}")
-        c.sock.send(request)  # a few dozen bytes: the empty buffer takes them
-        c.state = "reading"
+        if args.websocket:
+            request = ws_request(args, c)
+            c.state = "handshake"
+        else:
+            c.state = "reading"
+        c.sock.send(request)  # a few hundred bytes: the empty buffer takes them
         sel.modify(c.sock, selectors.EVENT_READ, c)
         return False
     try:
@@ -97,12 +153,23 @@ def on_ready(sel, c, request):
     if not data:
         fail("the server closed the connection before the response ended")
     c.buf += data
+    if c.state == "handshake":
+        if not parse_ws_head(c):
+            return False
+        message = f"idle {args.source} {c.sock.getsockname()[1]}".encode()
+        c.echo = bytes((0x81, len(message))) + message
+        c.sock.send(ws_frame(message))
+        c.state = "reading"
+        c.need = len(c.echo)
+        return False
     if c.need is None:
         parse_head(c)
     if c.need is None or len(c.buf) < c.need:
         return False
     if len(c.buf) > c.need:
         fail("more bytes than one response")
+    if c.echo is not None and c.buf != c.echo:
+        fail(f"echoed {c.buf!r}, not {c.echo!r}")
     sel.unregister(c.sock)
     c.buf = b""
     return True
@@ -120,7 +187,7 @@ def open_all(args):
         if left <= 0:
             fail(f"{answered} of {args.count} answered after {args.deadline} s")
         for key, _ in sel.select(min(left, 1.0)):
-            if on_ready(sel, key.data, request):
+            if on_ready(sel, key.data, args, request):
                 answered += 1
     sel.close()
     return conns
@@ -134,6 +201,11 @@ def main():
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--window", type=int, default=32)
     p.add_argument("--deadline", type=float, default=120)
+    p.add_argument(
+        "--websocket",
+        metavar="PATH",
+        help="open WebSockets to PATH, each echoing one message",
+    )
     args = p.parse_args()
     conns = open_all(args)
     print(f"ready {len(conns)}", flush=True)

@@ -373,44 +373,6 @@ declare -A rps rps_pipe lat cpu cpu_pipe us us_pipe usu usu_pipe problems
 # client-bound one and to notice other processes on the pinned CPUs.
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
-# "busy total" ticks of one CPU from /proc/stat; busy leaves out idle,
-# iowait, irq and softirq (loopback TCP work is counted as softirq).
-cpu_ticks() { # cpu
-	awk -v c="cpu$1" '$1 == c {
-		t = 0; for (i = 2; i <= 9; i++) t += $i
-		print t - $5 - $6 - $7 - $8, t }' /proc/stat
-}
-
-# "user system" ticks of a server's whole process tree: the process this
-# script started and all its descendants (squalld's master, workers and
-# hub; nginx's master and worker), threads included, from /proc/PID/stat.
-# One pass over /proc, so a process is counted once even if it is being
-# reparented. A process that exits during a run takes its time with it.
-server_ticks() { # pid
-	# a process may exit between the glob and cat: not an error
-	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
-	{
-		pid = $1
-		# "pid (comm) state ppid ...": comm may hold spaces and ")"; after
-		# the last ") ", utime (field 14) is $12 and stime (15) is $13
-		sub(/^.*\) /, "")
-		parent[pid] = $2
-		user[pid] = $12
-		sys[pid] = $13
-	}
-	END {
-		if (!(root in user)) { print 0, 0; exit }
-		tree[root] = 1
-		do {
-			grew = 0
-			for (p in parent)
-				if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grew = 1 }
-		} while (grew)
-		for (p in tree) { u += user[p]; s += sys[p] }
-		print u + 0, s + 0
-	}'
-}
-
 # user + system ticks of this shell's waited-for children (wrk). `times`
 # must run in this shell, not in a $(...) subshell, hence the file.
 child_ticks() { # variable to set
@@ -598,54 +560,6 @@ done
 
 # ---------------------------------------------------------------------------
 # report
-
-num() { # a measured rate, or empty
-	[[ ${1:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] && printf '%s' "$1"
-}
-
-cell() { # a value, rounded to DECIMALS places when it is a number
-	local v=${1:-} d=${2:-0}
-	if num "$v" >/dev/null; then
-		printf "%.${d}f" "$v"
-	elif [[ -n $v ]]; then
-		printf '%s' "$v"
-	else
-		printf 'n/a'
-	fi
-}
-
-ratio() { # numerator, denominator: "1.23×", or n/a
-	local a b
-	a=$(num "${1:-}") || a=
-	b=$(num "${2:-}") || b=
-	if [[ -z $a || -z $b ]]; then
-		printf 'n/a'
-		return
-	fi
-	awk -v a="$a" -v b="$b" 'BEGIN {
-		if (b > 0) printf "%.2f×", a / b; else printf "n/a" }'
-}
-
-# One line per ratio: "- LABEL: 1.23x (target >= 4x): target met". OP is
-# ">=" or "<="; without a target the line only says the ratio.
-ratio_line() { # label, numerator, denominator, [op, target]
-	local a b op=${4:-} t=${5:-} what=
-	[[ -z $op ]] || what=" (target $op ${t}x)"
-	a=$(num "${2:-}") || a=
-	b=$(num "${3:-}") || b=
-	if [[ -z $a || -z $b ]]; then
-		printf -- '- %s: n/a%s\n' "$1" "$what"
-		return
-	fi
-	awk -v l="$1" -v a="$a" -v b="$b" -v op="$op" -v t="$t" -v w="$what" 'BEGIN {
-		if (b <= 0) { printf "- %s: n/a%s\n", l, w; exit }
-		r = a / b
-		printf "- %s: %.2fx%s", l, r, w
-		if (op == ">=") printf ": target %s", (r >= t ? "met" : "missed")
-		if (op == "<=") printf ": target %s", (r <= t ? "met" : "missed")
-		printf "\n"
-	}'
-}
 
 versions() {
 	local v=() t

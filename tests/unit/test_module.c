@@ -385,12 +385,23 @@ static void fini_c(void)
 }
 
 static const sq_handler_def no_handlers[] = {{NULL, NULL}};
-static const sq_module desc_a = {SQ_MODULE_MAGIC, SQ_ABI_VERSION, "a",
-                                 init_a,          fini_a,         no_handlers};
-static const sq_module desc_b = {SQ_MODULE_MAGIC, SQ_ABI_VERSION, "b",
-                                 init_b_fails,    fini_b,         no_handlers};
-static const sq_module desc_c = {SQ_MODULE_MAGIC, SQ_ABI_VERSION, "c", NULL,
-                                 fini_c,          no_handlers};
+static const sq_module desc_a = {.magic = SQ_MODULE_MAGIC,
+                                 .abi = SQ_ABI_VERSION,
+                                 .name = "a",
+                                 .init = init_a,
+                                 .fini = fini_a,
+                                 .handlers = no_handlers};
+static const sq_module desc_b = {.magic = SQ_MODULE_MAGIC,
+                                 .abi = SQ_ABI_VERSION,
+                                 .name = "b",
+                                 .init = init_b_fails,
+                                 .fini = fini_b,
+                                 .handlers = no_handlers};
+static const sq_module desc_c = {.magic = SQ_MODULE_MAGIC,
+                                 .abi = SQ_ABI_VERSION,
+                                 .name = "c",
+                                 .fini = fini_c,
+                                 .handlers = no_handlers};
 
 static struct module_conf confs[3];
 
