@@ -28,6 +28,7 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -112,6 +113,15 @@ static void poll_message(sq_sub *s UNUSED, const sq_msg *m, void *arg)
 {
     struct poll *p = arg;
 
+    if (m->kind == SQ_MSG_ERROR) {
+        sq_timer_cancel(p->timer);
+        p->timer = NULL;
+        sq_unsubscribe(p->sub);
+        p->sub = NULL;
+        response_error_page(p->r, atoi(m->data));
+        sq_finish(p->r);
+        return;
+    }
     if (m->kind == SQ_MSG_RELOAD) {
         poll_answer(p, 205, m->position);
         return;
@@ -191,6 +201,12 @@ static void sse_message(sq_sub *s UNUSED, const sq_msg *m, void *arg)
 {
     struct sse *e = arg;
 
+    if (m->kind == SQ_MSG_ERROR) { /* the stream ends; EventSource retries */
+        sq_timer_cancel(e->keepalive);
+        e->keepalive = NULL;
+        sq_finish(e->r);
+        return;
+    }
     if (m->kind == SQ_MSG_RELOAD)
         sq_write(e->r, "event: reload\n", 14);
     sq_write(e->r, "id: ", 4);
@@ -291,6 +307,10 @@ static void ws_message(sq_sub *s UNUSED, const sq_msg *m, void *arg)
     int framed = sq_ws_protocol(ws) != NULL;
     struct buf b = {0};
 
+    if (m->kind == SQ_MSG_ERROR) {
+        sq_ws_close(ws, 1013, "try again later"); /* RFC 6455 7.4.1 */
+        return;
+    }
     if (m->kind == SQ_MSG_RELOAD) {
         snprintf(reason, sizeof(reason), "reload %s", m->position);
         sq_ws_close(ws, RELOAD_CODE, reason);

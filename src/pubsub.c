@@ -502,6 +502,26 @@ static void hist_end(void)
     }
 }
 
+/* The hub could not make s's channel: s is told (SQ_MSG_ERROR), then
+ * ended. */
+static void refused(struct sq_sub *s, int status)
+{
+    struct lchan *lc = s->lc;
+    char why[8];
+    sq_msg m = {.kind = SQ_MSG_ERROR,
+                .channel = lc->name,
+                .data = why,
+                .position = ""};
+
+    s->hist = NULL;
+    m.len = (size_t)snprintf(why, sizeof(why), "%d", status);
+    lc->busy++;
+    s->fn(s, &m, s->arg);
+    lc->busy--;
+    sq_unsubscribe(s); /* a no-op if fn did */
+    sweep(lc);
+}
+
 static int hub_input(const struct hub_frame *f)
 {
     struct ps_pending *p;
@@ -530,10 +550,8 @@ static int hub_input(const struct hub_frame *f)
         } else {
             /* the channel could not be made (pubsub.max_channels) */
             log_warn("pubsub: the hub refused a subscription: %d", f->code);
-            if (p->kind == P_HIST_SUB && p->sub != NULL) {
-                p->sub->hist = NULL;
-                p->sub->live = 1;
-            }
+            if (p->kind == P_HIST_SUB && p->sub != NULL)
+                refused(p->sub, hub_status(f->code));
             pending_free(p);
         }
         return 0;

@@ -443,6 +443,9 @@ typedef struct sq_sub sq_sub;
 enum sq_msg_kind {
     SQ_MSG_DATA = 0,   /* a message */
     SQ_MSG_RELOAD = 1, /* messages were lost: reload, continue after this */
+    SQ_MSG_ERROR = 2,  /* the subscription failed and has ended; data is
+                        * the HTTP status that says why (503: more than
+                        * pubsub.max_channels channels) */
 };
 
 typedef struct sq_msg {

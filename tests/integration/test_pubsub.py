@@ -273,6 +273,29 @@ class PubSubTest(SquallTestCase):
         self.assertEqual(status, 413)
         self.assertEqual(c.request("GET", "/pub/big")[0], 405)
 
+    def test_channels_beyond_max_channels_are_refused(self):
+        srv = self.start(max_channels=1)
+        c = self.conn(srv)
+        self.publish(srv, "one", b"kept")  # the one channel, with history
+        self.assertEqual(c.request("POST", "/pub/two", body=b"x")[0], 503)
+        self.assertEqual(self.long_poll(c, "two")[0], 503)
+        self.assertEqual(c.request("GET", "/ps/next/room.two")[2], b"error 503")
+        e = SSE(srv, "/sub/two")
+        self.addCleanup(e.close)
+        with self.assertRaises(EOFError):
+            e.event()
+
+        async def ws():
+            url = "ws://%s:%d/sub/two" % srv.address
+            async with websockets.connect(url) as w:
+                try:
+                    await asyncio.wait_for(w.recv(), scaled(5))
+                except websockets.ConnectionClosed as ex:
+                    return ex.code
+        self.assertEqual(asyncio.run(ws()), 1013)
+        # the existing channel still works
+        self.assertEqual(self.publish(srv, "one", b"more")["subscribers"], 0)
+
     def test_binary_message_is_octet_stream(self):
         srv = self.start()
         c = self.conn(srv)

@@ -4,7 +4,7 @@
  *
  *   GET  /ps/next/{ch}?position=P  a long poll written with sq_subscribe:
  *        the next message after P, as "data <position> <body>" or
- *        "reload <position>"
+ *        "reload <position>", or "error <status>" when it failed
  *   GET  /ps/two/{ch}              two subscriptions of one request, the
  *        first of which unsubscribes the second from inside its delivery:
  *        answers "two <body>" once
@@ -39,6 +39,11 @@ static void next_message(sq_sub *s, const sq_msg *m, void *arg)
 {
     sq_req *r = arg;
 
+    if (m->kind == SQ_MSG_ERROR) {
+        sq_printf(r, "error %.*s", (int)m->len, (const char *)m->data);
+        sq_finish(r); /* s has ended already */
+        return;
+    }
     if (m->kind == SQ_MSG_RELOAD) {
         sq_printf(r, "reload %s", m->position);
     } else {
