@@ -429,6 +429,13 @@ static void hist_begin(struct ps_pending *p, const struct hub_frame *f)
     P.hist_offset = f->offset;
     if (s != NULL)
         s->hist = NULL;
+    /* a channel that has had no message yet knows its stream from this
+     * answer: after a reconnection it resynchronises from here, so its
+     * subscribers learn of a new hub (a new epoch) at once */
+    if (s != NULL && s->lc->epoch == 0) {
+        s->lc->epoch = f->epoch;
+        s->lc->offset = f->offset;
+    }
     if (p->kind == P_HIST_SUB && s != NULL && !s->dead) {
         int had_position = s->epoch != 0;
         s->live = 1;

@@ -311,10 +311,14 @@ class PubSubTest(SquallTestCase):
         srv = self.start()
         a, b = self.on_each_worker(srv)
         start = self.publish(srv, "all", b"m0")["position"]
-        sse = [SSE(srv, "/sub/all", last_id=start) for _ in range(4)]
-        for e in sse:
-            self.addCleanup(e.close)
-        self.assertEqual(len({e.pid for e in sse}), 2, "SSE on both workers")
+        sse = []
+
+        def on_both():  # accepting decides where each lands
+            sse.append(SSE(srv, "/sub/all", last_id=start))
+            self.addCleanup(sse[-1].close)
+            return len(sse) >= 4 and len({e.pid for e in sse}) == 2
+        wait_for(on_both, scaled(10), "SSE subscribers on both workers",
+                 interval=0)
         sent = [b"m%d" % i for i in range(1, 11)] + [b"line one\nline two"]
         expected_pos = []
 
@@ -522,6 +526,9 @@ class PubSubTest(SquallTestCase):
     def test_hub_killed_is_respawned_and_positions_are_honest(self):
         srv = self.start()
         c = self.conn(srv)
+        quiet = SSE(srv, "/sub/quiet")  # subscribed, no message yet
+        self.addCleanup(quiet.close)
+        self.assertEqual(self.long_poll(c, "quiet")[0], 204)  # it is known
         old = self.publish(srv, "hk", b"before")["position"]
         hub = srv.hub_pid()
         self.assertIsNotNone(hub)
@@ -541,6 +548,10 @@ class PubSubTest(SquallTestCase):
         status, headers, _ = self.long_poll(c, "hk", old)
         self.assertEqual((status, headers["Squall-Position"]),
                          (205, answer["position"]))
+        # a subscriber waiting through the restart is told at once
+        ev, eid, _ = quiet.event()
+        self.assertEqual(ev, "reload")
+        self.assertRegex(eid, r":0$")
 
     def test_worker_that_does_not_read_the_hub_is_resynchronised(self):
         """A worker blocked while the hub has more than hub_queue for it is
