@@ -130,6 +130,9 @@ static sq_req *new_request(struct http1 *h)
     return r;
 }
 
+/* Every request ends here (or is detached in http1_release), also the
+ * one a handler finishes with sq_finish, so this is where its
+ * subscriptions end: nothing is delivered to it after. */
 static void end_request(struct http1 *h, sq_req *r)
 {
     pubsub_req_gone(r);

@@ -265,7 +265,6 @@ void sq_finish(sq_req *r)
     if (r->finished)
         return;
     r->finished = 1;
-    pubsub_req_gone(r);
     /* Inside the handler the connection finishes it when it returns. */
     if (r->in_handler)
         return;
