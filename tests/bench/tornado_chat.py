@@ -56,7 +56,7 @@ class PublishHandler(tornado.web.RequestHandler):
             if not future.done():
                 future.set_result(message)
         self.set_header("Content-Type", "application/json")
-        self.write(json.dumps({"subscribers": len(reached)}) + "\n")
+        self.write(json.dumps({"subscribers": len(reached)}, separators=(",", ":")) + "\n")
 
 
 async def serve(args):

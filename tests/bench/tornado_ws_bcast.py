@@ -45,7 +45,7 @@ class PublishHandler(tornado.web.RequestHandler):
             except tornado.websocket.WebSocketClosedError:
                 subscribers.discard(sub)
         self.set_header("Content-Type", "application/json")
-        self.write(json.dumps({"subscribers": reached}) + "\n")
+        self.write(json.dumps({"subscribers": reached}, separators=(",", ":")) + "\n")
 
 
 async def serve(args):

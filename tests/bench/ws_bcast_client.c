@@ -628,7 +628,7 @@ static int num(const char *s, int lo, int hi)
 
 int main(int argc, char **argv)
 {
-    char *list = "1,2,5,10,20,50,100", *pids = NULL, *tok, *save;
+    char *list = NULL, *pids = NULL, *tok, *save;
     struct rusage ru;
     int opt, i;
 
@@ -654,6 +654,9 @@ int main(int argc, char **argv)
     }
     if (optind != argc || port == 0)
         usage();
+    list = strdup(list ? list : "1,2,5,10,20,50,100");
+    if (list == NULL)
+        fail("out of memory");
     for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *end;
         if (nrates == MAX_RATES)
