@@ -22,7 +22,8 @@
 # server's run: it is saturated.
 #
 # A server's sustained delivery rate is the most deliveries/s of a phase
-# that drained and kept p99 under 1 s. Target (from the issue): squalld's
+# that drained and kept p99 under 1 s, its peak the most of any phase;
+# both are compared. Target (from the issue): squalld's
 # >= 20x Tornado's. A missed target is reported, not an error: the exit
 # status is 0 once every server was measured, 1 when one could not be
 # started, lost or mangled a message, or (squalld) did not exit 0 at
@@ -198,6 +199,12 @@ sustained() { # server
 	END { if (best > 0) print best }' "$TMP/$1/client.out" 2>/dev/null
 }
 
+# The most deliveries/s of any phase, drained or not.
+peak() { # server
+	awk '$1 == "rate" && $10 + 0 > best { best = $10 } END { if (best > 0) print best }' \
+		"$TMP/$1/client.out" 2>/dev/null
+}
+
 cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 cat <<EOF
 
@@ -231,6 +238,13 @@ for s in squall squall1; do
 			r = a / b
 			printf "- %s / Tornado, sustained deliveries/s: %.1fx (target >= 20x): target %s\n",
 				l, r, (r >= 20) ? "met" : "missed" }'
+	fi
+	a=$(peak "$s") || a=
+	b=$(peak tornado) || b=
+	if [[ -n $a && -n $b ]]; then
+		awk -v l="${label_of[$s]}" -v a="$a" -v b="$b" 'BEGIN {
+			printf "- %s / Tornado, peak deliveries/s of any phase: %d / %d = %.1fx (target >= 20x): target %s\n",
+				l, a, b, a / b, (a / b >= 20) ? "met" : "missed" }'
 	fi
 	if ! grep -q '^saturated' "$TMP/$s/client.out"; then
 		printf -- '- %s did not saturate at the highest rate: its figure is a lower bound\n' "${label_of[$s]}"
