@@ -83,11 +83,13 @@ class NginxTest(squalltest.SquallTestCase):
             return c.request(method, target, **kw)
 
     def upstream_connections(self):
-        """Established connections from nginx to squalld's port."""
-        out = subprocess.run(["ss", "-Htn", "state", "established",
+        """Established connections from nginx to squalld's port (only
+        nginx's: a socket elsewhere on the machine whose peer happens to
+        use that port number does not count)."""
+        out = subprocess.run(["ss", "-Htnp", "state", "established",
                               "( dport = :%d )" % self.squall.address[1]],
                              capture_output=True, text=True, check=True).stdout
-        return len(out.splitlines())
+        return sum(1 for line in out.splitlines() if '"nginx"' in line)
 
     def test_hello_through_nginx(self):
         resp = self.via_nginx("GET", "/")
