@@ -524,8 +524,8 @@ static void refused(struct sq_sub *s, int status)
     m.len = (size_t)snprintf(why, sizeof(why), "%d", status);
     lc->busy++;
     s->fn(s, &m, s->arg);
+    sq_unsubscribe(s); /* a no-op if fn did; freed by sweep, with lc */
     lc->busy--;
-    sq_unsubscribe(s); /* a no-op if fn did */
     sweep(lc);
 }
 
