@@ -478,7 +478,8 @@ class PubSubTest(SquallTestCase):
                            "the request to be answered", raw=True)
         t.join()
         self.assertRegex(result["r"][2].decode(), r"^two probe \d+$")
-        time.sleep(0)  # no error may be logged for a second delivery
+        # a second delivery would have come in the same loop over the
+        # subscribers, before the answer went out
         self.assertNotIn("second delivery", srv.log_text())
 
     def test_sub_position_after_subscribing(self):
@@ -509,7 +510,9 @@ class PubSubTest(SquallTestCase):
             for ws in conns:
                 ws.transport.abort()  # gone without a close frame
         asyncio.run(asyncio.wait_for(ws_leave(), scaled(20)))
-        time.sleep(0.2)
+        # the module's long polls wait (the others were sent before them)
+        wait_for(lambda: srv.log_text().count("psmod: waiting on room.leave")
+                 == 20, scaled(10), "the module's long polls to wait")
         for i, s in enumerate(socks):
             if i % 2:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -567,7 +570,7 @@ class PubSubTest(SquallTestCase):
         other_c = b if blocked_c is a else a
         t = threading.Thread(target=lambda: blocked_c.request("GET", "/ps/block?ms=1500"))
         t.start()
-        time.sleep(0.2)  # the block has begun (the worker reads nothing)
+        srv.wait_log(r"psmod: blocking for 1500 ms")  # it reads nothing now
         sent = []
         for i in range(300):
             status, _, data = other_c.request("POST", "/pub/slow",

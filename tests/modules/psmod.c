@@ -69,6 +69,7 @@ static int next(sq_req *r)
         return SQ_DONE;
     }
     sq_on_close(r, gone, NULL);
+    sq_log(SQ_LOG_INFO, "psmod: waiting on %s", sq_path_arg(r, "ch"));
     return SQ_ASYNC;
 }
 
@@ -208,6 +209,7 @@ static int block(sq_req *r)
 
     ts.tv_sec = n / 1000;
     ts.tv_nsec = (n % 1000) * 1000000L;
+    sq_log(SQ_LOG_INFO, "psmod: blocking for %ld ms", n);
     nanosleep(&ts, NULL); /* never do this in a real handler */
     answer(r, 200, "blocked", 7);
     return SQ_DONE;
