@@ -1411,8 +1411,9 @@ struct signed_opts {
  * "2|<n>:<kv>|<n>:<timestamp>|<n>:<name>|<n>:<base64 value>|<hex sha256
  * hmac of all before it>". kv is the key version (0 ... INT32_MAX);
  * Tornado signs without one as key version 0. -1 with a message for an
- * empty secret or name, a negative timestamp, or an out too small (more
- * than SIGNED_MAX is never decoded back). */
+ * empty secret or name, a name with a space or control byte, a negative
+ * timestamp, or a result longer than outcap - 1 or SIGNED_MAX (which
+ * signed_decode would not read back). */
 int signed_create(const void *secret, size_t secret_len, long kv,
                   const char *name, const void *value, size_t vlen,
                   int64_t timestamp, char *out, size_t outcap, size_t *outlen,

@@ -217,6 +217,12 @@ int signed_create(const void *secret, size_t secret_len, long kv,
              secret_len == 0 ? "secret" : "name");
         return -1;
     }
+    for (const char *c = name; *c != '\0'; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+            errf(err, errlen, "signed value: a control byte or space in the "
+                              "name");
+            return -1;
+        }
     if (kv < 0 || kv > INT32_MAX || timestamp < 0) {
         errf(err, errlen, "signed value: a negative key version or timestamp");
         return -1;
@@ -245,12 +251,15 @@ int signed_create(const void *secret, size_t secret_len, long kv,
         errf(err, errlen, "signed value: HMAC failed");
         goto done;
     }
+    if (o + sizeof(sig) - 1 > SIGNED_MAX)
+        goto toolong;
     memcpy(out + o, sig, sizeof(sig)); /* with its NUL */
     *outlen = o + sizeof(sig) - 1;
     rc = 0;
     goto done;
 toolong:
-    errf(err, errlen, "signed value: does not fit in %zu bytes", outcap);
+    errf(err, errlen, "signed value: longer than %zu bytes",
+         outcap - 1 < SIGNED_MAX ? outcap - 1 : (size_t)SIGNED_MAX);
 done:
     free(b64);
     return rc;

@@ -156,7 +156,7 @@ START_TEST(create_refuses_a_small_buffer)
     ck_assert_int_eq(signed_create("sekrit", 6, 0, "user", "alice", 5, T0, out,
                                    sizeof(out) - 1, &n, err, sizeof(err)),
                      -1);
-    ck_assert_ptr_nonnull(strstr(err, "does not fit"));
+    ck_assert_ptr_nonnull(strstr(err, "longer than"));
 }
 END_TEST
 
@@ -177,6 +177,25 @@ START_TEST(create_refuses_bad_arguments)
     ck_assert_int_eq(signed_create("s", 1, 0, "user", "a", 1, -5, out,
                                    sizeof(out), &n, err, sizeof(err)),
                      -1);
+    ck_assert_int_eq(signed_create("s", 1, 0, "us er", "a", 1, T0, out,
+                                   sizeof(out), &n, err, sizeof(err)),
+                     -1);
+}
+END_TEST
+
+START_TEST(create_refuses_more_than_decode_reads)
+{
+    static char big[3000], out[2 * SIGNED_MAX];
+    size_t n;
+
+    /* 3000 bytes are 4000 of base64: with the fields, over SIGNED_MAX */
+    ck_assert_int_eq(signed_create("s", 1, 0, "user", big, sizeof(big), T0,
+                                   out, sizeof(out), &n, err, sizeof(err)),
+                     -1);
+    ck_assert_int_eq(signed_create("s", 1, 0, "user", big, 2900, T0, out,
+                                   sizeof(out), &n, err, sizeof(err)),
+                     0);
+    ck_assert_uint_le(n, SIGNED_MAX);
 }
 END_TEST
 
@@ -679,6 +698,7 @@ int main(void)
     tcase_add_test(tc, create_empty_value);
     tcase_add_test(tc, create_refuses_a_small_buffer);
     tcase_add_test(tc, create_refuses_bad_arguments);
+    tcase_add_test(tc, create_refuses_more_than_decode_reads);
     tcase_add_test(tc, create_then_decode_round_trips);
     tcase_add_test(tc, decode_tornado_v2);
     tcase_add_test(tc, decode_tornado_v2_by_key_version);
