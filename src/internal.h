@@ -1460,4 +1460,45 @@ long xsrf_encode_v1(const unsigned char *raw, size_t n, char *out,
  * their lengths. */
 int xsrf_equal(const struct xsrf_token *a, const struct xsrf_token *b);
 
+/* cookie.c --------------------------------------------------------- */
+
+/* Called for each cookie of a Cookie header in order: the name (may be
+ * empty) and the unquoted value (in the scratch buffer, valid during the
+ * call). Nonzero stops the walk and is returned. */
+typedef int (*cookie_fn)(void *arg, const char *name, size_t nlen,
+                         const char *value, size_t vlen);
+/* Tornado's parse_cookie over h[0, len): ';'-separated pairs split at
+ * their first '=' (none: an empty name), both ends stripped of ASCII
+ * whitespace, pairs with neither a name nor a value skipped, a value in
+ * double quotes unquoted (backslash escapes, "\ooo" octal bytes).
+ * scratch needs len bytes (-1 when fewer). */
+int cookie_each(const char *h, size_t len, char *scratch, size_t scratchlen,
+                cookie_fn fn, void *arg);
+/* The value of the last cookie named name (Tornado keeps the last) into
+ * out: its length, -1 when there is none, -2 when it or the scratch
+ * does not fit. */
+long cookie_get(const char *h, size_t len, const char *name, char *scratch,
+                size_t scratchlen, char *out, size_t outcap);
+
+struct cookie_attrs {
+    const char *domain;   /* NULL or "": none */
+    const char *path;     /* NULL or "": none (Tornado's default is "/") */
+    const char *samesite; /* NULL or "": none; else as given */
+    int has_expires, has_max_age;
+    int64_t expires; /* Unix time */
+    int64_t max_age; /* seconds */
+    int httponly, secure;
+};
+/* The value of a Set-Cookie header as Tornado writes it, NUL-terminated:
+ * name=value, the value in double quotes with Python's escapes when it
+ * has a byte outside Python's legal cookie characters, then Domain,
+ * expires, HttpOnly, Max-Age, Path, SameSite, Secure (Morsel's order).
+ * -1 with a message for a name that is empty, has a byte outside those
+ * characters or is an attribute's; a value with a space or control byte
+ * (as Tornado refuses); an attribute with a control byte or ';'; or an
+ * out too small. */
+int cookie_format(const char *name, const char *value, size_t vlen,
+                  const struct cookie_attrs *a, char *out, size_t outcap,
+                  size_t *outlen, char *err, size_t errlen);
+
 #endif /* SQUALL_INTERNAL_H */
