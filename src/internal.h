@@ -1367,4 +1367,138 @@ int channel_template_check(const char *tmpl, const char *const *names,
 long channel_template_fill(const char *tmpl, const struct route_param *params,
                            size_t nparams, char *out, size_t outlen);
 
+/* signed.c --------------------------------------------------------- */
+
+/* Tornado's signed values (create_signed_value / decode_signed_value) and
+ * XSRF tokens, byte for byte. Pure: the clock and the random bytes are the
+ * caller's. */
+
+/* The longest signed value or XSRF token read (a cookie's worth). */
+#define SIGNED_MAX 4096
+
+/* signed_decode's failures, each its own negative value. */
+enum {
+    SIGNED_EMALFORMED = -1, /* not a signed value of a version read */
+    SIGNED_ESIZE = -2,      /* longer than SIGNED_MAX, or the value does not
+                             * fit the caller's buffer */
+    SIGNED_EVERSION = -3,   /* a version that is neither 1 nor 2, or below
+                             * min_version */
+    SIGNED_EKEY = -4,       /* no secret for its key version */
+    SIGNED_ESIG = -5,       /* the signature does not match */
+    SIGNED_ENAME = -6,      /* signed for another name */
+    SIGNED_EEXPIRED = -7,   /* older than max_age_days */
+    SIGNED_EFUTURE = -8,    /* newer than now + skew */
+};
+
+/* The secret of key version kv (0 ... INT32_MAX as in the value; -1 for a
+ * version 1 value, which has none): 0 with *secret and *len (> 0) set, or
+ * -1 when there is none. Tornado's single cookie_secret answers every kv;
+ * a cookie_secret dict answers its keys and not -1. */
+#define SIGNED_KV_NONE (-1L)
+typedef int (*signed_secret_fn)(void *arg, long kv, const void **secret,
+                                size_t *len);
+
+struct signed_opts {
+    signed_secret_fn secret;
+    void *arg;
+    double max_age_days; /* Tornado's default is 31 */
+    int64_t skew;        /* seconds a timestamp may be ahead of now */
+    int min_version;     /* 1 (Tornado's default) or 2 */
+};
+
+/* Writes Tornado's version 2 signed value of value[0, vlen) for name,
+ * NUL-terminated, into out and its length into *outlen:
+ * "2|<n>:<kv>|<n>:<timestamp>|<n>:<name>|<n>:<base64 value>|<hex sha256
+ * hmac of all before it>". kv is the key version (0 ... INT32_MAX);
+ * Tornado signs without one as key version 0. -1 with a message for an
+ * empty secret or name, a name with a space or control byte, a negative
+ * timestamp, or a result longer than outcap - 1 or SIGNED_MAX (which
+ * signed_decode would not read back). */
+int signed_create(const void *secret, size_t secret_len, long kv,
+                  const char *name, const void *value, size_t vlen,
+                  int64_t timestamp, char *out, size_t outcap, size_t *outlen,
+                  char *err, size_t errlen);
+/* Checks in[0, len) as a signed value for name at time now (versions 1 and
+ * 2, as Tornado reads them) and writes the value it carries into out
+ * (binary, not terminated) and its length into *outlen. 0, or one of the
+ * SIGNED_E* with a message. Stricter than Tornado where Tornado's Python
+ * is lenient with what it never writes: numbers are plain decimal without
+ * leading zeros, base64 is canonical, control bytes and spaces are
+ * refused, and no timestamp is more than o->skew ahead of now. */
+int signed_decode(const struct signed_opts *o, const char *name,
+                  const char *in, size_t len, int64_t now, void *out,
+                  size_t outcap, size_t *outlen, char *err, size_t errlen);
+
+/* An XSRF token as Tornado's _decode_xsrf_token reads it. */
+#define XSRF_RAW_MAX 128 /* the longest raw token kept */
+#define XSRF_MASK_LEN 4
+struct xsrf_token {
+    int version;   /* 1 or 2 */
+    size_t len;    /* of raw, > 0 */
+    unsigned char raw[XSRF_RAW_MAX];
+    int64_t timestamp; /* version 1 has none: now */
+};
+
+/* Reads s[0, len): "2|<hex mask, 4 bytes>|<hex masked token>|<timestamp>"
+ * is version 2; anything without Tornado's "<version>|" prefix is version
+ * 1, the token in hex (either case) or, when it is not hex, its bytes as
+ * they are. 0, or -1 with a message for another version, a malformed
+ * version 2, an empty token or one longer than XSRF_RAW_MAX. */
+int xsrf_decode(const char *s, size_t len, int64_t now, struct xsrf_token *t,
+                char *err, size_t errlen);
+/* Tornado's version 2 token for raw[0, n) masked with mask at timestamp,
+ * NUL-terminated in out; its length, or -1 when out is too small or n is
+ * 0 or more than XSRF_RAW_MAX. */
+#define XSRF_V2_MAX (2 + 2 * XSRF_MASK_LEN + 1 + 2 * XSRF_RAW_MAX + 1 + 20 + 1)
+long xsrf_encode_v2(const unsigned char *raw, size_t n,
+                    const unsigned char mask[XSRF_MASK_LEN], int64_t timestamp,
+                    char *out, size_t outcap);
+/* Version 1: the token in lowercase hex; as xsrf_encode_v2. */
+long xsrf_encode_v1(const unsigned char *raw, size_t n, char *out,
+                    size_t outcap);
+/* Whether the raw tokens of a and b are equal; in time that depends only on
+ * their lengths. */
+int xsrf_equal(const struct xsrf_token *a, const struct xsrf_token *b);
+
+/* cookie.c --------------------------------------------------------- */
+
+/* Called for each cookie of a Cookie header in order: the name (may be
+ * empty) and the unquoted value (in the scratch buffer, valid during the
+ * call). Nonzero stops the walk and is returned. */
+typedef int (*cookie_fn)(void *arg, const char *name, size_t nlen,
+                         const char *value, size_t vlen);
+/* Tornado's parse_cookie over h[0, len): ';'-separated pairs split at
+ * their first '=' (none: an empty name), both ends stripped of ASCII
+ * whitespace, pairs with neither a name nor a value skipped, a value in
+ * double quotes unquoted (backslash escapes, "\ooo" octal bytes).
+ * scratch needs len bytes (-1 when fewer). */
+int cookie_each(const char *h, size_t len, char *scratch, size_t scratchlen,
+                cookie_fn fn, void *arg);
+/* The value of the last cookie named name (Tornado keeps the last) into
+ * out: its length, -1 when there is none, -2 when it or the scratch
+ * does not fit. */
+long cookie_get(const char *h, size_t len, const char *name, char *scratch,
+                size_t scratchlen, char *out, size_t outcap);
+
+struct cookie_attrs {
+    const char *domain;   /* NULL or "": none */
+    const char *path;     /* NULL or "": none (Tornado's default is "/") */
+    const char *samesite; /* NULL or "": none; else as given */
+    int has_expires, has_max_age;
+    int64_t expires; /* Unix time */
+    int64_t max_age; /* seconds */
+    int httponly, secure;
+};
+/* The value of a Set-Cookie header as Tornado writes it, NUL-terminated:
+ * name=value, the value in double quotes with Python's escapes when it
+ * has a byte outside Python's legal cookie characters, then Domain,
+ * expires, HttpOnly, Max-Age, Path, SameSite, Secure (Morsel's order).
+ * -1 with a message for a name that is empty, has a byte outside those
+ * characters or is an attribute's; a value with a space or control byte
+ * (as Tornado refuses); an attribute with a control byte or ';'; or an
+ * out too small. */
+int cookie_format(const char *name, const char *value, size_t vlen,
+                  const struct cookie_attrs *a, char *out, size_t outcap,
+                  size_t *outlen, char *err, size_t errlen);
+
 #endif /* SQUALL_INTERNAL_H */
