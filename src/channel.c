@@ -28,8 +28,7 @@
 
 /* The table ----------------------------------------------------------- */
 
-/* FNV-1a, 64 bits. */
-static uint64_t hash_name(const char *s, size_t len)
+uint64_t channel_hash(const char *s, size_t len)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
 
@@ -79,7 +78,7 @@ struct channel *channel_find(struct channels *t, const char *name, size_t len)
 {
     struct channel *ch;
 
-    ch = t->buckets[hash_name(name, len) & (t->nbuckets - 1)];
+    ch = t->buckets[channel_hash(name, len) & (t->nbuckets - 1)];
     for (; ch != NULL; ch = ch->hnext)
         if (ch->len == len && memcmp(ch->name, name, len) == 0)
             return ch;
@@ -98,7 +97,7 @@ static void grow(struct channels *t)
         return;
     for (size_t i = 0; i < t->nbuckets; i++)
         for (ch = t->buckets[i]; ch != NULL; ch = next) {
-            size_t j = hash_name(ch->name, ch->len) & (n - 1);
+            size_t j = channel_hash(ch->name, ch->len) & (n - 1);
 
             next = ch->hnext;
             ch->hnext = b[j];
@@ -128,7 +127,7 @@ static void unlink_channel(struct channels *t, struct channel *ch)
 {
     struct channel **pp;
 
-    pp = &t->buckets[hash_name(ch->name, ch->len) & (t->nbuckets - 1)];
+    pp = &t->buckets[channel_hash(ch->name, ch->len) & (t->nbuckets - 1)];
     while (*pp != ch)
         pp = &(*pp)->hnext;
     *pp = ch->hnext;
@@ -188,7 +187,7 @@ struct channel *channel_get(struct channels *t, const char *name, size_t len,
     ch->name[len] = '\0';
     if (t->count >= t->nbuckets)
         grow(t);
-    i = hash_name(name, len) & (t->nbuckets - 1);
+    i = channel_hash(name, len) & (t->nbuckets - 1);
     ch->hnext = t->buckets[i];
     t->buckets[i] = ch;
     t->count++;

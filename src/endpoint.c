@@ -53,8 +53,8 @@ static int channel_of(const struct route *rt, sq_req *r, char *out,
                                    r->match.nparams, out, outlen);
 
     if (n < 0) {
-        log_info("%s: %s: no valid channel name from '%s'", r->remote,
-                 r->path, rt->conf->channel);
+        log_info("%s: %s: no valid channel name from '%s'", r->remote, r->path,
+                 rt->conf->channel);
         return 400;
     }
     return 0;
@@ -247,8 +247,7 @@ static int sse(const struct route *rt, sq_req *r, const char *channel,
     e->r = r;
     if (sq_subscribe(r, channel, position, sse_message, e) == NULL)
         return fail(r, 503);
-    e->keepalive =
-        sq_call_every(rt->conf->sse_keepalive_ms, sse_keepalive, e);
+    e->keepalive = sq_call_every(rt->conf->sse_keepalive_ms, sse_keepalive, e);
     if (e->keepalive == NULL)
         return fail(r, 503); /* the subscription ends with the request */
     sq_set_header(r, "Content-Type", "text/event-stream");
@@ -302,10 +301,12 @@ int endpoint_subscribe(const struct route *rt, sq_req *r)
 
 static void ws_message(sq_sub *s UNUSED, const sq_msg *m, void *arg)
 {
+    /* "<position>\n<data>", built once per delivery in a buffer kept
+     * between them (a broadcast builds thousands in a row) */
+    static struct buf framed;
     sq_ws *ws = arg;
     char reason[16 + POSITION_MAX];
-    int framed = sq_ws_protocol(ws) != NULL;
-    struct buf b = {0};
+    int text = utf8_valid(m->data, m->len);
 
     if (m->kind == SQ_MSG_ERROR) {
         sq_ws_close(ws, 1013, "try again later"); /* RFC 6455 7.4.1 */
@@ -316,22 +317,23 @@ static void ws_message(sq_sub *s UNUSED, const sq_msg *m, void *arg)
         sq_ws_close(ws, RELOAD_CODE, reason);
         return;
     }
-    if (!framed) {
-        if (utf8_valid(m->data, m->len))
+    if (sq_ws_protocol(ws) == NULL) {
+        if (text)
             sq_ws_send_text(ws, m->data, m->len);
         else
             sq_ws_send_binary(ws, m->data, m->len);
         return;
     }
-    if (buf_add(&b, m->position, strlen(m->position)) < 0 ||
-        buf_add(&b, "\n", 1) < 0 || buf_add(&b, m->data, m->len) < 0) {
+    buf_clear(&framed);
+    if (buf_add(&framed, m->position, strlen(m->position)) < 0 ||
+        buf_add(&framed, "\n", 1) < 0 || buf_add(&framed, m->data, m->len) < 0)
         sq_ws_close(ws, 1011, "out of memory");
-    } else if (utf8_valid(m->data, m->len)) {
-        sq_ws_send_text(ws, b.p, b.len);
-    } else {
-        sq_ws_send_binary(ws, b.p, b.len);
-    }
-    buf_free(&b);
+    else if (text)
+        sq_ws_send_text(ws, framed.p, framed.len);
+    else
+        sq_ws_send_binary(ws, framed.p, framed.len);
+    if (framed.cap > 65536) /* a large message: not kept */
+        buf_release(&framed);
 }
 
 static int ws_open(sq_ws *ws, sq_req *r)
@@ -343,8 +345,7 @@ static int ws_open(sq_ws *ws, sq_req *r)
     if (channel_of(rt, r, channel, sizeof(channel)) != 0)
         return SQ_ERROR;
     (void)sq_ws_set_protocol(ws, SUBPROTOCOL); /* if the client offers it */
-    if (sq_ws_subscribe(ws, channel, query_position(r), ws_message, ws) ==
-        NULL)
+    if (sq_ws_subscribe(ws, channel, query_position(r), ws_message, ws) == NULL)
         return SQ_ERROR;
     return 0;
 }

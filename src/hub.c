@@ -53,10 +53,10 @@ struct peer {
     pid_t pid;
     struct event *ev;
     struct buf in;
-    struct outq q; /* what goes to it, in order (outq.c) */
-    int dirty;  /* on the flush list */
-    int closing; /* over hub_queue or broken: closed after this read */
-    int paused;  /* its requests wait: its output is over hub_queue */
+    struct outq q;      /* what goes to it, in order (outq.c) */
+    int dirty;          /* on the flush list */
+    int closing;        /* over hub_queue or broken: closed after this read */
+    int paused;         /* its requests wait: its output is over hub_queue */
     size_t reply_bytes; /* of the output, at most this much is answers */
     struct peer *next, *next_dirty;
 };
@@ -72,14 +72,6 @@ static struct {
     size_t max_frame;
     uid_t uid;
 } H;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t random_epoch(void *arg UNUSED)
 {
@@ -110,11 +102,10 @@ int hub_listen(char *err, size_t errlen)
                      "squalld-hub-%d-%02x%02x%02x%02x%02x%02x%02x%02x",
                      (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
                      rnd[5], rnd[6], rnd[7]);
-    hub_address.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-                                  (size_t)n);
+    hub_address.len =
+        (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 ||
-        bind(fd, (struct sockaddr *)sun, hub_address.len) < 0 ||
+    if (fd < 0 || bind(fd, (struct sockaddr *)sun, hub_address.len) < 0 ||
         listen(fd, HUB_BACKLOG) < 0) {
         snprintf(err, errlen, "cannot create the hub's socket: %s",
                  strerror(errno));
@@ -141,8 +132,8 @@ static void flush_peer(struct peer *p)
             buf_consume(out, (size_t)n);
             /* the oldest bytes went: count them off the answers, which
              * errs on the side of live messages */
-            p->reply_bytes -= (size_t)n < p->reply_bytes ? (size_t)n
-                                                         : p->reply_bytes;
+            p->reply_bytes -=
+                (size_t)n < p->reply_bytes ? (size_t)n : p->reply_bytes;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -247,14 +238,13 @@ static void arm_expiry(int64_t ms)
 static void on_expire(evutil_socket_t fd UNUSED, short what UNUSED,
                       void *arg UNUSED)
 {
-    arm_expiry(channels_expire(&H.ch, now_ms()));
+    arm_expiry(channels_expire(&H.ch, (int64_t)conn_now_ms()));
 }
 
 static void do_hello(struct peer *p, const struct hub_frame *f)
 {
     if (f->n >= H.nslots) {
-        log_error("HELLO from slot %u of %u; dropping it", f->n,
-                  H.nslots);
+        log_error("HELLO from slot %u of %u; dropping it", f->n, H.nslots);
         p->closing = 1;
         return;
     }
@@ -332,7 +322,7 @@ static void pub_local(struct peer *p, struct buf *b, uint64_t id,
         ch->rlocal = 1;
         ch->rsynced = 0;
     }
-    channel_publish(&H.ch, ch, data, len, now_ms(), &err);
+    channel_publish(&H.ch, ch, data, len, (int64_t)conn_now_ms(), &err);
     if (err != 0) {
         e.code = (uint16_t)err;
         put_frame(p, b, &e, 0);
@@ -468,7 +458,7 @@ static void on_flush(evutil_socket_t fd UNUSED, short what UNUSED,
 
 static void rq_link(struct rreq *rq)
 {
-    rq->since_ms = now_ms();
+    rq->since_ms = (int64_t)conn_now_ms();
     rq->next = NULL;
     rq->prev = R.reqs_tail;
     if (R.reqs_tail != NULL)
@@ -556,8 +546,8 @@ static void rq_hist_local(struct rreq *rq)
         return;
     }
     if ((ch = channel_get(&H.ch, rq->channel, rq->clen, &err)) == NULL) {
-        struct hub_frame e = {.type = HUB_ERR, .id = rq->id,
-                              .code = (uint16_t)err};
+        struct hub_frame e = {
+            .type = HUB_ERR, .id = rq->id, .code = (uint16_t)err};
         put_frame(rq->p, &rq->seg->b, &e, 0);
     } else {
         hist_local(rq->p, &rq->seg->b, rq->id, ch, rq->epoch, rq->offset);
@@ -568,8 +558,8 @@ static void rq_hist_local(struct rreq *rq)
 
 static void rq_error(struct rreq *rq, int code)
 {
-    struct hub_frame e = {.type = HUB_ERR, .id = rq->id,
-                          .code = (uint16_t)code};
+    struct hub_frame e = {
+        .type = HUB_ERR, .id = rq->id, .code = (uint16_t)code};
 
     if (rq->p != NULL)
         put_frame(rq->p, &rq->seg->b, &e, 0);
@@ -645,8 +635,8 @@ static int rq_send(struct rreq *rq)
 static void hist_from_redis(struct rreq *rq, uint64_t epoch, uint64_t last,
                             redisReply **items, size_t n)
 {
-    struct hub_frame ok = {.type = HUB_HISTOK, .id = rq->id,
-                           .epoch = epoch, .offset = last};
+    struct hub_frame ok = {
+        .type = HUB_HISTOK, .id = rq->id, .epoch = epoch, .offset = last};
     struct hub_frame item = {.type = HUB_HITEM, .id = rq->id};
     uint64_t e, o, first = 0;
     const char *data;
@@ -699,9 +689,10 @@ static void hist_from_redis(struct rreq *rq, uint64_t epoch, uint64_t last,
         int err;
         channel_reset(&H.ch, ch, epoch, first - 1);
         for (size_t i = 0; i < n; i++) {
-            redis_payload_decode(items[i]->str, (size_t)items[i]->len, &e,
-                                 &o, &data, &len);
-            channel_append(&H.ch, ch, e, o, data, len, now_ms(), &err);
+            redis_payload_decode(items[i]->str, (size_t)items[i]->len, &e, &o,
+                                 &data, &len);
+            channel_append(&H.ch, ch, e, o, data, len, (int64_t)conn_now_ms(),
+                           &err);
         }
         arm_expiry(H.cfg->pubsub.history_ttl_ms);
     }
@@ -746,8 +737,10 @@ static void on_script_reply(redisAsyncContext *ac UNUSED, void *reply,
     }
     if (rq->kind == RQ_PUB) {
         struct channel *ch = channel_find(&H.ch, rq->channel, rq->clen);
-        struct hub_frame ok = {.type = HUB_PUBOK, .id = rq->id,
-                               .epoch = epoch, .offset = offset,
+        struct hub_frame ok = {.type = HUB_PUBOK,
+                               .id = rq->id,
+                               .epoch = epoch,
+                               .offset = offset,
                                .n = ch != NULL ? ch->nsubs : 0};
         put_frame(rq->p, &rq->seg->b, &ok, 0);
     } else {
@@ -787,16 +780,15 @@ static void on_sub_message(const char *name, size_t nlen, const char *payload,
 
     if (ch == NULL)
         return;
-    if (redis_payload_decode(payload, plen, &epoch, &offset, &data, &len) <
-        0) {
+    if (redis_payload_decode(payload, plen, &epoch, &offset, &data, &len) < 0) {
         log_warn("redis: a message on %s%.*s not in squall's form; "
                  "ignored",
                  R.prefix, (int)nlen, name);
         return;
     }
     ch->rlocal = 0;
-    switch (channel_append(&H.ch, ch, epoch, offset, data, len, now_ms(),
-                           &err)) {
+    switch (channel_append(&H.ch, ch, epoch, offset, data, len,
+                           (int64_t)conn_now_ms(), &err)) {
     case 1:
     case 2:
         fan_out(ch, data, len);
@@ -841,8 +833,7 @@ static void on_sub_reply(redisAsyncContext *ac UNUSED, void *reply,
     }
     if ((ch = channel_find(&H.ch, name, nlen)) == NULL)
         return;
-    if (strcmp(kind->str, "subscribe") == 0 &&
-        ch->rstate == RSUB_SUBSCRIBING) {
+    if (strcmp(kind->str, "subscribe") == 0 && ch->rstate == RSUB_SUBSCRIBING) {
         ch->rstate = RSUB_SUBSCRIBED;
         unpark(ch);
         rsub_update(ch); /* nobody left meanwhile? */
@@ -872,8 +863,8 @@ static void rsub_update(struct channel *ch)
         ch->rsynced = 0;
         channel_set_pinned(&H.ch, ch, 1);
     } else if (ch->nsubs == 0 && ch->rstate == RSUB_SUBSCRIBED) {
-        if (redisAsyncCommand(R.sub, NULL, NULL, "UNSUBSCRIBE %s%b",
-                              R.prefix, ch->name, ch->len) != REDIS_OK) {
+        if (redisAsyncCommand(R.sub, NULL, NULL, "UNSUBSCRIBE %s%b", R.prefix,
+                              ch->name, ch->len) != REDIS_OK) {
             redis_lost("cannot unsubscribe");
             return;
         }
@@ -900,8 +891,7 @@ static void redis_up(void)
     log_info("redis: connected to %s", H.cfg->pubsub.redis);
     /* every channel follows Redis again, from its next message or HIST */
     for (size_t b = 0; b < H.ch.nbuckets; b++)
-        for (struct channel *ch = H.ch.buckets[b]; ch != NULL;
-             ch = ch->hnext) {
+        for (struct channel *ch = H.ch.buckets[b]; ch != NULL; ch = ch->hnext) {
             ch->rstate = RSUB_NONE;
             ch->rsynced = 0;
             ch->rlocal = 0;
@@ -988,22 +978,20 @@ static redisAsyncContext *redis_open(void)
 static void redis_connect(void)
 {
     R.state = RS_CONNECTING;
-    R.since_ms = now_ms();
+    R.since_ms = (int64_t)conn_now_ms();
     R.cmd_ready = R.sub_ready = 0;
     R.sha[0] = '\0';
     if ((R.cmd = redis_open()) == NULL || (R.sub = redis_open()) == NULL) {
         redis_lost("cannot connect");
         return;
     }
-    if (R.url.db != 0 &&
-        redisAsyncCommand(R.cmd, on_select, NULL, "SELECT %ld", R.url.db) !=
-            REDIS_OK) {
+    if (R.url.db != 0 && redisAsyncCommand(R.cmd, on_select, NULL, "SELECT %ld",
+                                           R.url.db) != REDIS_OK) {
         redis_lost("cannot select the database");
         return;
     }
     if (redisAsyncCommand(R.cmd, on_script_loaded, NULL, "SCRIPT LOAD %b",
-                          redis_script, sizeof(redis_script) - 1) !=
-        REDIS_OK)
+                          redis_script, sizeof(redis_script) - 1) != REDIS_OK)
         redis_lost("cannot load the script");
 }
 
@@ -1030,8 +1018,7 @@ static void redis_lost(const char *why)
                  H.cfg->pubsub.redis, why);
     R.down_logged = 1;
     for (size_t b = 0; b < H.ch.nbuckets; b++)
-        for (struct channel *ch = H.ch.buckets[b]; ch != NULL;
-             ch = ch->hnext) {
+        for (struct channel *ch = H.ch.buckets[b]; ch != NULL; ch = ch->hnext) {
             ch->rstate = RSUB_NONE;
             ch->rsynced = 0;
             if (ch->pinned)
@@ -1048,11 +1035,10 @@ static void redis_lost(const char *why)
         redisAsyncFree(cmd);
     if (sub != NULL)
         redisAsyncFree(sub);
-    R.backoff_ms = R.backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS
-                                     : R.backoff_ms * 2;
+    R.backoff_ms = R.backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS : R.backoff_ms * 2;
     if (R.backoff_ms > REDIS_BACKOFF_MAX_MS)
         R.backoff_ms = REDIS_BACKOFF_MAX_MS;
-    R.since_ms = now_ms() + R.backoff_ms;
+    R.since_ms = (int64_t)conn_now_ms() + R.backoff_ms;
     schedule_flush();
 }
 
@@ -1060,7 +1046,7 @@ static void redis_lost(const char *why)
 static void on_tick(evutil_socket_t fd UNUSED, short what UNUSED,
                     void *arg UNUSED)
 {
-    int64_t now = now_ms();
+    int64_t now = (int64_t)conn_now_ms();
 
     if (R.state == RS_DOWN && now >= R.since_ms)
         redis_connect();
@@ -1081,8 +1067,8 @@ static int redis_setup(void)
         log_error("redis: cannot parse %s", H.cfg->pubsub.redis);
         return -1;
     }
-    R.prefix_len = (size_t)snprintf(R.prefix, sizeof(R.prefix), "squall:%ld:",
-                                    R.url.db);
+    R.prefix_len =
+        (size_t)snprintf(R.prefix, sizeof(R.prefix), "squall:%ld:", R.url.db);
     R.tick = event_new(H.base, -1, EV_PERSIST, on_tick, NULL);
     R.flush = event_new(H.base, -1, 0, on_flush, NULL);
     if (R.tick == NULL || R.flush == NULL || event_add(R.tick, &tv) < 0)
@@ -1237,8 +1223,7 @@ static void peer_close(struct peer *p)
         H.by_slot[p->slot] = NULL;
         channels_clear_slot(&H.ch, (unsigned)p->slot);
         rsub_update_all();
-        log_info("worker %d (pid %d) disconnected", p->slot,
-                 (int)p->pid);
+        log_info("worker %d (pid %d) disconnected", p->slot, (int)p->pid);
     }
     for (pp = &H.peers; *pp != NULL; pp = &(*pp)->next)
         if (*pp == p) {
@@ -1273,13 +1258,12 @@ static int peer_input(struct peer *p)
             p->paused = 1;
             return 0;
         }
-        used = hub_decode(p->in.p + p->in.off, buf_pending(&p->in),
-                          H.max_frame, &f);
+        used = hub_decode(p->in.p + p->in.off, buf_pending(&p->in), H.max_frame,
+                          &f);
         if (used == 0)
             break;
         if (used < 0 || handle(p, &f) < 0) {
-            log_error("a malformed frame from worker %d; dropping it",
-                      p->slot);
+            log_error("a malformed frame from worker %d; dropping it", p->slot);
             return -1;
         }
         buf_consume(&p->in, (size_t)used);
@@ -1351,8 +1335,7 @@ static void on_peer(evutil_socket_t fd UNUSED, short what, void *arg)
     resume_paused();
 }
 
-static void on_accept(evutil_socket_t lfd, short what UNUSED,
-                      void *arg UNUSED)
+static void on_accept(evutil_socket_t lfd, short what UNUSED, void *arg UNUSED)
 {
     for (int i = 0; i < 16; i++) {
         struct ucred cred = {0, 0, 0};
@@ -1366,8 +1349,7 @@ static void on_accept(evutil_socket_t lfd, short what UNUSED,
          * only processes of squalld's user may talk to the hub */
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
             cred.uid != H.uid) {
-            log_warn("a connection from uid %d refused",
-                     (int)cred.uid);
+            log_warn("a connection from uid %d refused", (int)cred.uid);
             close(fd);
             continue;
         }
@@ -1417,7 +1399,8 @@ static int setup(void)
     if (H.accept_ev == NULL || H.expire_ev == NULL || H.sig_term == NULL ||
         H.sig_int == NULL || H.sig_usr1 == NULL)
         return -1;
-    if (event_add(H.accept_ev, NULL) < 0 || evsignal_add(H.sig_term, NULL) < 0 ||
+    if (event_add(H.accept_ev, NULL) < 0 ||
+        evsignal_add(H.sig_term, NULL) < 0 ||
         evsignal_add(H.sig_int, NULL) < 0 || evsignal_add(H.sig_usr1, NULL) < 0)
         return -1;
     return 0;
@@ -1425,8 +1408,8 @@ static int setup(void)
 
 static void teardown(void)
 {
-    struct event **evs[] = {&H.accept_ev, &H.expire_ev, &H.sig_term,
-                            &H.sig_int, &H.sig_usr1};
+    struct event **evs[] = {&H.accept_ev, &H.expire_ev, &H.sig_term, &H.sig_int,
+                            &H.sig_usr1};
 
     redis_teardown();
     while (H.peers != NULL)

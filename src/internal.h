@@ -1274,6 +1274,9 @@ int channels_init(struct channels *t, const struct pubsub_conf *conf,
                   unsigned nslots, uint64_t (*new_epoch)(void *),
                   void *epoch_arg);
 void channels_free(struct channels *t);
+/* FNV-1a (64 bits) of a channel name, for the hub's table and the
+ * workers'. */
+uint64_t channel_hash(const char *s, size_t len);
 /* Whether name[0, len) may name a channel: 1 to HUB_CHANNEL_MAX bytes,
  * printable ASCII (0x21-0x7e: no space) or valid UTF-8, no control
  * characters (C0, DEL, and the C1 U+0080-U+009F). */

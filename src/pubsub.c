@@ -48,11 +48,10 @@ struct sq_sub {
     struct sq_sub *onext, **oprev; /* in its owner's list */
     sq_msg_fn fn;
     void *arg;
-    struct ps_pending *hist;   /* its HIST, until answered */
-    uint64_t epoch, offset; /* last delivered; or where it starts */
-    unsigned live : 1;      /* its HIST was answered */
-    unsigned dead : 1;      /* unsubscribed during a delivery */
-    char pos[POSITION_MAX];
+    struct ps_pending *hist; /* its HIST, until answered */
+    uint64_t epoch, offset;  /* last delivered; or where it starts */
+    unsigned live : 1;       /* its HIST was answered */
+    unsigned dead : 1;       /* unsubscribed during a delivery */
 };
 
 /* A channel this worker has subscribers to. */
@@ -108,24 +107,7 @@ static struct {
     size_t max_frame;
 } P = {.fd = -1};
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --- local channels ----------------------------------------------------- */
-
-static size_t hash(const char *s, size_t len)
-{
-    size_t h = 5381;
-
-    while (len-- > 0)
-        h = h * 33 + (unsigned char)*s++;
-    return h;
-}
 
 static struct lchan *lchan_find(const char *name, size_t len)
 {
@@ -133,7 +115,7 @@ static struct lchan *lchan_find(const char *name, size_t len)
 
     if (P.nbuckets == 0)
         return NULL;
-    for (lc = P.buckets[hash(name, len) & (P.nbuckets - 1)]; lc != NULL;
+    for (lc = P.buckets[channel_hash(name, len) & (P.nbuckets - 1)]; lc != NULL;
          lc = lc->hnext)
         if (lc->len == len && memcmp(lc->name, name, len) == 0)
             return lc;
@@ -151,8 +133,8 @@ static int lchan_grow(void)
         while (P.buckets[i] != NULL) {
             struct lchan *lc = P.buckets[i];
             P.buckets[i] = lc->hnext;
-            lc->hnext = b[hash(lc->name, lc->len) & (n - 1)];
-            b[hash(lc->name, lc->len) & (n - 1)] = lc;
+            lc->hnext = b[channel_hash(lc->name, lc->len) & (n - 1)];
+            b[channel_hash(lc->name, lc->len) & (n - 1)] = lc;
         }
     free(P.buckets);
     P.buckets = b;
@@ -171,7 +153,7 @@ static struct lchan *lchan_new(const char *name, size_t len)
         return NULL;
     memcpy(lc->name, name, len);
     lc->len = len;
-    b = hash(name, len) & (P.nbuckets - 1);
+    b = channel_hash(name, len) & (P.nbuckets - 1);
     lc->hnext = P.buckets[b];
     P.buckets[b] = lc;
     P.nchans++;
@@ -180,7 +162,8 @@ static struct lchan *lchan_new(const char *name, size_t len)
 
 static void lchan_free(struct lchan *lc)
 {
-    struct lchan **pp = &P.buckets[hash(lc->name, lc->len) & (P.nbuckets - 1)];
+    struct lchan **pp =
+        &P.buckets[channel_hash(lc->name, lc->len) & (P.nbuckets - 1)];
 
     while (*pp != lc)
         pp = &(*pp)->hnext;
@@ -239,7 +222,7 @@ static struct ps_pending *pend(enum pend_kind kind)
         return NULL;
     p->kind = kind;
     p->id = ++P.next_id;
-    p->sent_ms = now_ms();
+    p->sent_ms = (int64_t)conn_now_ms();
     if (P.tail != NULL)
         P.tail->next = p;
     else
@@ -280,15 +263,29 @@ static void pending_free(struct ps_pending *p)
 
 /* --- delivery ----------------------------------------------------------- */
 
+/* The text of a position, formatted once however many subscribers a
+ * message goes to (deliveries do not nest: a callback cannot cause one). */
+static const char *position_text(uint64_t epoch, uint64_t offset)
+{
+    static char text[POSITION_MAX];
+    static uint64_t e, o;
+
+    if (epoch != e || offset != o || text[0] == '\0') {
+        position_format(epoch, offset, text, sizeof(text));
+        e = epoch;
+        o = offset;
+    }
+    return text;
+}
+
 static void deliver(struct sq_sub *s, int kind, const void *data, size_t len)
 {
     sq_msg m = {.kind = kind,
                 .channel = s->lc->name,
                 .data = data,
                 .len = len,
-                .position = s->pos};
+                .position = position_text(s->epoch, s->offset)};
 
-    position_format(s->epoch, s->offset, s->pos, sizeof(s->pos));
     s->lc->busy++;
     s->fn(s, &m, s->arg);
     s->lc->busy--;
@@ -515,10 +512,8 @@ static void refused(struct sq_sub *s, int status)
 {
     struct lchan *lc = s->lc;
     char why[8];
-    sq_msg m = {.kind = SQ_MSG_ERROR,
-                .channel = lc->name,
-                .data = why,
-                .position = ""};
+    sq_msg m = {
+        .kind = SQ_MSG_ERROR, .channel = lc->name, .data = why, .position = ""};
 
     s->hist = NULL;
     m.len = (size_t)snprintf(why, sizeof(why), "%d", status);
@@ -677,9 +672,8 @@ static void sub_ask(struct sq_sub *s)
  * channel's last position. */
 static void resync(void)
 {
-    struct hub_frame hello = {.type = HUB_HELLO,
-                              .n = (uint32_t)P.slot,
-                              .pid = (uint32_t)getpid()};
+    struct hub_frame hello = {
+        .type = HUB_HELLO, .n = (uint32_t)P.slot, .pid = (uint32_t)getpid()};
 
     send_frame(&hello);
     for (size_t b = 0; b < P.nbuckets; b++)
@@ -706,8 +700,8 @@ static void connect_hub(void)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-    if (fd < 0 || connect(fd, (struct sockaddr *)&hub_address.sun,
-                          hub_address.len) < 0) {
+    if (fd < 0 ||
+        connect(fd, (struct sockaddr *)&hub_address.sun, hub_address.len) < 0) {
         /* the backlog is full, or no memory: try again a little later */
         struct timeval tv;
         log_error("pubsub: cannot connect to the hub: %s", strerror(errno));
@@ -790,7 +784,7 @@ static void on_timer(evutil_socket_t fd UNUSED, short what UNUSED,
     }
     if (P.head == NULL)
         return;
-    late = now_ms() - P.head->sent_ms;
+    late = (int64_t)conn_now_ms() - P.head->sent_ms;
     if (late >= HUB_ANSWER_MS) {
         disconnect("no answer within 5 s");
         return;
@@ -902,8 +896,7 @@ sq_sub *sq_ws_subscribe(sq_ws *ws, const char *channel, const char *position,
 {
     sq_sub **owner = ws_subs(ws);
 
-    return owner != NULL ? subscribe(owner, channel, position, fn, arg)
-                         : NULL;
+    return owner != NULL ? subscribe(owner, channel, position, fn, arg) : NULL;
 }
 
 void sq_unsubscribe(sq_sub *s)
@@ -933,10 +926,12 @@ void sq_unsubscribe(sq_sub *s)
 
 const char *sq_sub_position(const sq_sub *s)
 {
+    static char text[POSITION_MAX];
+
     if (s == NULL || s->dead || !s->live || s->epoch == 0)
         return NULL;
-    position_format(s->epoch, s->offset, ((sq_sub *)s)->pos, sizeof(s->pos));
-    return s->pos;
+    position_format(s->epoch, s->offset, text, sizeof(text));
+    return text;
 }
 
 /* Everything an owner (a request, a WebSocket) subscribed to ends. */
@@ -946,8 +941,8 @@ void pubsub_owner_gone(sq_sub **owner)
         sq_unsubscribe(*owner);
 }
 
-static int publish(sq_req *r, const char *channel, const void *data,
-                   size_t len, sq_publish_fn done, void *arg)
+static int publish(sq_req *r, const char *channel, const void *data, size_t len,
+                   sq_publish_fn done, void *arg)
 {
     size_t clen = channel != NULL ? strlen(channel) : 0;
     struct hub_frame f = {.type = HUB_PUB,
@@ -986,8 +981,8 @@ int sq_publish(const char *channel, const void *data, size_t len)
     return publish(NULL, channel, data, len, NULL, NULL) == 0 ? 0 : SQ_ERROR;
 }
 
-int sq_publish_req(sq_req *r, const char *channel, const void *data,
-                   size_t len, sq_publish_fn done, void *arg)
+int sq_publish_req(sq_req *r, const char *channel, const void *data, size_t len,
+                   sq_publish_fn done, void *arg)
 {
     if (r == NULL || r->finished || r->tp == NULL)
         return 500;

@@ -477,7 +477,7 @@ void sq_unsubscribe(sq_sub *s);
 /* The position the subscriber is at: of the last message delivered, or
  * the channel's when it subscribed without one. NULL until the hub has
  * answered (the first delivery, or shortly after subscribing). The string
- * is valid until the next delivery. */
+ * is squall's, valid until the next call or delivery: copy it to keep it. */
 const char *sq_sub_position(const sq_sub *s);
 
 /* Publishes len bytes (at most pubsub.max_message_size) to channel. 0 when
