@@ -542,6 +542,7 @@ struct sq_req {
     unsigned expect_continue : 1;
     unsigned chunked_in : 1;
     unsigned routed : 1; /* match holds the route (found at the head) */
+    unsigned https : 1;  /* over TLS, or X-Forwarded-Proto from a proxy */
     struct route_match match;
     char **qargs; /* decoded query pairs, parsed on first use */
     size_t nqargs;

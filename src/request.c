@@ -213,6 +213,11 @@ const char *sq_remote_addr(const sq_req *r)
     return r->remote;
 }
 
+const char *sq_scheme(const sq_req *r)
+{
+    return r->https ? "https" : "http";
+}
+
 int sq_http_version(const sq_req *r)
 {
     return r->version;

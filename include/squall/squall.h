@@ -157,6 +157,11 @@ const char *sq_body(const sq_req *r, size_t *len);
 const char *sq_remote_addr(const sq_req *r);
 /* The HTTP version as 10 or 11. */
 int sq_http_version(const sq_req *r);
+/* "https" when the request came over TLS (a `tls:` listener) or, from a
+ * trusted proxy (server.trusted_proxies), with X-Forwarded-Proto: https;
+ * "http" otherwise. Redirects, same-origin checks and the Secure default
+ * of cookies follow it. */
+const char *sq_scheme(const sq_req *r);
 
 /* ---------------------------------------------------------------------
  * The response
