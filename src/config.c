@@ -22,6 +22,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define SUGGEST_MAX 64 /* words longer than this get no suggestion */
 
@@ -30,6 +32,7 @@
 #define GIB (1024 * MIB)
 #define SECOND 1000U /* durations are in milliseconds */
 #define MINUTE (60 * SECOND)
+#define MAX_AGE_DAYS_MAX 36500 /* a century: beyond, a typo */
 #define HOUR (60 * MINUTE)
 
 /*
@@ -1160,6 +1163,31 @@ static int set_publish(struct ctx *c, const struct ynode *v, const char *where,
     return set_pubsub_route(c, v, where, rc, publish_keys);
 }
 
+/* Route options: auth and xsrf (security.c runs them) */
+
+static int set_auth(struct ctx *c, const struct ynode *v, const char *where,
+                    void *field)
+{
+    struct route_conf *rc = field;
+    const char *text;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    if (strcmp(text, "login") == 0)
+        rc->auth = AUTH_LOGIN;
+    else
+        return fail(c, v->mark, "unknown %s '%s' (expected login)", where,
+                    text);
+    rc->auth_mark = v->mark;
+    return 0;
+}
+
+static int set_route_xsrf(struct ctx *c, const struct ynode *v,
+                          const char *where, void *field)
+{
+    return get_bool(c, v, where, field);
+}
+
 static const struct key_def route_keys[] = {
     {"path", set_route_path, offsetof(struct route_conf, path)},
     {"methods", set_methods, offsetof(struct route_conf, methods)},
@@ -1170,6 +1198,8 @@ static const struct key_def route_keys[] = {
     {"deflate", set_deflate, offsetof(struct route_conf, deflate)},
     {"subscribe", set_subscribe, 0},
     {"publish", set_publish, 0},
+    {"auth", set_auth, 0},
+    {"xsrf", set_route_xsrf, offsetof(struct route_conf, xsrf)},
     {NULL, NULL, 0},
 };
 
@@ -1258,6 +1288,7 @@ static int add_route(struct ctx *c, const struct ynode *v, size_t i,
     rc->mark = v->mark;
     rc->poll_timeout_ms = 30 * SECOND;
     rc->sse_keepalive_ms = 15 * SECOND;
+    rc->xsrf = -1;
     c->channel = NULL;
     c->cfg->nroutes++; /* counted now, so config_free frees it on error */
     snprintf(rwhere, sizeof(rwhere), "%s[%zu]", where, i);
@@ -1472,6 +1503,185 @@ static int set_pubsub_section(struct ctx *c, const struct ynode *v,
     return walk_map(c, v, where, pubsub_keys, field);
 }
 
+/* security */
+
+/* A key version as in Tornado's signed values: 0 ... INT32_MAX. */
+static int get_key_version(struct ctx *c, const struct ynode *v,
+                           const char *where, long *out)
+{
+    uint64_t n;
+
+    if (get_int(c, v, where, 0, INT32_MAX, &n) < 0)
+        return -1;
+    *out = (long)n;
+    return 0;
+}
+
+static int add_secret(struct ctx *c, const struct ynode *v, const char *where,
+                      long version)
+{
+    struct security_conf *sc = &c->cfg->security;
+    struct secret_conf *s = &sc->secrets[sc->nsecrets];
+    const char *text;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    if (*text == '\0')
+        return fail(c, v->mark, "empty file name for %s", where);
+    s->version = version;
+    s->mark = v->mark;
+    sc->nsecrets++; /* counted now, so config_free frees it on error */
+    return resolve_path(c, v, &s->file);
+}
+
+/* cookie_secret_file: FILE, or {KEY_VERSION: FILE, ...} */
+static int set_secret_files(struct ctx *c, const struct ynode *v,
+                            const char *where, void *field)
+{
+    struct security_conf *sc = field;
+    char kwhere[CONF_WHERE_MAX + 32];
+    long version;
+    size_t i, j;
+
+    if (sc->secrets != NULL)
+        return fail(c, v->mark, "%s given twice", where);
+    if (v->type == YNODE_MAP && v->is_null)
+        return wrong_type(c, v, where, "a file name or a mapping");
+    sc->secrets = calloc(v->type == YNODE_MAP && v->n ? v->n : 1,
+                         sizeof(*sc->secrets));
+    if (sc->secrets == NULL)
+        return fail(c, v->mark, "out of memory");
+    if (v->type != YNODE_MAP)
+        return add_secret(c, v, where, SIGNED_KV_NONE);
+    for (i = 0; i < v->n; i++) {
+        const struct ynode *key = YMAP_KEY(v, i);
+        snprintf(kwhere, sizeof(kwhere), "a key version of %s", where);
+        if (get_key_version(c, key, kwhere, &version) < 0)
+            return -1;
+        for (j = 0; j < sc->nsecrets; j++)
+            if (sc->secrets[j].version == version)
+                return fail(c, key->mark, "key version %ld given twice in %s",
+                            version, where);
+        snprintf(kwhere, sizeof(kwhere), "%s.%ld", where, version);
+        if (add_secret(c, YMAP_VALUE(v, i), kwhere, version) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int set_key_version(struct ctx *c, const struct ynode *v,
+                           const char *where, void *field)
+{
+    struct security_conf *sc = field;
+
+    sc->key_version_mark = v->mark;
+    return get_key_version(c, v, where, &sc->key_version);
+}
+
+static int set_cookie_name(struct ctx *c, const struct ynode *v,
+                           const char *where, void *field)
+{
+    const char *text, *p;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    for (p = text; *p != '\0'; p++)
+        if (*p <= ' ' || *p >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *p))
+            break;
+    if (*text == '\0' || *p != '\0')
+        return fail(c, v->mark, "bad cookie name '%s' for %s", text, where);
+    return copy_string(c, v, text, field);
+}
+
+static int set_login_url(struct ctx *c, const struct ynode *v,
+                         const char *where, void *field)
+{
+    const char *text, *p;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    for (p = text; *p != '\0'; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            break;
+    if (*text == '\0' || *p != '\0')
+        return fail(c, v->mark,
+                    "bad URL '%s' for %s (a path like /login, or an "
+                    "absolute URL, without spaces)",
+                    text, where);
+    return copy_string(c, v, text, field);
+}
+
+static int set_max_age_days(struct ctx *c, const struct ynode *v,
+                            const char *where, void *field)
+{
+    uint64_t n;
+
+    if (get_int(c, v, where, 1, MAX_AGE_DAYS_MAX, &n) < 0)
+        return -1;
+    *(unsigned *)field = (unsigned)n;
+    return 0;
+}
+
+static const struct key_def security_keys[] = {
+    {"cookie_secret_file", set_secret_files, 0},
+    {"key_version", set_key_version, 0},
+    {"user_cookie", set_cookie_name,
+     offsetof(struct security_conf, user_cookie)},
+    {"login_url", set_login_url, offsetof(struct security_conf, login_url)},
+    {"xsrf_cookies", set_flag, offsetof(struct security_conf, xsrf_cookies)},
+    {"max_age_days", set_max_age_days,
+     offsetof(struct security_conf, max_age_days)},
+    {NULL, NULL, 0},
+};
+
+static int set_security_section(struct ctx *c, const struct ynode *v,
+                                const char *where, void *field)
+{
+    struct security_conf *sc = field;
+    int map = 0;
+
+    sc->key_version_mark.line = 0;
+    if (walk_map(c, v, where, security_keys, sc) < 0)
+        return -1;
+    for (size_t i = 0; i < sc->nsecrets; i++)
+        map |= sc->secrets[i].version != SIGNED_KV_NONE;
+    if (sc->key_version_mark.line != 0 && !map)
+        return fail(c, sc->key_version_mark,
+                    "security.key_version needs a mapping of key versions "
+                    "to files in security.cookie_secret_file");
+    if (map && sc->key_version_mark.line == 0)
+        return fail(c, v->mark,
+                    "security.key_version must say which key of "
+                    "security.cookie_secret_file signs new values");
+    if (map) {
+        size_t i;
+        for (i = 0; i < sc->nsecrets; i++)
+            if (sc->secrets[i].version == sc->key_version)
+                break;
+        if (i == sc->nsecrets)
+            return fail(c, sc->key_version_mark,
+                        "security.key_version %ld is not a key of "
+                        "security.cookie_secret_file",
+                        sc->key_version);
+    }
+    return 0;
+}
+
+/* Routes that need a secret, checked once everything is read. */
+static int check_security(struct ctx *c)
+{
+    const struct config *cfg = c->cfg;
+
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (cfg->routes[i].auth == AUTH_LOGIN &&
+            cfg->security.nsecrets == 0)
+            return fail(c, cfg->routes[i].auth_mark,
+                        "auth: login reads the signed cookie "
+                        "security.user_cookie, so it needs "
+                        "security.cookie_secret_file");
+    return 0;
+}
+
 /* the top level */
 
 static const struct key_def top_keys[] = {
@@ -1481,6 +1691,7 @@ static const struct key_def top_keys[] = {
     {"routes", set_routes, 0},
     {"websocket", set_websocket_section, offsetof(struct config, ws)},
     {"pubsub", set_pubsub_section, offsetof(struct config, pubsub)},
+    {"security", set_security_section, offsetof(struct config, security)},
     {NULL, NULL, 0},
 };
 
@@ -1538,6 +1749,8 @@ static void set_defaults(struct config *cfg)
     cfg->pubsub.max_history_memory = 64 * MIB;
     cfg->pubsub.hub_queue = 16 * MIB;
     cfg->pubsub.redis = NULL;
+    cfg->security.key_version = SIGNED_KV_NONE;
+    cfg->security.max_age_days = 31;
     cfg->log_level = SQ_LOG_INFO;
     cfg->log_error = NULL;
     cfg->access_mode = ACCESS_OFF;
@@ -1555,7 +1768,15 @@ static int apply(struct ctx *c, const struct ynode *root)
         c->cfg->workers = cpu_count();
     if (c->cfg->workers > WORKERS_MAX) /* auto on a very large machine */
         c->cfg->workers = WORKERS_MAX;
-    return check_handlers(c);
+    if (check_handlers(c) < 0)
+        return -1;
+    if (c->cfg->security.user_cookie == NULL &&
+        (c->cfg->security.user_cookie = strdup("user")) == NULL)
+        return fail(c, root->mark, "out of memory");
+    if (c->cfg->security.login_url == NULL &&
+        (c->cfg->security.login_url = strdup("/login")) == NULL)
+        return fail(c, root->mark, "out of memory");
+    return check_security(c);
 }
 
 /* Entry points ------------------------------------------------------------ */
@@ -1711,6 +1932,17 @@ void config_free(struct config *cfg)
     }
     free(cfg->routes);
     free(cfg->pubsub.redis);
+    for (i = 0; i < cfg->security.nsecrets; i++) {
+        free(cfg->security.secrets[i].file);
+        if (cfg->security.secrets[i].key != NULL) {
+            OPENSSL_cleanse(cfg->security.secrets[i].key,
+                            cfg->security.secrets[i].len);
+            free(cfg->security.secrets[i].key);
+        }
+    }
+    free(cfg->security.secrets);
+    free(cfg->security.user_cookie);
+    free(cfg->security.login_url);
     free(cfg->log_error);
     free(cfg->log_access);
     free(cfg->file);

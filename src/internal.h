@@ -170,6 +170,10 @@ struct route_conf {
     char *channel;                /* template: "chat.{room}" */
     unsigned poll_timeout_ms;     /* long poll: 204 after this */
     unsigned sse_keepalive_ms;    /* SSE: a comment line this often */
+    /* options that run before the target (security.c) */
+    int auth;               /* AUTH_* */
+    struct conf_mark auth_mark;
+    int xsrf;               /* -1: as security.xsrf_cookies; 0 or 1 */
 };
 
 /* The top-level `websocket:` section. */
@@ -193,6 +197,31 @@ struct pubsub_conf {
     struct conf_mark redis_mark; /* for messages about it */
 };
 
+/* A secret file named in `security:`; the bytes are read by
+ * security_load() (security.c), not by the parser. */
+struct secret_conf {
+    long version; /* key version; -1 (SIGNED_KV_NONE) for a single file */
+    char *file;
+    struct conf_mark mark; /* of the file name */
+    unsigned char *key;    /* the file's content without its newline */
+    size_t len;
+};
+
+/* The top-level `security:` section. */
+struct security_conf {
+    struct secret_conf *secrets; /* cookie_secret_file: one, or a map */
+    size_t nsecrets;
+    long key_version; /* signs new values; -1: the single file's */
+    struct conf_mark key_version_mark;
+    char *user_cookie;     /* sq_current_user's signed cookie ("user") */
+    char *login_url;       /* where auth: login sends a GET ("/login") */
+    int xsrf_cookies;      /* check _xsrf on POST, PUT, PATCH, DELETE ... */
+    unsigned max_age_days; /* of a signed value read (31) */
+};
+
+/* A route's `auth:` */
+enum { AUTH_NONE, AUTH_LOGIN, AUTH_JWT };
+
 enum { ACCESS_OFF, ACCESS_STDERR, ACCESS_FILE };
 
 struct config {
@@ -205,6 +234,7 @@ struct config {
     struct limits_conf limits;
     struct ws_conf ws;
     struct pubsub_conf pubsub;
+    struct security_conf security;
     int log_level;    /* SQ_LOG_* */
     char *log_error;  /* NULL = stderr, else a file path */
     int access_mode;  /* ACCESS_* */
@@ -547,6 +577,12 @@ struct sq_req {
     char **qargs; /* decoded query pairs, parsed on first use */
     size_t nqargs;
     int qargs_parsed;
+    struct form_field *bargs; /* form fields of the body (security.c) */
+    size_t nbargs;
+    int bargs_parsed;
+    const char *user;  /* sq_current_user, once known */
+    int user_known;
+    char *xsrf;        /* sq_xsrf_token's token, once made */
 
     /* response */
     int status;
@@ -576,6 +612,10 @@ void req_init(sq_req *r, sq_pool *pool, void *tp,
 /* Appends a header to r; the strings must live in r->pool. */
 int req_add_header(sq_req *r, const char *name, size_t nlen, const char *value,
                    size_t vlen);
+/* Splits q ("a=1&b=2") into percent-decoded pairs ('+' a space) in pool,
+ * (*args)[2i] the name and (*args)[2i + 1] the value; broken pairs are
+ * skipped (request.c). -1 when out of memory. */
+int req_parse_pairs(sq_pool *pool, const char *q, char ***args, size_t *n);
 /* Splits r->target into path and query. Returns -1 when it is not a valid
  * origin-form or absolute-form target. */
 int req_parse_target(sq_req *r);
@@ -598,8 +638,8 @@ void response_error_page(sq_req *r, int status);
 /* route_run: r is to be upgraded by its transport (ws_upgrade). */
 #define ROUTE_UPGRADE 3
 
-/* Runs what a matched route does with r: its options (auth, xsrf, in
- * later releases), then its target. Returns the handler's SQ_* result,
+/* Runs what a matched route does with r: its options (auth, xsrf:
+ * security_route), then its target. Returns the handler's SQ_* result,
  * or ROUTE_UPGRADE for a WebSocket handshake (rt->ws is its endpoint). */
 int route_run(const struct route *rt, sq_req *r);
 
@@ -1504,5 +1544,55 @@ struct cookie_attrs {
 int cookie_format(const char *name, const char *value, size_t vlen,
                   const struct cookie_attrs *a, char *out, size_t outcap,
                   size_t *outlen, char *err, size_t errlen);
+
+/* form.c ----------------------------------------------------------- */
+
+/* One part of a multipart/form-data body; everything points into the
+ * body but name and filename, which are the parser's (valid during the
+ * callback). */
+struct form_part {
+    const char *name; /* NUL-terminated, nlen > 0 */
+    size_t nlen;
+    const char *filename; /* NULL: a plain field */
+    size_t flen;
+    const char *ctype; /* its Content-Type, or NULL */
+    size_t clen;
+    const char *data;
+    size_t dlen;
+};
+typedef int (*form_part_fn)(void *arg, const struct form_part *p);
+
+/* The boundary of a "multipart/form-data; boundary=..." Content-Type
+ * value: 0 with *b (in ctype) and *blen, -1 when it is not one. */
+int form_boundary(const char *ctype, const char **b, size_t *blen);
+/* Calls fn for each part of body[0, len) in order; a nonzero result stops
+ * the walk and is returned. 0 at the final delimiter; -1 with a message
+ * for a body without one, a part without the form-data disposition and a
+ * name, or headers over 8 KiB. Parts before the error were delivered. */
+int form_multipart_each(const char *boundary, size_t blen, const char *body,
+                        size_t len, form_part_fn fn, void *arg, char *err,
+                        size_t errlen);
+
+/* security.c ------------------------------------------------------- */
+
+/* A form field of the request body (sq_body_arg, sq_body_file). */
+struct form_field {
+    const char *name;
+    const char *filename;     /* NULL: not a file */
+    const char *content_type; /* a file's, or NULL */
+    const char *value;        /* NUL-terminated (a file may hold NULs) */
+    size_t len;
+};
+
+/* Reads the secret files of cfg->security into it (in the master, before
+ * any fork): -1 with "file:line:col: ..." when a file is missing, not a
+ * regular file, readable by group or others, over 64 KiB, or shorter
+ * than 32 bytes without its trailing newline. */
+int security_load(struct config *cfg, char *err, size_t errlen);
+/* The worker's security settings (NULL: none, as config_parse gives). */
+void security_setup(const struct security_conf *sc);
+/* The route's options before its target: auth, then XSRF. 0 to go on, or
+ * SQ_DONE with r answered (302, 401 or 403). */
+int security_route(const struct route *rt, sq_req *r);
 
 #endif /* SQUALL_INTERNAL_H */

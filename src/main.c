@@ -120,6 +120,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "squalld: %s\n", err);
         return 1;
     }
+    /* the secrets are read once, here, before privileges are dropped */
+    if (security_load(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "squalld: %s\n", err);
+        config_free(cfg);
+        return 1;
+    }
     if (test) {
         rc = check_full(cfg, err, sizeof(err));
         if (rc < 0)

@@ -119,38 +119,48 @@ static int query_decode(char *s)
     return n < 0 || strlen(s) != (size_t)n ? -1 : 0;
 }
 
-/* Splits the query into decoded name/value pairs, once. A pair that does
- * not decode (see query_decode) is skipped, as Tornado skips broken ones. */
-static void parse_query(sq_req *r)
+/* Splits q ("a=1&b=2", NUL-terminated) into decoded name/value pairs in
+ * pool: (*args)[2i] and (*args)[2i + 1], *n of them. A pair that does not
+ * decode (see query_decode) is skipped, as Tornado skips broken ones; so
+ * is one with an empty name. -1 when out of memory. */
+int req_parse_pairs(sq_pool *pool, const char *q, char ***args, size_t *n)
 {
-    const char *q = r->query;
-    size_t n = 1, i = 0;
+    size_t cap = 1, i = 0;
 
-    r->qargs_parsed = 1;
     for (const char *s = q; *s; s++)
-        n += *s == '&';
-    r->qargs = sq_palloc(r->pool, 2 * n * sizeof(char *));
-    if (r->qargs == NULL || *q == '\0')
-        return;
+        cap += *s == '&';
+    *n = 0;
+    *args = sq_palloc(pool, 2 * cap * sizeof(char *));
+    if (*args == NULL)
+        return -1;
     while (*q != '\0') {
         size_t len = strcspn(q, "&"), klen = strcspn(q, "=");
         char *k, *v;
 
         if (klen > len)
             klen = len;
-        k = sq_pstrndup(r->pool, q, klen);
-        v = sq_pstrndup(r->pool, klen < len ? q + klen + 1 : "",
+        k = sq_pstrndup(pool, q, klen);
+        v = sq_pstrndup(pool, klen < len ? q + klen + 1 : "",
                         klen < len ? len - klen - 1 : 0);
         q += len + (q[len] == '&');
-        if (k == NULL || v == NULL || klen == 0)
+        if (k == NULL || v == NULL)
+            return -1;
+        if (klen == 0 || query_decode(k) < 0 || query_decode(v) < 0)
             continue;
-        if (query_decode(k) < 0 || query_decode(v) < 0)
-            continue;
-        r->qargs[2 * i] = k;
-        r->qargs[2 * i + 1] = v;
+        (*args)[2 * i] = k;
+        (*args)[2 * i + 1] = v;
         i++;
     }
-    r->nqargs = i;
+    *n = i;
+    return 0;
+}
+
+/* The query's pairs, once. */
+static void parse_query(sq_req *r)
+{
+    r->qargs_parsed = 1;
+    if (req_parse_pairs(r->pool, r->query, &r->qargs, &r->nqargs) < 0)
+        r->nqargs = 0;
 }
 
 const char *sq_query_arg_n(sq_req *r, const char *name, size_t n)

@@ -3,9 +3,9 @@
  *
  * A route has a target kind: a module handler, a WebSocket endpoint (the
  * transport upgrades the connection), or a pub/sub endpoint (endpoint.c);
- * static files and metrics will plug in here as further kinds. Route options (auth, XSRF)
- * will run before the target, so that they guard every kind alike, before any
- * upgrade.
+ * static files and metrics will plug in here as further kinds. Route options
+ * (auth, then XSRF: security.c) run before the target, so that they guard
+ * every kind alike, before any upgrade.
  */
 #include "internal.h"
 
@@ -21,6 +21,10 @@ static int run_handler(const struct route *rt, sq_req *r)
 
 int route_run(const struct route *rt, sq_req *r)
 {
+    int rc = security_route(rt, r);
+
+    if (rc != 0)
+        return rc;
     switch (rt->kind) {
     case ROUTE_HANDLER:
         return run_handler(rt, r);

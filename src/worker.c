@@ -228,6 +228,7 @@ static int start(struct worker *w, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start a thread pool of %u threads", n);
         return -1;
     }
+    security_setup(&w->cfg->security);
     if (modset_load(&w->mods, w->cfg, err, errlen) < 0)
         return -1;
     if (build_router(w, err, errlen) < 0)

@@ -232,6 +232,79 @@ void sq_on_close(sq_req *r, void (*cb)(sq_req *r, void *arg), void *arg);
 int sq_connected(const sq_req *r);
 
 /* ---------------------------------------------------------------------
+ * Forms, cookies, signed cookies, the current user, XSRF
+ *
+ * All compatible with Tornado byte for byte: a cookie signed by Tornado's
+ * set_signed_cookie with the same secret reads here and the other way
+ * round, and so do XSRF tokens. Strings returned are owned by the request.
+ * ------------------------------------------------------------------- */
+
+/* The first value of form field `name` of an application/x-www-form-
+ * urlencoded or multipart/form-data body (not a file part), or NULL. A
+ * field whose value has a NUL byte is skipped, as in sq_query_arg. */
+const char *sq_body_arg(sq_req *r, const char *name);
+const char *sq_body_arg_n(sq_req *r, const char *name, size_t n);
+/* The first file part named `name` of a multipart/form-data body: its
+ * bytes and their length, its filename and Content-Type (NULL when the
+ * part had none); NULL when there is none. */
+const char *sq_body_file(sq_req *r, const char *name, size_t *len,
+                         const char **filename, const char **content_type);
+
+/* A cookie of the request's Cookie headers (the last one of that name,
+ * quoted values unquoted, as Tornado's get_cookie), or NULL. */
+const char *sq_cookie(sq_req *r, const char *name);
+
+/* Attributes of a Set-Cookie. A zeroed struct (or NULL) gives Path=/ and
+ * nothing else but Secure on an https request (sq_scheme). */
+typedef struct sq_cookie_opts {
+    const char *domain;    /* NULL: none (the host that set it) */
+    const char *path;      /* NULL: "/" (Tornado's default) */
+    const char *same_site; /* NULL: none; "Lax", "Strict" or "None" */
+    long long expires;     /* Unix time; 0: none, a session cookie */
+    long long max_age;     /* seconds; 0: none */
+    int http_only;         /* 1: HttpOnly */
+    int secure;            /* 0: when https, 1: always, -1: never */
+} sq_cookie_opts;
+
+/* Adds a Set-Cookie; one set earlier in this response for the same name
+ * is replaced. SQ_ERROR, with the reason in the error log, for a name that
+ * is empty or not an RFC 6265 token, a value with a space, control byte,
+ * ';' or ',' that Tornado would refuse too (other bytes are quoted as
+ * Python's Morsel quotes them), an attribute with ';' or a control byte,
+ * or after the head was sent. */
+int sq_set_cookie(sq_req *r, const char *name, const char *value,
+                  const sq_cookie_opts *o);
+/* Deletes a cookie in the browser: an empty value that expired a year ago
+ * (Tornado's clear_cookie). Domain and Path must be those it was set with. */
+int sq_clear_cookie(sq_req *r, const char *name, const sq_cookie_opts *o);
+
+/* Sets a cookie signed with security.cookie_secret_file's current key
+ * (Tornado's signed value version 2, with security.key_version). Expires
+ * 30 days from now when o->expires is 0 (Tornado's expires_days=30); -1
+ * makes it a session cookie. SQ_ERROR when no secret is configured. */
+int sq_set_signed_cookie(sq_req *r, const char *name, const void *value,
+                         size_t len, const sq_cookie_opts *o);
+/* The value of a signed cookie if its signature is valid for its name
+ * with the secret of its key version and it is at most max_age_days old
+ * (0: security.max_age_days, default 31) and not from the future (5
+ * minutes of clock skew allowed); else NULL. Versions 1 and 2 are read.
+ * NUL-terminated, its length in *len when len is not NULL. */
+const char *sq_signed_cookie(sq_req *r, const char *name,
+                             unsigned max_age_days, size_t *len);
+/* Who is logged in: the signed cookie security.user_cookie (default
+ * "user") as text, or, on an `auth: jwt` route, the token's "sub" claim;
+ * NULL when nobody (or a value with a NUL byte). */
+const char *sq_current_user(sq_req *r);
+
+/* The XSRF token for this client (Tornado's xsrf_token: version 2, masked
+ * afresh each request). Sets the _xsrf cookie first when the request had
+ * none. For forms (sq_xsrf_form_html) and for JavaScript that sends it
+ * back in an X-XSRFToken header. NULL when out of memory. */
+const char *sq_xsrf_token(sq_req *r);
+/* <input type="hidden" name="_xsrf" value="TOKEN"/> for a form. */
+const char *sq_xsrf_form_html(sq_req *r);
+
+/* ---------------------------------------------------------------------
  * Memory
  *
  * Every request has a pool; what is allocated from it is freed when the
