@@ -637,6 +637,8 @@ void response_error_page(sq_req *r, int status);
 
 /* route_run: r is to be upgraded by its transport (ws_upgrade). */
 #define ROUTE_UPGRADE 3
+/* a route option answered r (security_route): the target does not run */
+#define ROUTE_ANSWERED 4
 
 /* Runs what a matched route does with r: its options (auth, xsrf:
  * security_route), then its target. Returns the handler's SQ_* result,
@@ -1592,7 +1594,7 @@ int security_load(struct config *cfg, char *err, size_t errlen);
 /* The worker's security settings (NULL: none, as config_parse gives). */
 void security_setup(const struct security_conf *sc);
 /* The route's options before its target: auth, then XSRF. 0 to go on, or
- * SQ_DONE with r answered (302, 401 or 403). */
+ * ROUTE_ANSWERED with r answered (302, 401 or 403). */
 int security_route(const struct route *rt, sq_req *r);
 
 #endif /* SQUALL_INTERNAL_H */

@@ -21,10 +21,8 @@ static int run_handler(const struct route *rt, sq_req *r)
 
 int route_run(const struct route *rt, sq_req *r)
 {
-    int rc = security_route(rt, r);
-
-    if (rc != 0)
-        return rc;
+    if (security_route(rt, r) == ROUTE_ANSWERED)
+        return SQ_DONE;
     switch (rt->kind) {
     case ROUTE_HANDLER:
         return run_handler(rt, r);

@@ -619,7 +619,7 @@ static int need_login(sq_req *r)
         log_info("%s: %s %s: 403, no logged-in user", r->remote, r->method_s,
                  r->path);
         sq_send_error(r, 403);
-        return SQ_DONE;
+        return ROUTE_ANSWERED;
     }
     next = r->target;
     if (strstr(url, "://") != NULL && r->host != NULL)
@@ -629,11 +629,9 @@ static int need_login(sq_req *r)
         (loc = sq_psprintf(r->pool, "%s%cnext=%s", url,
                            strchr(url, '?') != NULL ? '&' : '?', next)) ==
             NULL ||
-        sq_redirect(r, loc, 302) < 0) {
+        sq_redirect(r, loc, 302) < 0)
         sq_send_error(r, 500);
-        return SQ_DONE;
-    }
-    return SQ_DONE;
+    return ROUTE_ANSWERED;
 }
 
 int security_route(const struct route *rt, sq_req *r)
@@ -653,7 +651,7 @@ int security_route(const struct route *rt, sq_req *r)
     }
     if (xsrf_applies(rt, r) && check_xsrf(r) < 0) {
         sq_send_error(r, 403);
-        return SQ_DONE;
+        return ROUTE_ANSWERED;
     }
     return 0;
 }
