@@ -228,7 +228,9 @@ static int get_string(struct ctx *c, const struct ynode *v, const char *where,
                       const char **out)
 {
     *out = NULL; /* (also keeps gcc's -Wmaybe-uninitialized quiet) */
-    if (v->type != YNODE_SCALAR || v->is_null || v->text[0] == '\0')
+    if (v->type == YNODE_SCALAR && !v->is_null && v->text[0] == '\0')
+        return fail(c, v->mark, "empty value for %s", where);
+    if (v->type != YNODE_SCALAR || v->is_null)
         return wrong_type(c, v, where, "a string");
     *out = v->text;
     return 0;
@@ -1526,8 +1528,6 @@ static int add_secret(struct ctx *c, const struct ynode *v, const char *where,
 
     if (get_string(c, v, where, &text) < 0)
         return -1;
-    if (*text == '\0')
-        return fail(c, v->mark, "empty file name for %s", where);
     s->version = version;
     s->mark = v->mark;
     sc->nsecrets++; /* counted now, so config_free frees it on error */
@@ -1541,7 +1541,7 @@ static int set_secret_files(struct ctx *c, const struct ynode *v,
     struct security_conf *sc = field;
     char kwhere[CONF_WHERE_MAX + 32];
     long version;
-    size_t i, j;
+    size_t i;
 
     if (sc->secrets != NULL)
         return fail(c, v->mark, "%s given twice", where);
@@ -1556,12 +1556,9 @@ static int set_secret_files(struct ctx *c, const struct ynode *v,
     for (i = 0; i < v->n; i++) {
         const struct ynode *key = YMAP_KEY(v, i);
         snprintf(kwhere, sizeof(kwhere), "a key version of %s", where);
+        /* the YAML reader refuses a key given twice */
         if (get_key_version(c, key, kwhere, &version) < 0)
             return -1;
-        for (j = 0; j < sc->nsecrets; j++)
-            if (sc->secrets[j].version == version)
-                return fail(c, key->mark, "key version %ld given twice in %s",
-                            version, where);
         snprintf(kwhere, sizeof(kwhere), "%s.%ld", where, version);
         if (add_secret(c, YMAP_VALUE(v, i), kwhere, version) < 0)
             return -1;

@@ -163,6 +163,27 @@ static int part_headers(const char *head, size_t len, struct form_part *fp,
     return 0;
 }
 
+/* The next delimiter line in [p, e): "\r\n--boundary" followed by "--"
+ * or by optional padding and CRLF. Text that only starts like one is
+ * data (RFC 2046 5.1.1 forbids it in a body, but Tornado takes it so). */
+static const char *find_delim(const char *p, const char *e, const char *delim,
+                              size_t dlen)
+{
+    const char *d, *q;
+
+    while ((d = memmem(p, (size_t)(e - p), delim, dlen)) != NULL) {
+        q = d + dlen;
+        if (e - q >= 2 && q[0] == '-' && q[1] == '-')
+            return d;
+        while (q < e && is_ws(*q))
+            q++;
+        if (e - q >= 2 && q[0] == '\r' && q[1] == '\n')
+            return d;
+        p = d + 1;
+    }
+    return NULL;
+}
+
 int form_boundary(const char *ctype, const char **b, size_t *blen)
 {
     const char *p = ctype, *s;
@@ -235,7 +256,7 @@ int form_multipart_each(const char *boundary, size_t blen, const char *body,
             return err_set(err, errlen,
                            "no final boundary (the body is cut short)");
         p += 2;
-        next = memmem(p, (size_t)(e - p), delim, dlen);
+        next = find_delim(p, e, delim, dlen);
         if (next == NULL)
             return err_set(err, errlen,
                            "no final boundary (the body is cut short)");

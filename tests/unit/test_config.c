@@ -1953,6 +1953,130 @@ START_TEST(test_conftree_many_items)
 }
 END_TEST
 
+/* security ------------------------------------------------------------- */
+
+START_TEST(test_security_defaults)
+{
+    struct config *cfg = parse(MOD);
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->security.nsecrets, 0);
+    ck_assert_int_eq(cfg->security.key_version, SIGNED_KV_NONE);
+    ck_assert_str_eq(cfg->security.user_cookie, "user");
+    ck_assert_str_eq(cfg->security.login_url, "/login");
+    ck_assert_int_eq(cfg->security.xsrf_cookies, 0);
+    ck_assert_uint_eq(cfg->security.max_age_days, 31);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_security_section)
+{
+    struct config *cfg = parse(
+        MOD "security:\n  cookie_secret_file: /etc/squall/secret\n"
+            "  user_cookie: who\n  login_url: /auth/in?x=1\n"
+            "  xsrf_cookies: true\n  max_age_days: 7\n"
+            "routes:\n  - {path: /a, handler: hello:a, auth: login}\n"
+            "  - {path: /b, handler: hello:b, xsrf: false}\n"
+            "  - {path: /c, handler: hello:c}\n");
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->security.nsecrets, 1);
+    ck_assert_str_eq(cfg->security.secrets[0].file, "/etc/squall/secret");
+    ck_assert_int_eq(cfg->security.secrets[0].version, SIGNED_KV_NONE);
+    ck_assert_int_eq(cfg->security.secrets[0].mark.line, 3);
+    ck_assert_int_eq(cfg->security.secrets[0].mark.col, 23);
+    ck_assert_str_eq(cfg->security.user_cookie, "who");
+    ck_assert_str_eq(cfg->security.login_url, "/auth/in?x=1");
+    ck_assert_int_eq(cfg->security.xsrf_cookies, 1);
+    ck_assert_uint_eq(cfg->security.max_age_days, 7);
+    ck_assert_int_eq(cfg->routes[0].auth, AUTH_LOGIN);
+    ck_assert_int_eq(cfg->routes[0].xsrf, -1);
+    ck_assert_int_eq(cfg->routes[1].auth, AUTH_NONE);
+    ck_assert_int_eq(cfg->routes[1].xsrf, 0);
+    ck_assert_int_eq(cfg->routes[2].xsrf, -1);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_security_key_versions)
+{
+    struct config *cfg = parse(
+        MOD "security:\n  cookie_secret_file: {1: /s/one, 2: /s/two}\n"
+            "  key_version: 2\n");
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->security.nsecrets, 2);
+    ck_assert_int_eq(cfg->security.secrets[0].version, 1);
+    ck_assert_str_eq(cfg->security.secrets[0].file, "/s/one");
+    ck_assert_int_eq(cfg->security.secrets[1].version, 2);
+    ck_assert_str_eq(cfg->security.secrets[1].file, "/s/two");
+    ck_assert_int_eq(cfg->security.key_version, 2);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_security_errors)
+{
+    ASSERT_ERROR(MOD "security:\n  cookie_secret_file: {1: /a, 2: /b}\n",
+                 "t.yaml:3:3: security.key_version must say which key of "
+                 "security.cookie_secret_file signs new values");
+    ASSERT_ERROR(MOD "security:\n  cookie_secret_file: {1: /a}\n"
+                     "  key_version: 3\n",
+                 "t.yaml:4:16: security.key_version 3 is not a key of "
+                 "security.cookie_secret_file");
+    ASSERT_ERROR(MOD "security:\n  cookie_secret_file: /a\n"
+                     "  key_version: 1\n",
+                 "t.yaml:4:16: security.key_version needs a mapping of key "
+                 "versions to files in security.cookie_secret_file");
+    ASSERT_ERROR(MOD "security:\n  cookie_secret_file: {1: /a, 1: /b}\n"
+                     "  key_version: 1\n",
+                 "t.yaml:3:31: duplicate key '1' in "
+                 "security.cookie_secret_file (first at line 3)");
+    ASSERT_ERROR(MOD "security:\n  cookie_secret_file: {+1: /a}\n"
+                     "  key_version: 1\n",
+                 "t.yaml:3:24: expected an integer from 0 to 2147483647 for "
+                 "a key version of security.cookie_secret_file, got '+1'");
+    ASSERT_ERROR(MOD "security:\n  cookie_secret_file: {x: /a}\n",
+                 "t.yaml:3:24: expected an integer from 0 to 2147483647 for "
+                 "a key version of security.cookie_secret_file, got 'x'");
+    ASSERT_ERROR(MOD "security:\n  cookie_secret_file: \"\"\n",
+                 "t.yaml:3:23: empty value for "
+                 "security.cookie_secret_file");
+    ASSERT_ERROR(MOD "security:\n  user_cookie: \"a b\"\n",
+                 "t.yaml:3:16: bad cookie name 'a b' for "
+                 "security.user_cookie");
+    ASSERT_ERROR(MOD "security:\n  login_url: \"/a b\"\n",
+                 "t.yaml:3:14: bad URL '/a b' for security.login_url (a "
+                 "path like /login, or an absolute URL, without spaces)");
+    ASSERT_ERROR(MOD "security:\n  max_age_days: 0\n",
+                 "t.yaml:3:17: expected an integer from 1 to 36500 for "
+                 "security.max_age_days, got '0'");
+    ASSERT_ERROR(MOD "security:\n  xsrf_cookies: yes\n",
+                 "t.yaml:3:17: expected true or false for "
+                 "security.xsrf_cookies, got 'yes'");
+    ASSERT_ERROR(MOD "security:\n  cookie_secret_files: /a\n",
+                 "t.yaml:3:3: unknown key 'cookie_secret_files' in security (did "
+                 "you mean 'cookie_secret_file'?)");
+}
+END_TEST
+
+START_TEST(test_route_auth_errors)
+{
+    ASSERT_ERROR(MOD "routes:\n  - {path: /a, handler: hello:a, auth: login}\n",
+                 "t.yaml:3:40: auth: login reads the signed cookie "
+                 "security.user_cookie, so it needs "
+                 "security.cookie_secret_file");
+    ASSERT_ERROR(MOD "security: {cookie_secret_file: /s}\n"
+                     "routes:\n  - {path: /a, handler: hello:a, auth: basic}\n",
+                 "t.yaml:4:40: unknown routes[0].auth 'basic' (expected "
+                 "login)");
+    ASSERT_ERROR(MOD "routes:\n  - {path: /a, handler: hello:a, xsrf: no}\n",
+                 "t.yaml:3:40: expected true or false for routes[0].xsrf, "
+                 "got 'no'");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -2112,6 +2236,14 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_route_channel_errors);
     tcase_add_test(tc, test_route_pubsub_keys);
     tcase_add_test(tc, test_route_one_kind);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("security");
+    tcase_add_test(tc, test_security_defaults);
+    tcase_add_test(tc, test_security_section);
+    tcase_add_test(tc, test_security_key_versions);
+    tcase_add_test(tc, test_security_errors);
+    tcase_add_test(tc, test_route_auth_errors);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("load");
