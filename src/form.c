@@ -16,10 +16,10 @@
 #define MP_HEAD_MAX 8192   /* the header block of one part */
 #define MP_PARAM_MAX 1024  /* a name or filename, unquoted */
 
+/* errf, then -1 */
 static int err_set(char *err, size_t errlen, const char *msg)
 {
-    if (err != NULL && errlen > 0)
-        snprintf(err, errlen, "%s", msg);
+    errf(err, errlen, "%s", msg);
     return -1;
 }
 

@@ -33,6 +33,7 @@ conn src/accept.c src/buf.c src/channel.c src/config.c src/conftree.c src/conn.c
 wsframe src/wsframe.c src/utf8.c
 wsdeflate src/wsdeflate.c src/http.c src/request.c src/pool.c src/buf.c src/router.c src/util.c src/log.c
 hubproto src/hubproto.c src/buf.c
+security src/cookie.c src/signed.c src/form.c src/util.c
 '
 
 if ! command -v clang >/dev/null 2>&1; then
