@@ -53,6 +53,14 @@ browser_deps() {
     (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 }
 
+# conf/squall.yaml's cookie secret: 32 random bytes (base64), readable by
+# its owner only, made once and kept (a new one logs everybody out)
+secret() {
+    [ -f conf/cookie_secret ] && return 0
+    echo "dev.sh: creating conf/cookie_secret (mode 0600)"
+    (umask 077 && head -c 32 /dev/urandom | base64 >conf/cookie_secret)
+}
+
 build() {
     [ -x configure ] || autoreconf -fi
     mkdir -p "$BUILD_DIR"
@@ -67,6 +75,7 @@ build() {
 case "${1:-}" in
 run)
     install_missing
+    secret
     build
     exec ./src/squalld -m ./handlers -c "$SRC/conf/squall.yaml"
     ;;

@@ -5,18 +5,26 @@
  *   modules:
  *     chat: { path: chat.so }
  *   routes:
- *     - { path: /chat/, methods: [GET], handler: chat:page }
+ *     - { path: /chat/, methods: [GET], handler: chat:page, auth: login }
  *     - { path: /chat/chat.js, methods: [GET], handler: chat:script }
- *     - { path: "/chat/{room}", methods: [GET], handler: chat:page }
- *     - { path: "/chat/{room}/message", methods: [POST], handler: chat:post }
- *     - { path: "/chat/{room}/updates", subscribe: {channel: "chat.{room}"} }
+ *     - { path: "/chat/{room}", methods: [GET], handler: chat:page,
+ *         auth: login }
+ *     - { path: "/chat/{room}/message", methods: [POST], handler: chat:post,
+ *         auth: login }
+ *     - { path: "/chat/{room}/updates", subscribe: {channel: "chat.{room}"},
+ *         auth: login }
+ *
+ * Who writes is who logged in (handlers/account.c: the signed cookie that
+ * sq_current_user reads); `auth: login` sends a visitor to /login first.
  *
  * Sending is the module's: POST /chat/{room}/message with a JSON body
- * {"from": "ann", "body": "hi"} is checked (both non-blank, bounded, valid
- * UTF-8) and published with sq_publish_req to the channel chat.{room} as
- * {"id": "...", "from": "...", "body": "..."}; the answer carries the
- * message's position. Nothing is escaped for HTML here: the page shows
- * every text with textContent, so markup in a message stays text.
+ * {"body": "hi"} is checked (non-blank, bounded, valid UTF-8) and
+ * published with sq_publish_req to the channel chat.{room} as {"id":
+ * "...", "from": "<the user>", "body": "..."}; the answer carries the
+ * message's position. With security.xsrf_cookies the page's script sends
+ * the _xsrf cookie back in an X-XSRFToken header. Nothing is escaped for
+ * HTML here but the user's name in the page: the script shows every text
+ * with textContent, so markup in a message stays text.
  *
  * Receiving needs no C at all: the subscribe route above serves the
  * channel as a long poll, as server-sent events and as a WebSocket, each
@@ -76,9 +84,9 @@ static const char *field(json_t *req, const char *name, size_t max,
     json_t *v = json_object_get(req, name);
 
     if (!json_is_string(v) || blank(json_string_value(v)))
-        *why = "from and body must be non-blank strings";
+        *why = "the body must be a non-blank string";
     else if (json_string_length(v) > max)
-        *why = "from or body is too long";
+        *why = "the body is too long";
     else
         return json_string_value(v);
     return NULL;
@@ -131,7 +139,7 @@ static void client_gone(sq_req *r, void *arg)
     sq_finish(r); /* the publish goes on; its outcome is not told */
 }
 
-/* POST /chat/{room}/message {"from": "...", "body": "..."} */
+/* POST /chat/{room}/message {"body": "..."}, from the logged-in user */
 static int post(sq_req *r)
 {
     const char *type = sq_header(r, "Content-Type");
@@ -149,10 +157,13 @@ static int post(sq_req *r)
         return fail(r, 415, "send application/json");
     if (len > MAX_REQUEST)
         return fail(r, 413, "too long");
+    if ((from = sq_current_user(r)) == NULL)
+        return fail(r, 403, "log in first");
+    if (strlen(from) > MAX_FROM || blank(from))
+        return fail(r, 400, "your name is blank or over 100 bytes");
     if ((req = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
         return fail(r, 400, "not JSON, or not UTF-8");
-    if ((from = field(req, "from", MAX_FROM, &why)) == NULL ||
-        (body = field(req, "body", MAX_BODY, &why)) == NULL) {
+    if ((body = field(req, "body", MAX_BODY, &why)) == NULL) {
         json_decref(req);
         return fail(r, 400, why);
     }
@@ -161,7 +172,13 @@ static int post(sq_req *r)
         json_decref(req);
         return fail(r, 500, "no message id");
     }
+    /* jansson refuses a name that is not UTF-8 (a cookie may hold any
+     * bytes a Tornado application signed) */
     out = json_pack("{s:s, s:s, s:s}", "id", id, "from", from, "body", body);
+    if (out == NULL) {
+        json_decref(req);
+        return fail(r, 400, "your name is not UTF-8");
+    }
     msg = out != NULL ? json_dumps(out, JSON_COMPACT) : NULL;
     json_decref(out);
     json_decref(req);
@@ -183,7 +200,7 @@ static int post(sq_req *r)
 /* The page and its script. The script is a file of its own so that the
  * page can forbid inline scripts (Content-Security-Policy): should a
  * message ever reach the DOM as markup, it still could not run. */
-static const char page_html[] =
+static const char page_head[] =
     "<!doctype html>\n"
     "<html lang='en'>\n"
     "<meta charset='utf-8'>\n"
@@ -199,15 +216,17 @@ static const char page_html[] =
     "#status, #error { color: #555; font-size: 90% }\n"
     "#error { color: #b00 }\n"
     "</style>\n"
-    "<h1>Room <span id='room'></span></h1>\n"
+    "<h1>Room <span id='room'></span></h1>\n";
+
+/* then: <p>You are <b id='me'>NAME</b> ... */
+
+static const char page_tail[] =
     "<p id='status'>connecting&hellip;</p>\n"
     "<p>Receive by <a href='?mode=poll'>long polling</a>,"
     " <a href='?mode=ws'>WebSocket</a> or"
     " <a href='?mode=sse'>server-sent events</a>.</p>\n"
     "<ul id='messages'></ul>\n"
     "<form id='form'>\n"
-    "<input id='name' autocomplete='nickname' size='10' maxlength='25'"
-    " placeholder='your name' required>\n"
     "<input id='text' autocomplete='off' autofocus size='40'"
     " maxlength='500' placeholder='a message' required>\n"
     "<button id='send'>Send</button>\n"
@@ -228,7 +247,6 @@ static const char script_js[] =
     " || 'lobby';\n"
     "const base = new URL(encodeURIComponent(room) + '/', location.href);\n"
     "$('room').textContent = room;\n"
-    "$('name').value = localStorage.getItem('squall-chat-name') || '';\n"
     "\n"
     "// The last position seen, kept across reloads of the page (the tab's\n"
     "// sessionStorage): coming back with it, the server sends what was\n"
@@ -357,14 +375,16 @@ static const char script_js[] =
     "\n"
     "$('form').onsubmit = async (e) => {\n"
     "  e.preventDefault();\n"
-    "  const from = $('name').value.trim();\n"
-    "  localStorage.setItem('squall-chat-name', from);\n"
     "  $('error').textContent = '';\n"
+    "  // the XSRF token squalld checks on a POST (security.xsrf_cookies)\n"
+    "  const xsrf = document.cookie.match(/(?:^|; )_xsrf=([^;]*)/);\n"
+    "  const headers = {'Content-Type': 'application/json'};\n"
+    "  if (xsrf) headers['X-XSRFToken'] = xsrf[1];\n"
     "  try {\n"
     "    const resp = await fetch(new URL('message', base), {\n"
     "      method: 'POST',\n"
-    "      headers: {'Content-Type': 'application/json'},\n"
-    "      body: JSON.stringify({from, body: $('text').value}),\n"
+    "      headers,\n"
+    "      body: JSON.stringify({body: $('text').value}),\n"
     "    });\n"
     "    if (!resp.ok) {\n"
     "      const answer = await resp.json().catch(() => ({}));\n"
@@ -385,13 +405,40 @@ static void serve(sq_req *r, const char *type, const char *text, size_t len)
     sq_write(r, text, len);
 }
 
-/* GET /chat/ and /chat/{room} -> the page; the script reads the room
- * from the URL, so the page is the same for every room. */
+/* The user's name with &, <, >, " and ' escaped, written to r. */
+static void write_html(sq_req *r, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        const char *e = *s == '&'    ? "&amp;"
+                        : *s == '<'  ? "&lt;"
+                        : *s == '>'  ? "&gt;"
+                        : *s == '"'  ? "&quot;"
+                        : *s == '\'' ? "&#39;"
+                                     : NULL;
+        if (e != NULL)
+            sq_write(r, e, strlen(e));
+        else
+            sq_write(r, s, 1);
+    }
+}
+
+/* GET /chat/ and /chat/{room} -> the page, which names the user; the
+ * script reads the room from the URL. The XSRF cookie is set here, for
+ * the script to send back. */
 static int page(sq_req *r)
 {
+    const char *user = sq_current_user(r);
+
+    if (user == NULL)
+        return fail(r, 403, "log in first");
+    (void)sq_xsrf_token(r);
     sq_set_header(r, "Content-Security-Policy",
                   "script-src 'self'; object-src 'none'; base-uri 'none'");
-    serve(r, "text/html; charset=utf-8", page_html, sizeof(page_html) - 1);
+    serve(r, "text/html; charset=utf-8", page_head, sizeof(page_head) - 1);
+    sq_write(r, "<p>You are <b id='me'>", 22);
+    write_html(r, user);
+    sq_printf(r, "</b> (<a href='/logout'>log out</a>).</p>\n");
+    sq_write(r, page_tail, sizeof(page_tail) - 1);
     return SQ_DONE;
 }
 

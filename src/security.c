@@ -466,6 +466,30 @@ const char *sq_current_user(sq_req *r)
     return r->user;
 }
 
+int sq_login(sq_req *r, const char *user)
+{
+    sq_cookie_opts o = {0};
+
+    if (S == NULL || user == NULL || *user == '\0')
+        return SQ_ERROR;
+    o.http_only = 1;
+    o.same_site = "Lax";
+    if (sq_set_signed_cookie(r, S->user_cookie, user, strlen(user), &o) < 0)
+        return SQ_ERROR;
+    r->user = sq_pstrdup(r->pool, user);
+    r->user_known = r->user != NULL;
+    return 0;
+}
+
+int sq_logout(sq_req *r)
+{
+    if (S == NULL)
+        return SQ_ERROR;
+    r->user = NULL;
+    r->user_known = 1;
+    return sq_clear_cookie(r, S->user_cookie, NULL);
+}
+
 /* --- XSRF ---------------------------------------------------------------- */
 
 /* The raw token of the _xsrf cookie (Tornado's _get_raw_xsrf_token);

@@ -296,6 +296,15 @@ const char *sq_signed_cookie(sq_req *r, const char *name,
  * NULL when nobody (or a value with a NUL byte). */
 const char *sq_current_user(sq_req *r);
 
+/* Logs user in: sets the signed cookie security.user_cookie to user
+ * (HttpOnly, SameSite=Lax, Secure on https, 30 days), which
+ * sq_current_user then reads on every later request, also in a Tornado
+ * application that has the same cookie_secret. SQ_ERROR as
+ * sq_set_signed_cookie, or for an empty user. */
+int sq_login(sq_req *r, const char *user);
+/* Clears that cookie. */
+int sq_logout(sq_req *r);
+
 /* The XSRF token for this client (Tornado's xsrf_token: version 2, masked
  * afresh each request). Sets the _xsrf cookie first when the request had
  * none. For forms (sq_xsrf_form_html) and for JavaScript that sends it

@@ -1,6 +1,8 @@
 // chat_page.mjs URL MODE - the chat page (handlers/chat.c) in headless
 // Chromium, as two people in two browser contexts: open URL?mode=MODE
-// (poll, ws or sse) in both, and once both are receiving, Ann types a
+// (poll, ws or sse) in both, which sends each to the login page
+// (handlers/account.c) first and back to the room once they have typed
+// their name; once both are receiving, Ann types a
 // message that Bob must see, and Bob answers. Then Ann leaves the page
 // (about:blank), Bob writes, Ann comes back: the page resumes from the
 // position it kept in sessionStorage and shows what she missed.
@@ -49,18 +51,24 @@ async function waitShown(page, body) {
 
 // A page does not know its position until the first message reaches it,
 // so, as it would happen between two people, messages posted before it
-// subscribed are not shown. Post until both pages have shown one.
+// subscribed are not shown. Post (as the first page's user, with its
+// cookies and XSRF token) until both pages have shown one.
 async function untilReceiving(pages) {
     const deadline = Date.now() + timeout;
     for (let i = 0; ; i++) {
         const body = 'warm-up ' + i;
-        const resp = await fetch(new URL('message', room.href + '/'), {
-            method: 'POST',
-            headers: { 'Content-Type': 'application/json' },
-            body: JSON.stringify({ from: 'test', body }),
-        });
-        if (!resp.ok)
-            throw new Error('warm-up POST: ' + resp.status);
+        const status = await pages[0].evaluate(async ([b, url]) => {
+            const x = document.cookie.match(/(?:^|; )_xsrf=([^;]*)/);
+            const resp = await fetch(url, {
+                method: 'POST',
+                headers: { 'Content-Type': 'application/json',
+                           'X-XSRFToken': x ? x[1] : '' },
+                body: JSON.stringify({ body: b }),
+            });
+            return resp.status;
+        }, [body, new URL('message', room.href + '/').href]);
+        if (status !== 200)
+            throw new Error('warm-up POST: ' + status);
         await new Promise((ok) => setTimeout(ok, 300));
         const seen = await Promise.all(pages.map(async (p) =>
             (await shown(p)).messages.some((m) => m.body.startsWith('warm-up'))));
@@ -89,10 +97,21 @@ try {
         const page = await context.newPage();
         page.setDefaultTimeout(timeout);
         page.on('pageerror', (e) => errors.push(name + ': ' + String(e)));
-        const resp = await page.goto(page_url);
-        if (resp.status() !== 200)
-            throw new Error(name + ': GET ' + page_url + ': ' + resp.status());
-        await page.fill('#name', name);
+        step = name + ' logging in';
+        await page.goto(page_url);
+        if (new URL(page.url()).pathname !== '/login')
+            throw new Error(name + ': not sent to /login but to ' + page.url());
+        await page.fill('input[name=name]', name);
+        const [resp] = await Promise.all([
+            page.waitForNavigation(),
+            page.click('button'),
+        ]);
+        if (resp.status() !== 200 || page.url() !== page_url)
+            throw new Error(name + ': after logging in: ' + resp.status() +
+                            ' ' + page.url());
+        if ((await page.textContent('#me')) !== name)
+            throw new Error(name + ': the page names ' +
+                            (await page.textContent('#me')));
         return page;
     };
     const ann = await open('Ann');
@@ -122,7 +141,7 @@ try {
         errors,
     };
     console.log(JSON.stringify(result));
-    const real = (s) => s.messages.filter((m) => m.from !== 'test');
+    const real = (s) => s.messages.filter((m) => !m.body.startsWith('warm-up'));
     ok = JSON.stringify(real(result.bob)) === JSON.stringify([
         { from: 'Ann', body: hello, elements: 0 },
         { from: 'Bob', body: answer, elements: 0 },

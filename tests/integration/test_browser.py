@@ -80,7 +80,7 @@ class BrowserTest(SquallTestCase):
         srv.wait_log(r"echo: closed 100[01] ", timeout=scaled(10))
 
     def chat(self, mode):
-        srv = self.start_squalld(chat_config(workers=2))
+        srv = self.start_squalld(chat_config(self.workdir, workers=2, xsrf=True))
         url = "http://127.0.0.1:%d/chat/room-%s" % (srv.address[1], mode)
         rc, result, stderr = self.page(url, "chat_page.mjs", mode)
         self.assertIsNotNone(result, "chat_page.mjs printed nothing: %s" % stderr)

@@ -11,32 +11,65 @@ the handshake follows on that socket)."""
 
 import asyncio
 import json
+import os
 import re
 import time
 
+import tornado.web
 import websockets
 
 from squalltest import (DEFAULT_ROUTES, SquallTestCase, build_request, main,
                         make_config, scaled)
 
+# As conf/squall.yaml routes them, but for the updates: receiving is
+# open here, so that the tests of delivery need no cookie on every
+# subscription (test_account.py checks the guarded updates route).
 CHAT_ROUTES = [
-    {"path": "/chat/", "methods": ["GET"], "handler": "chat:page"},
+    {"path": "/chat/", "methods": ["GET"], "handler": "chat:page",
+     "auth": "login"},
     {"path": "/chat/chat.js", "methods": ["GET"], "handler": "chat:script"},
-    {"path": "/chat/{room}", "methods": ["GET"], "handler": "chat:page"},
+    {"path": "/chat/{room}", "methods": ["GET"], "handler": "chat:page",
+     "auth": "login"},
     {"path": "/chat/{room}/message", "methods": ["POST"],
-     "handler": "chat:post"},
+     "handler": "chat:post", "auth": "login"},
     {"path": "/chat/{room}/updates",
      "subscribe": {"channel": "chat.{room}", "poll_timeout": "2s"}},
 ]
+
+ACCOUNT_ROUTES = [
+    {"path": "/login", "methods": ["GET", "POST"], "handler": "account:login"},
+    {"path": "/logout", "methods": ["GET", "POST"],
+     "handler": "account:logout"},
+    {"path": "/whoami", "methods": ["GET"], "handler": "account:whoami",
+     "auth": "login"},
+]
+
+# the cookie secret of these tests (a file of mode 0600 in the scratch dir)
+SECRET = "chat-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 JSON = [("Content-Type", "application/json")]
 POSITION = re.compile(r"^[0-9a-f]{16}:[0-9]+$")
 
 
-def chat_config(workers=2):
-    cfg = make_config(workers=workers, routes=DEFAULT_ROUTES + CHAT_ROUTES)
+def chat_config(workdir, workers=2, xsrf=False):
+    """The chat and account demos with a cookie secret written in
+    workdir."""
+    secret = os.path.join(workdir, "cookie_secret")
+    with open(os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+              "w") as f:
+        f.write(SECRET + "\n")
+    cfg = make_config(workers=workers,
+                      routes=DEFAULT_ROUTES + CHAT_ROUTES + ACCOUNT_ROUTES)
     cfg["modules"]["chat"] = {"path": "chat.so"}
+    cfg["modules"]["account"] = {"path": "account.so"}
+    cfg["security"] = {"cookie_secret_file": secret, "xsrf_cookies": xsrf}
     return cfg
+
+
+def login_cookie(user):
+    """A Cookie header that logs user in, signed as Tornado signs it."""
+    return ("Cookie", "user=" + tornado.web.create_signed_value(
+        SECRET, "user", user).decode())
 
 
 def offset(position):
@@ -51,16 +84,19 @@ class ChatTest(SquallTestCase):
 
     def setUp(self):
         super().setUp()
-        self.srv = self.start_squalld(chat_config())
+        self.srv = self.start_squalld(chat_config(self.workdir))
 
     # -- helpers ----------------------------------------------------------
 
     def post(self, room, sender, body, raw=None, headers=JSON):
-        """POSTs a message; the response, its JSON checked on a 200."""
-        data = raw if raw is not None else json.dumps(
-            {"from": sender, "body": body}).encode()
+        """POSTs a message as sender (None: not logged in); the response,
+        its JSON checked on a 200."""
+        data = raw if raw is not None else json.dumps({"body": body}).encode()
+        headers = list(headers)
+        if sender is not None:
+            headers.append(login_cookie(sender))
         resp = self.srv.request("POST", "/chat/%s/message" % room,
-                                body=data, headers=list(headers))
+                                body=data, headers=headers)
         if resp.status == 200:
             answer = json.loads(resp.body)
             self.assertRegex(answer["position"], POSITION)
@@ -113,8 +149,12 @@ class ChatTest(SquallTestCase):
 
     def test_page_and_script(self):
         for path in ("/chat/", "/chat/lobby", "/chat/caf%C3%A9"):
-            resp = self.srv.get(path)
+            resp = self.srv.get(path, headers=[login_cookie("ann <&>")])
             self.assertStatus(resp, 200)
+            # the user's name, escaped, and the XSRF cookie for the script
+            self.assertIn(b"<b id='me'>ann &lt;&amp;&gt;</b>", resp.body)
+            self.assertTrue(any(c.startswith("_xsrf=2|") for c in
+                                resp.header_all("Set-Cookie")))
             self.assertEqual(resp.header("Content-Type"),
                              "text/html; charset=utf-8")
             self.assertIn("script-src 'self'",
@@ -129,7 +169,13 @@ class ChatTest(SquallTestCase):
                        b"textContent", b"e.code === 4000", b"EventSource"):
             self.assertIn(needle, resp.body)
         self.assertNotIn(b"innerHTML", resp.body)
-        self.assertStatus(self.srv.request("HEAD", "/chat/"), 200)
+        self.assertIn(b"X-XSRFToken", resp.body)
+        self.assertStatus(self.srv.request("HEAD", "/chat/",
+                                           headers=[login_cookie("a")]), 200)
+        # not logged in: to the login page, and back here after it
+        resp = self.srv.get("/chat/lobby")
+        self.assertStatus(resp, 302)
+        self.assertEqual(resp.header("Location"), "/login?next=%2Fchat%2Flobby")
         self.assertStatus(self.srv.get("/chat/lobby/message"), 405)
 
     # -- across workers -------------------------------------------------------
@@ -203,39 +249,46 @@ class ChatTest(SquallTestCase):
 
     def test_invalid_messages_are_refused_and_never_published(self):
         _, p0 = self.send("val", "setup", "before")
-        ok = {"from": "ann", "body": "hi"}
+        ok = {"body": "hi"}
 
         def raw(obj):
             return json.dumps(obj).encode()
         bad = [
             (raw(dict(ok, body="")), "empty body"),
             (raw(dict(ok, body=" \t\r\n ")), "blank body"),
-            (raw(dict(ok, **{"from": ""})), "empty name"),
-            (raw({"body": "hi"}), "no name"),
             (raw({"from": "ann"}), "no body"),
             (raw(dict(ok, body=5)), "a number for body"),
             (raw(dict(ok, body=None)), "null body"),
             (raw(dict(ok, body="x" * 2001)), "body over 2000 bytes"),
             (raw(dict(ok, body="\u00e9" * 1001)), "body over 2000 bytes"),
-            (raw(dict(ok, **{"from": "x" * 101})), "name over 100 bytes"),
-            (b'{"from": "ann", "body": "\xff"}', "invalid UTF-8"),
-            (b'{"from": "ann", "body": "\xc0\xaf"}', "overlong UTF-8"),
-            (b'{"from": "ann", "body": "\xed\xa0\x80"}', "UTF-8 surrogate"),
-            (b'{"from": "ann", "body": "\\ud800"}', "lone surrogate escape"),
-            (b'{"from": "ann", "body": "a\\u0000b"}', "NUL"),
-            (b'{"from": "ann", "body": "hi"', "truncated JSON"),
+            (b'{"body": "\xff"}', "invalid UTF-8"),
+            (b'{"body": "\xc0\xaf"}', "overlong UTF-8"),
+            (b'{"body": "\xed\xa0\x80"}', "UTF-8 surrogate"),
+            (b'{"body": "\\ud800"}', "lone surrogate escape"),
+            (b'{"body": "a\\u0000b"}', "NUL"),
+            (b'{"body": "hi"', "truncated JSON"),
             (b'["ann", "hi"]', "not an object"),
-            (b'{"from": "ann", "body": "a", "body": "b"}', "duplicate key"),
+            (b'{"body": "a", "body": "b"}', "duplicate key"),
             (b"", "no body at all"),
         ]
         for data, what in bad:
-            resp = self.post("val", None, None, raw=data)
+            resp = self.post("val", "ann", None, raw=data)
             self.assertStatus(resp, 400)
             self.assertIn("error", json.loads(resp.body), what)
-        resp = self.post("val", None, None, raw=raw(ok),
+        # the name is the login's: none, or one that cannot be shown
+        self.assertStatus(self.post("val", None, "hi"), 403)
+        self.assertStatus(self.post("val", "", "hi"), 403)
+        self.assertStatus(self.post("val", "x" * 101, "hi"), 400)
+        self.assertStatus(self.post("val", " \t", "hi"), 400)
+        # a "from" in the body changes nothing: the login says who
+        resp = self.post("val", "ann", None, raw=raw({"from": "eve", "body": "x"}))
+        self.assertStatus(resp, 200)
+        status, msg, p0 = self.poll("val", p0)
+        self.assertEqual((status, msg["from"]), (200, "ann"))
+        resp = self.post("val", "ann", None, raw=raw(ok),
                          headers=[("Content-Type", "text/plain")])
         self.assertStatus(resp, 415)
-        resp = self.post("val", None, None, raw=b"x" * 9000)
+        resp = self.post("val", "ann", None, raw=b"x" * 9000)
         self.assertStatus(resp, 413)
         resp = self.post("bad%01room", "ann", "hi")
         self.assertStatus(resp, 400)

@@ -13,7 +13,7 @@ import time
 
 import squalltest
 from squalltest import build_request, free_port, make_config, scaled, wait_for
-from test_chat import chat_config
+from test_chat import chat_config, login_cookie
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SITE = os.path.join(squalltest.SRCDIR, "conf", "nginx-squall.conf")
@@ -162,7 +162,7 @@ class NginxTest(squalltest.SquallTestCase):
         uses."""
         import json
         import websockets
-        srv = self.start_squalld(chat_config(workers=2))
+        srv = self.start_squalld(chat_config(self.workdir, workers=2))
         port = self.start_nginx(srv.address[1], "nginx-chat")
 
         def via(method, target, conn=None, **kw):
@@ -173,8 +173,9 @@ class NginxTest(squalltest.SquallTestCase):
 
         def post(body):
             resp = via("POST", "/chat/n/message", body=json.dumps(
-                {"from": "nginx", "body": body}),
-                headers=[("Content-Type", "application/json")])
+                {"body": body}),
+                headers=[("Content-Type", "application/json"),
+                         login_cookie("nginx")])
             self.assertStatus(resp, 200)
             return resp.header("Squall-Position")
         p0 = post("first")
