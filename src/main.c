@@ -120,7 +120,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "squalld: %s\n", err);
         return 1;
     }
-    /* the secrets are read once, here, before privileges are dropped */
+    /* the secrets are read once, here; the workers inherit them */
     if (security_load(cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "squalld: %s\n", err);
         config_free(cfg);
