@@ -54,8 +54,26 @@ int proxy_addr_parse(const char *s, size_t len, struct proxy_addr *a)
 
 int proxy_addr_format(const struct proxy_addr *a, char *out, size_t outlen)
 {
-    if (inet_ntop(a->family, a->addr, out, (socklen_t)outlen) == NULL)
+    char *p = out;
+
+    if (a->family != AF_INET)
+        return inet_ntop(a->family, a->addr, out, (socklen_t)outlen) == NULL
+                   ? -1
+                   : 0;
+    /* glibc's inet_ntop formats IPv4 with sprintf: a thousand instructions
+     * per request behind a proxy; this is the same text */
+    if (outlen < INET_ADDRSTRLEN)
         return -1;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a->addr[i];
+
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+        *p++ = i < 3 ? '.' : '\0';
+    }
     return 0;
 }
 
@@ -223,20 +241,43 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-/* The last header named name, or NULL; *count gets how many there are. */
-static const struct header *last_header(const struct header *h, size_t n,
-                                        const char *name, size_t *count)
-{
-    const struct header *last = NULL;
-    size_t nlen = strlen(name);
+/* The forwarding headers of a request, found in one pass (it runs for
+ * every request from a proxy): the last of each, and how many X-Real-IP.
+ * Names are compared by length first, then with glibc's strncasecmp,
+ * several times faster than a byte loop (a name has no NUL). */
+struct fwd {
+    const struct header *real, *scheme, *proto;
+    size_t nreal;
+    int xff;
+};
 
-    *count = 0;
-    for (size_t i = 0; i < n; i++)
-        if (name_eq(h[i].name, h[i].name_len, name, nlen)) {
-            last = &h[i];
-            (*count)++;
+static void scan(const struct header *h, size_t n, struct fwd *f)
+{
+    memset(f, 0, sizeof(*f));
+    for (size_t i = 0; i < n; i++) {
+        const char *name = h[i].name;
+
+        switch (h[i].name_len) {
+        case 8:
+            if (strncasecmp(name, "X-Scheme", 8) == 0)
+                f->scheme = &h[i];
+            break;
+        case 9:
+            if (strncasecmp(name, "X-Real-IP", 9) == 0) {
+                f->real = &h[i];
+                f->nreal++;
+            }
+            break;
+        case 15:
+            if (strncasecmp(name, "X-Forwarded-For", 15) == 0)
+                f->xff = 1;
+            break;
+        case 17:
+            if (strncasecmp(name, "X-Forwarded-Proto", 17) == 0)
+                f->proto = &h[i];
+            break;
         }
-    return last;
+    }
 }
 
 /* The walk over X-Forwarded-For: from the right, over every element of
@@ -277,18 +318,14 @@ static int xff_walk(const struct proxy_set *s, const struct header *h,
     return found;
 }
 
-int proxy_client_addr(const struct proxy_set *s, const struct header *h,
-                      size_t n, struct proxy_addr *out)
+static int client_addr(const struct proxy_set *s, const struct header *h,
+                       size_t n, const struct fwd *f, struct proxy_addr *out)
 {
-    const struct header *real;
-    size_t count;
-
     /* X-Real-IP first, as Tornado reads it: one header, a valid address;
      * several are joined by Tornado into a value that is not one */
-    real = last_header(h, n, "X-Real-IP", &count);
-    if (real != NULL && count == 1) {
-        const char *v = real->value;
-        size_t start = 0, e = real->value_len;
+    if (f->real != NULL && f->nreal == 1) {
+        const char *v = f->real->value;
+        size_t start = 0, e = f->real->value_len;
 
         while (start < e && is_ows(v[start]))
             start++;
@@ -297,19 +334,25 @@ int proxy_client_addr(const struct proxy_set *s, const struct header *h,
         if (proxy_addr_parse(v + start, e - start, out) == 0)
             return 1;
     }
-    return xff_walk(s, h, n, out);
+    return f->xff ? xff_walk(s, h, n, out) : 0;
 }
 
-int proxy_scheme(const struct header *h, size_t n)
+int proxy_client_addr(const struct proxy_set *s, const struct header *h,
+                      size_t n, struct proxy_addr *out)
 {
-    const struct header *x;
-    size_t count, start, e;
+    struct fwd f;
+
+    scan(h, n, &f);
+    return client_addr(s, h, n, &f, out);
+}
+
+static int scheme_of(const struct fwd *f)
+{
+    /* as Tornado: X-Scheme before X-Forwarded-Proto, the last element */
+    const struct header *x = f->scheme != NULL ? f->scheme : f->proto;
+    size_t start, e;
     const char *v;
 
-    /* as Tornado: X-Scheme before X-Forwarded-Proto, the last element */
-    x = last_header(h, n, "X-Scheme", &count);
-    if (x == NULL)
-        x = last_header(h, n, "X-Forwarded-Proto", &count);
     if (x == NULL)
         return -1;
     v = x->value;
@@ -328,15 +371,25 @@ int proxy_scheme(const struct header *h, size_t n)
     return -1;
 }
 
+int proxy_scheme(const struct header *h, size_t n)
+{
+    struct fwd f;
+
+    scan(h, n, &f);
+    return scheme_of(&f);
+}
+
 void proxy_apply(sq_req *r)
 {
     char text[PROXY_ADDR_MAX];
     struct proxy_addr a;
+    struct fwd f;
     int https;
 
-    if (proxy_client_addr(P, r->headers, r->nheaders, &a) == 1 &&
+    scan(r->headers, r->nheaders, &f);
+    if (client_addr(P, r->headers, r->nheaders, &f, &a) == 1 &&
         proxy_addr_format(&a, text, sizeof(text)) == 0)
         memcpy(r->remote, text, strlen(text) + 1);
-    if ((https = proxy_scheme(r->headers, r->nheaders)) >= 0)
+    if ((https = scheme_of(&f)) >= 0)
         r->https = (unsigned)https;
 }
