@@ -686,6 +686,42 @@ static int set_thread_pool(struct ctx *c, const struct ynode *v,
     return 0;
 }
 
+/* server.trusted_proxies: a list of CIDRs, addresses and `unix` (or one
+ * of them alone); each error points at its entry. */
+static int add_trusted_proxy(struct ctx *c, const struct ynode *v,
+                             const char *where)
+{
+    const char *text;
+    char msg[256];
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    msg[0] = '\0';
+    if (proxy_set_add(&c->cfg->trusted_proxies, text, msg, sizeof(msg)) < 0)
+        return fail(c, v->mark, "%s: %s", where, msg);
+    return 0;
+}
+
+static int set_trusted_proxies(struct ctx *c, const struct ynode *v,
+                               const char *where, void *field UNUSED)
+{
+    char iwhere[CONF_WHERE_MAX];
+    size_t i;
+
+    if (v->is_null)
+        return 0;
+    if (v->type == YNODE_SCALAR)
+        return add_trusted_proxy(c, v, where);
+    if (v->type != YNODE_LIST)
+        return wrong_type(c, v, where, "a list of addresses and CIDRs");
+    for (i = 0; i < v->n; i++) {
+        snprintf(iwhere, sizeof(iwhere), "%s[%zu]", where, i);
+        if (add_trusted_proxy(c, v->kids[i], iwhere) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static const struct key_def server_keys[] = {
     {"listen", set_listen, 0},
     {"workers", set_workers, offsetof(struct config, workers)},
@@ -693,6 +729,7 @@ static const struct key_def server_keys[] = {
      offsetof(struct config, shutdown_timeout_ms)},
     {"thread_pool", set_thread_pool, offsetof(struct config, thread_pool)},
     {"limits", set_limits, offsetof(struct config, limits)},
+    {"trusted_proxies", set_trusted_proxies, 0},
     {NULL, NULL, 0},
 };
 
@@ -1940,6 +1977,7 @@ void config_free(struct config *cfg)
     free(cfg->security.secrets);
     free(cfg->security.user_cookie);
     free(cfg->security.login_url);
+    proxy_set_free(&cfg->trusted_proxies);
     free(cfg->log_error);
     free(cfg->log_access);
     free(cfg->file);

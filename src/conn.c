@@ -81,6 +81,7 @@ struct conn {
     unsigned want_drain : 1;  /* the protocol waits for OUT_LOW */
     unsigned write_timer : 1; /* the timer is the write timer */
     unsigned eof_told : 1;    /* proto->eof has run */
+    unsigned trusted : 1;     /* the peer is a trusted proxy (proxy.c) */
     size_t lingered;
     char remote[48];
     struct conn *prev, *next;
@@ -146,6 +147,7 @@ struct conn *conn_new(int fd, const struct sockaddr *sa, int is_unix)
         return NULL;
     }
     c->fd = fd;
+    c->trusted = proxy_peer_trusted(sa, is_unix) != 0;
     if (is_unix)
         strcpy(c->remote, "unix");
     else if (sa->sa_family == AF_INET6)
@@ -191,6 +193,11 @@ void *conn_proto_data(const struct conn *c)
 const char *conn_remote(const struct conn *c)
 {
     return c->remote;
+}
+
+int conn_trusted(const struct conn *c)
+{
+    return c->trusted;
 }
 
 struct buf *conn_out(struct conn *c)

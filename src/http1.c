@@ -202,13 +202,17 @@ static void protocol_error(struct http1 *h, int status)
     conn_close_after_output(c, 1);
 }
 
-/* Finds the route of r; 0, or the status to answer with. */
-static int route(sq_req *r)
+/* Finds the route of r; 0, or the status to answer with. The head is
+ * complete: the route pipeline starts with what a trusted proxy says of
+ * the client (proxy.c). */
+static int route(struct http1 *h, sq_req *r)
 {
     int rc;
 
     if (r->routed)
         return 0;
+    if (conn_trusted(h->c))
+        proxy_apply(r);
     rc = router_match(H.router, r->path, r->path_len, r->method, r->pool,
                       &r->match);
     r->routed = rc == ROUTER_OK;
@@ -252,7 +256,7 @@ static int upgrade(struct http1 *h, const struct route *rt, sq_req *r)
  * (h is freed). */
 static int dispatch(struct http1 *h, sq_req *r)
 {
-    int rc = route(r);
+    int rc = route(h, r);
     const struct route *rt = r->match.target;
 
     if (rc != 0) {
@@ -286,7 +290,7 @@ static int dispatch(struct http1 *h, sq_req *r)
 static void head_complete(struct http1 *h, sq_req *r)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    int status = route(r);
+    int status = route(h, r);
 
     if (status != 0) {
         answer_error(h, r, status, 1);

@@ -99,6 +99,78 @@ void access_flush(void);
 #define log_error(...) log_msg(SQ_LOG_ERROR, __VA_ARGS__)
 #define log_crit(...) log_msg(SQ_LOG_CRIT, __VA_ARGS__)
 
+/* proxy.c ------------------------------------------------------------ */
+
+/* server.trusted_proxies: the peers whose X-Real-IP, X-Forwarded-For and
+ * X-Forwarded-Proto (or X-Scheme) are believed. */
+
+/* An IP address in binary; family AF_INET (addr[0, 4)) or AF_INET6. */
+struct proxy_addr {
+    int family;
+    uint8_t addr[16];
+};
+
+/* One network of the set: family AF_INET or AF_INET6, the first `bits`
+ * bits of addr (the others are 0). */
+struct proxy_net {
+    uint8_t family;
+    uint8_t bits;
+    uint8_t addr[16];
+};
+
+struct proxy_set {
+    struct proxy_net *nets;
+    size_t n;
+    int unix_trusted; /* `unix`: peers on a unix socket */
+};
+
+/* The text of an address, NUL included (INET6_ADDRSTRLEN); a longer
+ * text is not an address. */
+#define PROXY_ADDR_MAX 46
+
+struct header;
+
+/* Parses one entry: "unix" (net->family AF_UNIX), an address (a /32 or
+ * /128), or a CIDR "addr/bits". -1 with a message for anything else: a bad
+ * address or prefix, a prefix beyond 32 or 128, bits set after it. */
+int proxy_net_parse(const char *text, struct proxy_net *net, char *err,
+                    size_t errlen);
+/* Adds an entry (as proxy_net_parse reads it) to s. */
+int proxy_set_add(struct proxy_set *s, const char *text, char *err,
+                  size_t errlen);
+void proxy_set_free(struct proxy_set *s);
+/* Parses exactly s[0, len) as an IPv4 or IPv6 address (no port, no
+ * brackets, no zone): 0, or -1. Any bytes are safe. */
+int proxy_addr_parse(const char *s, size_t len, struct proxy_addr *a);
+/* The canonical text of a (inet_ntop): 0, or -1 when outlen is short. */
+int proxy_addr_format(const struct proxy_addr *a, char *out, size_t outlen);
+/* Whether a is in one of s's networks (an IPv4-mapped IPv6 address counts
+ * as its IPv4 address). s may be NULL: nothing is trusted. */
+int proxy_trusted_addr(const struct proxy_set *s, const struct proxy_addr *a);
+/* The same for an accepted peer (is_unix: a unix socket, sa unused). */
+int proxy_trusted_sockaddr(const struct proxy_set *s, const struct sockaddr *sa,
+                           int is_unix);
+/* The client a trusted proxy names in headers h[0, n): a valid X-Real-IP
+ * (only one such header), else the rightmost X-Forwarded-For element that
+ * is not itself a trusted proxy, walking every X-Forwarded-For header from
+ * the last (the leftmost when all are trusted; a bad element ends the walk
+ * and the last good one stands). 1 with *out set, or 0 when there is
+ * none. */
+int proxy_client_addr(const struct proxy_set *s, const struct header *h,
+                      size_t n, struct proxy_addr *out);
+/* The scheme a trusted proxy names: X-Scheme, else X-Forwarded-Proto (the
+ * last element of the last header, as Tornado): 1 https, 0 http, -1 none
+ * or another word. */
+int proxy_scheme(const struct header *h, size_t n);
+
+/* The worker's set (the config's; NULL: none). */
+void proxy_setup(const struct proxy_set *s);
+/* Whether an accepted peer is trusted by the worker's set. */
+int proxy_peer_trusted(const struct sockaddr *sa, int is_unix);
+/* On a request from a trusted peer, before routing: r->remote becomes
+ * the client proxy_client_addr finds and r->https follows proxy_scheme. */
+void proxy_apply(sq_req *r);
+
 /* config.c ----------------------------------------------------------- */
 
 /* Where a value stood in its YAML file, for messages "file:line:col". */
@@ -231,6 +303,7 @@ struct config {
     int workers; /* resolved: `auto` is the number of online CPUs */
     unsigned shutdown_timeout_ms;
     unsigned thread_pool; /* threads per worker; 0 = no pool */
+    struct proxy_set trusted_proxies; /* server.trusted_proxies */
     struct limits_conf limits;
     struct ws_conf ws;
     struct pubsub_conf pubsub;
@@ -698,6 +771,9 @@ void conn_set_proto(struct conn *c, const struct conn_proto *proto,
                     void *data);
 void *conn_proto_data(const struct conn *c);
 const char *conn_remote(const struct conn *c);
+/* Whether the peer is a trusted proxy (server.trusted_proxies), as
+ * decided when it was accepted. */
+int conn_trusted(const struct conn *c);
 /* The output buffers: append to out (a large body may be moved to an
  * empty tail), then conn_send(). */
 struct buf *conn_out(struct conn *c);
@@ -770,7 +846,8 @@ const char *ws_select_protocol(const sq_req *r, const char *const *supported,
                                size_t n);
 /* Tornado's check_origin: no Origin is allowed (not a browser); with an
  * allowed list (n > 0) the Origin must be one of them ("*": any); without,
- * its host[:port] must be the request's Host. */
+ * its host[:port] must be the request's Host, and an http:// Origin is
+ * refused on a request whose scheme is https (sq_scheme). */
 int ws_origin_allowed(const sq_req *r, const char *const *allowed, size_t n);
 
 /* websocket.c -------------------------------------------------------- */

@@ -263,6 +263,7 @@ int worker_main(int slot, const struct config *cfg, struct listener *l,
         return 2;
     }
     http1_setup(w.router, &cfg->limits);
+    proxy_setup(&cfg->trusted_proxies);
     ws_setup(w.base, &cfg->ws);
     pubsub_setup(w.base, cfg, slot);
     if (setup_events(&w) < 0)

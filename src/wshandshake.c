@@ -174,7 +174,15 @@ int ws_origin_allowed(const sq_req *r, const char *const *allowed, size_t n)
     if (n > 0)
         return 0;
     /* by default, the same host as the request's (Tornado's
-     * check_origin): a page elsewhere cannot open it with the cookies */
+     * check_origin): a page elsewhere cannot open it with the cookies.
+     * Tornado compares the host only; squall also refuses a plain http
+     * page opening a request that came over https (sq_scheme, from TLS
+     * or a trusted proxy): a page anyone on the path can rewrite must not
+     * reach the secure side with its cookies. An https page on a request
+     * seen as http is still let in, as Tornado does: behind a TLS proxy
+     * that is not trusted, that is every page. */
+    if (r->https && strncasecmp(origin, "http://", 7) == 0)
+        return 0;
     auth = origin_authority(origin, &alen);
     return auth != NULL && r->host != NULL && strlen(r->host) == alen &&
            strncasecmp(auth, r->host, alen) == 0;

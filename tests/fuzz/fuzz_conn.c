@@ -174,6 +174,11 @@ static void init_once(void)
                        sizeof(err)) < 0)
             abort();
     }
+    /* the fuzzer's unix peer is a trusted proxy: its X-Real-IP,
+     * X-Forwarded-For and X-Forwarded-Proto are read (proxy.c) */
+    if (proxy_set_add(&cfg.trusted_proxies, "unix", err, sizeof(err)) < 0)
+        abort();
+    proxy_setup(&cfg.trusted_proxies);
     conn_setup(w.base, &cfg.limits, NULL);
     http1_setup(w.router, &cfg.limits);
     ws_setup(w.base, &cfg.ws);

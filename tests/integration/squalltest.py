@@ -108,6 +108,7 @@ DEFAULT_ROUTES = [
     {"path": "/hold", "handler": "testmod:hold"},
     {"path": "/firehose", "handler": "testmod:firehose"},
     {"path": "/selfcancel", "handler": "testmod:selfcancel"},
+    {"path": "/client", "handler": "testmod:client"},
 ]
 
 
@@ -288,7 +289,7 @@ class Conn:
     """A client connection to squalld that sends raw bytes and parses
     responses exactly."""
 
-    def __init__(self, address, timeout=5, rcvbuf=None):
+    def __init__(self, address, timeout=5, rcvbuf=None, source=None):
         if isinstance(address, str):
             family = socket.AF_UNIX
         elif len(address) == 4 or ":" in address[0]:
@@ -300,6 +301,8 @@ class Conn:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(scaled(timeout))
         try:
+            if source is not None:  # (host, port): connect from there
+                self.sock.bind(source)
             self.sock.connect(address)
         except OSError:
             self.sock.close()

@@ -110,6 +110,33 @@ class NginxTest(squalltest.SquallTestCase):
         self.assertRegex(text, r"(?m)^X-Forwarded-For: 127\.0\.0\.1$")
         self.assertRegex(text, r"(?m)^X-Forwarded-Proto: http$")
 
+    def test_trusted_nginx_gives_the_real_client(self):
+        """squalld trusting the loopback nginx connects from (as the
+        shipped squall.yaml does): a client at 127.0.0.2 that spoofs
+        X-Forwarded-For, X-Real-IP and X-Forwarded-Proto through the
+        shipped site is seen as 127.0.0.2 over http. nginx replaces
+        X-Real-IP and X-Forwarded-Proto and appends its peer to
+        X-Forwarded-For; squalld takes the rightmost untrusted address."""
+        curl = shutil.which("curl")
+        if curl is None:
+            self.skipTest("curl is not installed")
+        cfg = make_config(workers=2)
+        cfg["server"]["trusted_proxies"] = ["127.0.0.1", "::1", "unix"]
+        srv = self.start_squalld(cfg)
+        port = self.start_nginx(srv.address[1], "nginx-trusted")
+        out = subprocess.run(
+            [curl, "-sS", "--max-time", str(scaled(10)),
+             "--interface", "127.0.0.2",
+             "-H", "X-Forwarded-For: 6.6.6.6", "-H", "X-Real-IP: 7.7.7.7",
+             "-H", "X-Forwarded-Proto: https",
+             "http://127.0.0.1:%d/client" % port],
+            capture_output=True, text=True, check=True)
+        self.assertEqual(out.stdout, "127.0.0.2 http")
+        # without trust (setUp's squalld), the peer is nginx itself
+        resp = self.via_nginx("GET", "/client",
+                              headers=[("X-Forwarded-For", "6.6.6.6")])
+        self.assertStatus(resp, 200, "127.0.0.1 http")
+
     def test_upstream_connections_are_kept_alive(self):
         for i in range(30):
             self.assertStatus(self.via_nginx("GET", "/pid?n=%d" % i), 200)

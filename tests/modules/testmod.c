@@ -219,6 +219,15 @@ static int headers(sq_req *r)
     return SQ_DONE;
 }
 
+/* GET /client: who the client is and how it came, as handlers see it
+ * (after server.trusted_proxies): "ADDRESS SCHEME". */
+static int client(sq_req *r)
+{
+    sq_set_header(r, "Content-Type", "text/plain");
+    sq_printf(r, "%s %s", sq_remote_addr(r), sq_scheme(r));
+    return SQ_DONE;
+}
+
 /* GET /args/{id}?q=...: the decoded path and query arguments. */
 static int args(sq_req *r)
 {
@@ -409,4 +418,4 @@ static int body(sq_req *r)
 SQ_MODULE(.name = "testmod", .init = testmod_init,
           .handlers = SQ_HANDLERS(pid, slow, drip, stream, big, headers, args,
                                   status, redirect, fail, body, flushstatus,
-                                  hold, firehose, selfcancel));
+                                  hold, firehose, selfcancel, client));

@@ -926,6 +926,87 @@ START_TEST(test_listen_bad_address)
 }
 END_TEST
 
+/* server.trusted_proxies ------------------------------------------------ */
+
+START_TEST(test_trusted_proxies_default_empty)
+{
+    struct config *cfg = parse("server:\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->trusted_proxies.n, 0);
+    ck_assert_int_eq(cfg->trusted_proxies.unix_trusted, 0);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_trusted_proxies_list)
+{
+    struct config *cfg = parse("server:\n"
+                               "  trusted_proxies:\n"
+                               "    - 127.0.0.1\n"
+                               "    - 10.0.0.0/8\n"
+                               "    - \"::1\"\n"
+                               "    - \"fd00::/8\"\n"
+                               "    - unix\n");
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->trusted_proxies.n, 4);
+    ck_assert_int_eq(cfg->trusted_proxies.unix_trusted, 1);
+    ck_assert_uint_eq(cfg->trusted_proxies.nets[0].bits, 32);
+    ck_assert_uint_eq(cfg->trusted_proxies.nets[1].bits, 8);
+    ck_assert_uint_eq(cfg->trusted_proxies.nets[2].bits, 128);
+    ck_assert_uint_eq(cfg->trusted_proxies.nets[3].bits, 8);
+    config_free(cfg);
+    /* one entry alone, and an empty list */
+    cfg = parse("server: {trusted_proxies: 192.168.0.0/16}\n");
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->trusted_proxies.n, 1);
+    config_free(cfg);
+    cfg = parse("server: {trusted_proxies: []}\n");
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->trusted_proxies.n, 0);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_trusted_proxies_errors)
+{
+    ASSERT_ERROR("server:\n  trusted_proxies:\n    - 127.0.0.1\n"
+                 "    - 10.0.0.300\n",
+                 "t.yaml:4:7: server.trusted_proxies[1]: bad address "
+                 "'10.0.0.300' (expected an IPv4 or IPv6 address, a CIDR such "
+                 "as 10.0.0.0/8 or fd00::/8, or 'unix')");
+    ASSERT_ERROR("server: {trusted_proxies: [10.0.0.0/33]}\n",
+                 "t.yaml:1:28: server.trusted_proxies[0]: prefix length /33 "
+                 "is out of range in '10.0.0.0/33' (0 to 32 for an IPv4 "
+                 "address)");
+    ASSERT_ERROR("server: {trusted_proxies: [\"::/129\"]}\n",
+                 "t.yaml:1:28: server.trusted_proxies[0]: prefix length "
+                 "/129 is out of range in '::/129' (0 to 128 for an IPv6 "
+                 "address)");
+    ASSERT_ERROR("server: {trusted_proxies: [10.0.0.0/x]}\n",
+                 "t.yaml:1:28: server.trusted_proxies[0]: bad prefix length "
+                 "'x' in '10.0.0.0/x'");
+    ASSERT_ERROR("server: {trusted_proxies: [10.0.0.0/]}\n",
+                 "t.yaml:1:28: server.trusted_proxies[0]: bad prefix length "
+                 "'' in '10.0.0.0/'");
+    ASSERT_ERROR("server: {trusted_proxies: [192.168.1.10/24]}\n",
+                 "t.yaml:1:28: server.trusted_proxies[0]: '192.168.1.10/24' "
+                 "has bits set after its /24 prefix (the network is "
+                 "192.168.1.0/24; a single address needs no prefix)");
+    ASSERT_ERROR("server: {trusted_proxies: [localhost]}\n",
+                 "t.yaml:1:28: server.trusted_proxies[0]: bad address "
+                 "'localhost' (expected an IPv4 or IPv6 address, a CIDR such "
+                 "as 10.0.0.0/8 or fd00::/8, or 'unix')");
+    ASSERT_ERROR("server:\n  trusted_proxies:\n    - {a: b}\n",
+                 "t.yaml:3:7: expected a string for server.trusted_proxies[0], "
+                 "got a mapping");
+    ASSERT_ERROR("server: {trusted_proxies: {a: b}}\n",
+                 "t.yaml:1:27: expected a list of addresses and CIDRs for "
+                 "server.trusted_proxies, got a mapping");
+}
+END_TEST
+
 START_TEST(test_listen_empty_list)
 {
     ASSERT_ERROR("server: {listen: []}\n",
@@ -2172,6 +2253,9 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_listen_list);
     tcase_add_test(tc, test_listen_bad_address);
     tcase_add_test(tc, test_listen_empty_list);
+    tcase_add_test(tc, test_trusted_proxies_default_empty);
+    tcase_add_test(tc, test_trusted_proxies_list);
+    tcase_add_test(tc, test_trusted_proxies_errors);
     tcase_add_test(tc, test_listen_wrong_type);
     tcase_add_test(tc, test_workers_auto);
     tcase_add_test(tc, test_workers_number);

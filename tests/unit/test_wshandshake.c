@@ -186,6 +186,28 @@ START_TEST(origin_defaults_to_the_same_host)
 }
 END_TEST
 
+/* On an https request (TLS, or a trusted proxy's X-Forwarded-Proto) an
+ * http page of the same host is refused; an https page is let in on
+ * either scheme, as Tornado lets it (it compares the host only). */
+START_TEST(origin_scheme_on_an_https_request)
+{
+    add("Origin", "https://server.example.com");
+    r->https = 1;
+    ck_assert_int_eq(ws_origin_allowed(r, NULL, 0), 1);
+    set("Origin", "http://server.example.com");
+    ck_assert_int_eq(ws_origin_allowed(r, NULL, 0), 0);
+    set("Origin", "HTTP://server.example.com");
+    ck_assert_int_eq(ws_origin_allowed(r, NULL, 0), 0);
+    set("Origin", "https://evil.example.net");
+    ck_assert_int_eq(ws_origin_allowed(r, NULL, 0), 0);
+    r->https = 0;
+    set("Origin", "http://server.example.com");
+    ck_assert_int_eq(ws_origin_allowed(r, NULL, 0), 1);
+    set("Origin", "https://server.example.com");
+    ck_assert_int_eq(ws_origin_allowed(r, NULL, 0), 1);
+}
+END_TEST
+
 START_TEST(origin_from_an_allowed_list)
 {
     static const char *const list[] = {"https://app.example.com"};
@@ -218,6 +240,7 @@ int main(void)
     tcase_add_test(tc, subprotocol_is_the_clients_first_we_support);
     tcase_add_test(tc, subprotocol_names_are_exact);
     tcase_add_test(tc, origin_defaults_to_the_same_host);
+    tcase_add_test(tc, origin_scheme_on_an_https_request);
     tcase_add_test(tc, origin_from_an_allowed_list);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
