@@ -685,5 +685,39 @@ class LoginUrlTest(SecurityBase):
                          "http%3A%2F%2Fapp.test%2Fprivate%2Fok%3Fx%3D1")
 
 
+class BehindProxyTest(SecurityBase):
+    """Behind a trusted proxy that says the client came over https, cookies
+    are Secure by default and the login redirect's next URL says https;
+    the same header from an untrusted peer changes nothing."""
+    extra_routes = LOGIN_ROUTES[:1]
+    security = {"login_url": "https://auth.example.com/in"}
+
+    def config(self, security=None, routes=None):
+        cfg = SecurityBase.config(self, security, routes)
+        cfg["server"]["trusted_proxies"] = ["127.0.0.1"]
+        return cfg
+
+    def request_from(self, source, target):
+        with self.srv.connect(source=(source, 0)) as c:
+            return c.request("GET", target, close=True, headers=[
+                ("Host", "app.test"), ("X-Forwarded-Proto", "https")])
+
+    def test_secure_default_follows_the_trusted_scheme(self):
+        resp = self.request_from("127.0.0.1", "/sec/setcookie?name=a&value=1")
+        self.assertEqual(cookie_header(resp, "a"), "a=1; Path=/; Secure")
+        self.assertEqual(self.request_from("127.0.0.1", "/sec/scheme").body, b"https")
+        resp = self.request_from("127.0.0.2", "/sec/setcookie?name=a&value=1")
+        self.assertEqual(cookie_header(resp, "a"), "a=1; Path=/")
+        self.assertEqual(self.request_from("127.0.0.2", "/sec/scheme").body, b"http")
+
+    def test_login_redirect_names_the_https_url(self):
+        resp = self.request_from("127.0.0.1", "/private/ok")
+        self.assertEqual(resp.header("Location"), "https://auth.example.com/in?next="
+                         "https%3A%2F%2Fapp.test%2Fprivate%2Fok")
+        resp = self.request_from("127.0.0.2", "/private/ok")
+        self.assertEqual(resp.header("Location"), "https://auth.example.com/in?next="
+                         "http%3A%2F%2Fapp.test%2Fprivate%2Fok")
+
+
 if __name__ == "__main__":
     main()
