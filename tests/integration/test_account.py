@@ -12,9 +12,9 @@ import subprocess
 import urllib.parse
 
 import squalltest
-from squalltest import SquallTestCase, free_port, main, scaled, wait_for
+from squalltest import SquallTestCase, main, scaled
 from test_chat import SECRET, chat_config, login_cookie
-from test_nginx import NGINX, site_for
+from test_nginx import NGINX, run_nginx, site_for
 
 CURL = shutil.which("curl") or "/usr/bin/curl"
 
@@ -225,42 +225,17 @@ class SharedLoginBehindNginxTest(SquallTestCase):
         self.tornado.stdout.close()
 
     def start_nginx(self, tornado_port):
-        prefix = self.path("nginx")
-        os.makedirs(os.path.join(prefix, "logs"))
-        port = free_port()
-        site = site_for(self.squall.address[1], port)
-        # the Tornado application's location, next to squalld's
-        site, n = re.subn(r"(?m)^(\s*)location / \{",
-                          r"\1location /tornado/ { proxy_pass http://127.0.0.1:%d; "
-                          r"proxy_set_header Host $host; }\n\1location / {"
-                          % tornado_port, site, count=1)
-        assert n == 1
-        with open(os.path.join(prefix, "site.conf"), "w") as f:
-            f.write(site)
-        with open(os.path.join(prefix, "nginx.conf"), "w") as f:
-            f.write("daemon off;\nworker_processes 1;\npid %s/nginx.pid;\n"
-                    "error_log %s/logs/error.log;\n"
-                    "events { worker_connections 64; }\n"
-                    "http { access_log off; include %s/site.conf; }\n"
-                    % (prefix, prefix, prefix))
-        proc = subprocess.Popen([NGINX, "-p", prefix, "-c", "nginx.conf"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-
-        def stop():
-            proc.terminate()
-            proc.wait(scaled(10))
-        self.addCleanup(stop)
-
-        def listening():
-            self.assertIsNone(proc.poll(), "nginx exited")
-            try:
-                squalltest.socket.create_connection(("127.0.0.1", port), 1).close()
-                return True
-            except ConnectionRefusedError:
-                return False
-        wait_for(listening, 10, "nginx to listen")
-        return port
+        def site(port):
+            text = site_for(self.squall.address[1], port)
+            # the Tornado application's location, next to squalld's
+            text, n = re.subn(
+                r"(?m)^(\s*)location / \{",
+                r"\1location /tornado/ { proxy_pass http://127.0.0.1:%d; "
+                r"proxy_set_header Host $host; }\n\1location / {"
+                % tornado_port, text, count=1)
+            assert n == 1
+            return text
+        return run_nginx(self, site)
 
     def test_logged_in_by_squall_is_logged_in_for_tornado(self):
         status, headers, _ = self.curl("/tornado/whoami")

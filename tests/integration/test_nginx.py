@@ -30,6 +30,47 @@ def site_for(upstream_port, listen_port):
     return re.sub(r"(?m)^\s*listen \[::\]:80;\n", "", text)
 
 
+def run_nginx(test, make_site, name="nginx"):
+    """Starts nginx for test (stopped by its cleanups) with the site
+    make_site(listen_port) returns; the port it listens on."""
+    prefix = test.path(name)
+    os.makedirs(os.path.join(prefix, "logs"))
+    port = free_port()
+    with open(os.path.join(prefix, "site.conf"), "w") as f:
+        f.write(make_site(port))
+    with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+        f.write("daemon off;\nworker_processes 1;\npid %s/nginx.pid;\n"
+                "error_log %s/logs/error.log;\n"
+                "events { worker_connections 256; }\n"
+                "http { access_log off; include %s/site.conf; }\n"
+                % (prefix, prefix, prefix))
+    proc = subprocess.Popen([NGINX, "-p", prefix, "-c", "nginx.conf"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+    def stop():
+        proc.terminate()
+        try:
+            proc.wait(scaled(5))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    test.addCleanup(stop)
+
+    def listening():
+        if proc.poll() is not None:
+            raise AssertionError("nginx exited: %s"
+                                 % proc.stderr.read().decode(errors="replace"))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except ConnectionRefusedError:
+            return False
+    wait_for(listening, 10, "nginx to listen")
+    return port
+
+
 class NginxTest(squalltest.SquallTestCase):
 
     def setUp(self):
@@ -40,42 +81,7 @@ class NginxTest(squalltest.SquallTestCase):
         self.port = self.start_nginx(self.squall.address[1])
 
     def start_nginx(self, upstream_port, name="nginx"):
-        prefix = self.path(name)
-        os.makedirs(os.path.join(prefix, "logs"))
-        port = free_port()
-        with open(os.path.join(prefix, "site.conf"), "w") as f:
-            f.write(site_for(upstream_port, port))
-        with open(os.path.join(prefix, "nginx.conf"), "w") as f:
-            f.write("daemon off;\nworker_processes 1;\npid %s/nginx.pid;\n"
-                    "error_log %s/logs/error.log;\n"
-                    "events { worker_connections 256; }\n"
-                    "http { access_log off; include %s/site.conf; }\n"
-                    % (prefix, prefix, prefix))
-        proc = subprocess.Popen([NGINX, "-p", prefix, "-c", "nginx.conf"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
-
-        def stop():
-            proc.terminate()
-            try:
-                proc.wait(scaled(5))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            proc.stderr.close()
-        self.addCleanup(stop)
-
-        def listening():
-            if proc.poll() is not None:
-                raise AssertionError("nginx exited: %s"
-                                     % proc.stderr.read().decode(errors="replace"))
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return True
-            except ConnectionRefusedError:
-                return False
-        wait_for(listening, 10, "nginx to listen")
-        return port
+        return run_nginx(self, lambda port: site_for(upstream_port, port), name)
 
     def via_nginx(self, method, target, **kw):
         kw.setdefault("close", True)
