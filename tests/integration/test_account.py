@@ -13,7 +13,7 @@ import urllib.parse
 
 import squalltest
 from squalltest import SquallTestCase, main, scaled
-from test_chat import SECRET, chat_config, login_cookie
+from test_chat import SECRET, chat_config
 from test_nginx import NGINX, run_nginx, site_for
 
 CURL = shutil.which("curl") or "/usr/bin/curl"

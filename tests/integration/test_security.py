@@ -6,24 +6,17 @@ Tornado are accepted by squall and the other way round."""
 
 import http.cookies
 import os
-import re
 import subprocess
-import sys
 import time
 import urllib.parse
 
 import tornado.web
 
 from squalltest import (DEFAULT_ROUTES, TEST_MODULES, SquallTestCase, main,
-                        make_config, scaled, wait_for)
+                        make_config)
 
 SECRET = "squall-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 SECRET2 = "another-test-secret-9876543210-ZYXWVUTSRQPONMLKJIHGFEDCBA"
-
-SEC_ROUTES = [
-    {"path": "/sec/{fn}", "handler": "secmod:{fn}"},
-]
-
 
 def sec_routes(extra=()):
     names = ["cookie", "setcookie", "clearcookie", "setsigned", "getsigned",
