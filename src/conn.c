@@ -37,9 +37,10 @@
  * while writing: tls_rw and tls_wr remember that, so that the write edge
  * resumes reading and the read edge resumes writing. SSL_read returns one
  * record at a time, so a TLS read fills the shared buffer until the
- * socket has no more (a short read says nothing there), and can_read is
- * cleared only when OpenSSL saw EAGAIN: nothing decrypted is left behind
- * without an edge to come. A close sends close_notify once the handshake
+ * socket has no more, and can_read is cleared only when OpenSSL saw
+ * EAGAIN, or when its last read(2) was short and it holds nothing
+ * buffered (tls_drained): nothing is left behind without an edge to
+ * come. A close sends close_notify once the handshake
  * is done, unless the connection failed.
  */
 #include "internal.h"
@@ -653,6 +654,12 @@ static ssize_t tls_read_in(struct conn *c, char *p, size_t len)
         if (n == 0)
             break;
         got += n;
+        /* as a short read(2) does below: the socket is empty (after a
+         * FIN, read on to see the end) */
+        if (!c->peer_closed && tls_drained(c->ssl)) {
+            c->can_read = 0;
+            break;
+        }
     }
     if (st == TLS_WANT_READ)
         c->can_read = 0;

@@ -933,6 +933,9 @@ size_t tls_read(struct ssl_st *ssl, void *p, size_t len, int *st,
                 const char *remote);
 size_t tls_write(struct ssl_st *ssl, const void *p, size_t len, int *st,
                  const char *remote);
+/* Whether the last SSL_read on ssl left nothing buffered and found the
+ * socket empty (a short read(2)): the next byte brings a new edge. */
+int tls_drained(struct ssl_st *ssl);
 /* Sends close_notify, without waiting for the peer's (best effort). */
 void tls_notify_close(struct ssl_st *ssl);
 void tls_conn_free(struct ssl_st *ssl);

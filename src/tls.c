@@ -204,6 +204,9 @@ SSL_CTX *tls_ctx_new(const struct tls_conf *tc, char *err, size_t errlen)
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                  SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+    /* read what the socket has, not a record header and then its body:
+     * one read(2) per request instead of two */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
                               SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -267,6 +270,25 @@ int tls_attach(const struct config *cfg, struct listener *ls, size_t n,
 
 /* --- connections ------------------------------------------------------- */
 
+/* The last read from a connection's socket (one thread per process): of
+ * which BIO, and whether it returned fewer bytes than asked, which on a
+ * non-blocking socket means it emptied it. */
+static struct {
+    BIO *bio;
+    int short_read;
+} last_read;
+
+static long bio_watch(BIO *b, int oper, const char *argp UNUSED, size_t len,
+                      int argi UNUSED, long argl UNUSED, int ret,
+                      size_t *processed)
+{
+    if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+        last_read.bio = b;
+        last_read.short_read = ret > 0 && processed != NULL && *processed < len;
+    }
+    return ret;
+}
+
 SSL *tls_conn_new(SSL_CTX *ctx, int fd)
 {
     SSL *ssl = SSL_new(ctx);
@@ -276,8 +298,15 @@ SSL *tls_conn_new(SSL_CTX *ctx, int fd)
         ERR_clear_error();
         return NULL;
     }
+    BIO_set_callback_ex(SSL_get_rbio(ssl), bio_watch);
     SSL_set_accept_state(ssl);
     return ssl;
+}
+
+int tls_drained(SSL *ssl)
+{
+    return last_read.bio == SSL_get_rbio(ssl) && last_read.short_read &&
+           !SSL_has_pending(ssl);
 }
 
 /* What SSL_get_error says of a call that returned rc, as TLS_*. */
