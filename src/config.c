@@ -744,7 +744,8 @@ static int set_listen_tls(struct ctx *c, const struct ynode *v,
     return 0;
 }
 
-static int set_listen_address(struct ctx *c UNUSED, const struct ynode *v UNUSED,
+static int set_listen_address(struct ctx *c UNUSED,
+                              const struct ynode *v UNUSED,
                               const char *where UNUSED, void *field UNUSED)
 {
     return 0; /* read first, by add_listen_map */
@@ -767,8 +768,9 @@ static int add_listen_map(struct ctx *c, const struct ynode *v,
         if (strcmp(YMAP_KEY(v, i)->text, "address") == 0)
             addr = YMAP_VALUE(v, i);
     if (addr == NULL)
-        return fail(c, v->mark, "%s needs an address (host:port, "
-                                "[ipv6]:port or unix:/path)",
+        return fail(c, v->mark,
+                    "%s needs an address (host:port, "
+                    "[ipv6]:port or unix:/path)",
                     where);
     snprintf(awhere, sizeof(awhere), "%s.address", where);
     if (get_string(c, addr, awhere, &text) < 0 ||

@@ -392,8 +392,7 @@ static ssize_t tls_write_out(struct conn *c)
 {
     int tail = buf_pending(&c->out) == 0 || c->tls_tail, st;
     struct buf *b = tail ? &c->tail : &c->out;
-    size_t n = tls_write(c->ssl, b->p + b->off, buf_pending(b), &st,
-                         c->remote);
+    size_t n = tls_write(c->ssl, b->p + b->off, buf_pending(b), &st, c->remote);
 
     c->tls_tail = 0;
     if (n > 0) {
@@ -828,8 +827,7 @@ static void on_timer(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
     c->armed_at = 0;
     if (c->tls_hs && c->ptimer != NULL &&
         c->ptimer_at <= conn_now_ms() + TIMER_SLACK) {
-        log_info("%s: TLS handshake not complete in time; closing",
-                 c->remote);
+        log_info("%s: TLS handshake not complete in time; closing", c->remote);
         conn_close(c);
         return;
     }

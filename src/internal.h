@@ -111,10 +111,10 @@ struct conf_mark {
 #define TLS_PROTO_12 1u /* TLSv1.2 */
 #define TLS_PROTO_13 2u /* TLSv1.3 */
 struct tls_conf {
-    char *cert, *key;     /* PEM files, resolved against the config's dir */
-    unsigned protocols;   /* TLS_PROTO_* set, not empty */
-    char *ciphers;        /* TLS 1.2 cipher list; NULL: tls.c's default */
-    char *ciphersuites;   /* TLS 1.3 suites; NULL: tls.c's default */
+    char *cert, *key;      /* PEM files, resolved against the config's dir */
+    unsigned protocols;    /* TLS_PROTO_* set, not empty */
+    char *ciphers;         /* TLS 1.2 cipher list; NULL: tls.c's default */
+    char *ciphersuites;    /* TLS 1.3 suites; NULL: tls.c's default */
     struct conf_mark mark; /* of the tls: block */
     struct conf_mark cert_mark, key_mark, ciphers_mark, ciphersuites_mark;
 };

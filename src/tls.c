@@ -40,7 +40,7 @@
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"               \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #define TLS13_CIPHERSUITES                                                     \
-    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                          \
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                           \
     "TLS_CHACHA20_POLY1305_SHA256"
 
 /* ALPN: the protocols squall speaks, in wire format */
@@ -171,8 +171,8 @@ static int set_ciphers(SSL_CTX *ctx, const struct tls_conf *tc, char *err,
     }
     if (SSL_CTX_set_ciphersuites(ctx, suites) != 1) {
         m = tc->ciphersuites ? tc->ciphersuites_mark : tc->mark;
-        errf(err, errlen, "%s:%d:%d: bad TLS 1.3 ciphersuites '%s': %s",
-             m.file, m.line, m.col, suites, ssl_reason(why, sizeof(why)));
+        errf(err, errlen, "%s:%d:%d: bad TLS 1.3 ciphersuites '%s': %s", m.file,
+             m.line, m.col, suites, ssl_reason(why, sizeof(why)));
         return -1;
     }
     return 0;
@@ -190,12 +190,12 @@ SSL_CTX *tls_ctx_new(const struct tls_conf *tc, char *err, size_t errlen)
         return NULL;
     }
     SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
-    if (!SSL_CTX_set_min_proto_version(
-            ctx, tc->protocols & TLS_PROTO_12 ? TLS1_2_VERSION
-                                              : TLS1_3_VERSION) ||
-        !SSL_CTX_set_max_proto_version(
-            ctx, tc->protocols & TLS_PROTO_13 ? TLS1_3_VERSION
-                                              : TLS1_2_VERSION)) {
+    if (!SSL_CTX_set_min_proto_version(ctx, tc->protocols & TLS_PROTO_12
+                                                ? TLS1_2_VERSION
+                                                : TLS1_3_VERSION) ||
+        !SSL_CTX_set_max_proto_version(ctx, tc->protocols & TLS_PROTO_13
+                                                ? TLS1_3_VERSION
+                                                : TLS1_2_VERSION)) {
         errf(err, errlen, "%s:%d:%d: cannot set the TLS versions: %s",
              tc->mark.file, tc->mark.line, tc->mark.col,
              ssl_reason(why, sizeof(why)));
