@@ -31,7 +31,7 @@
  * So no caller ever holds a freed connection.
  *
  * TLS (a `tls:` listener, tls.c): the same, with the bytes going through
- * OpenSSL (io_read, io_write) once the handshake is done; the protocols
+ * OpenSSL (tls_read_in, tls_write_out) once the handshake is done; the protocols
  * never know. The handshake runs first, under the protocol's first timer
  * (header_timeout). OpenSSL may need to write while reading and to read
  * while writing: tls_rw and tls_wr remember that, so that the write edge
@@ -681,7 +681,9 @@ static int tls_handshake_step(struct conn *c)
 {
     int st;
 
-    if (c->tls_rw && !c->can_write)
+    /* what it waits for has not come (the first event of a connection
+     * is a write edge, with no ClientHello to read yet) */
+    if (c->tls_rw ? !c->can_write : !c->can_read && !c->peer_closed)
         return 0;
     c->tls_rw = 0;
     st = tls_handshake(c->ssl, c->remote);
