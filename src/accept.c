@@ -167,16 +167,18 @@ static int should_hold(void)
 
 /* Accepting --------------------------------------------------------------- */
 
-static void take(int fd, const struct sockaddr_storage *ss, int is_unix)
+static void take(int fd, const struct sockaddr_storage *ss,
+                 const struct listener *l)
 {
     struct conn *c;
     int one = 1;
 
     /* best effort: without it small responses may wait for Nagle */
-    if (!is_unix)
+    if (!l->is_unix)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c = conn_new(fd, (const struct sockaddr *)ss, is_unix);
-    if (c != NULL && http1_start(c) < 0)
+    c = conn_new(fd, (const struct sockaddr *)ss, l->is_unix);
+    if (c != NULL && ((l->tls != NULL && conn_start_tls(c, l->tls) < 0) ||
+                      http1_start(c) < 0))
         conn_close(c);
     scoreboard_set_conns(worker->slot, conn_count());
     scoreboard_accepted(worker->slot, 1);
@@ -201,7 +203,7 @@ static void on_accept(evutil_socket_t fd, short what UNUSED, void *arg)
                 pause_accepting(l, errno);
             return; /* EAGAIN: another worker took it */
         }
-        take(cfd, &ss, l->is_unix);
+        take(cfd, &ss, l);
     }
 }
 

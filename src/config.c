@@ -624,6 +624,167 @@ static int add_listen(struct ctx *c, const char *text, struct conf_mark m)
     return 0;
 }
 
+/* A listen entry as a mapping: {address: "host:port", tls: {...}}. */
+
+static int set_tls_file(struct ctx *c, const struct ynode *v, const char *where,
+                        char **out, struct conf_mark *mark)
+{
+    const char *text;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    *mark = v->mark;
+    return resolve_path(c, v, out);
+}
+
+static int set_tls_cert(struct ctx *c, const struct ynode *v, const char *where,
+                        void *field)
+{
+    struct tls_conf *tc = field;
+
+    return set_tls_file(c, v, where, &tc->cert, &tc->cert_mark);
+}
+
+static int set_tls_key(struct ctx *c, const struct ynode *v, const char *where,
+                       void *field)
+{
+    struct tls_conf *tc = field;
+
+    return set_tls_file(c, v, where, &tc->key, &tc->key_mark);
+}
+
+/* TLS 1.2 and 1.3 only: anything older is refused, not configurable. */
+static int set_tls_protocols(struct ctx *c, const struct ynode *v,
+                             const char *where, void *field)
+{
+    static const char *const old[] = {"SSLv2", "SSLv3", "TLSv1", "TLSv1.0",
+                                      "TLSv1.1"};
+    struct tls_conf *tc = field;
+    char iwhere[CONF_WHERE_MAX];
+    const char *text;
+
+    if (v->type != YNODE_LIST)
+        return wrong_type(c, v, where, "a list");
+    if (v->n == 0)
+        return fail(c, v->mark,
+                    "empty list for %s (give TLSv1.2, TLSv1.3 or both)", where);
+    tc->protocols = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const struct ynode *k = v->kids[i];
+        snprintf(iwhere, sizeof(iwhere), "%s[%zu]", where, i);
+        if (get_string(c, k, iwhere, &text) < 0)
+            return -1;
+        if (strcmp(text, "TLSv1.2") == 0) {
+            tc->protocols |= TLS_PROTO_12;
+            continue;
+        }
+        if (strcmp(text, "TLSv1.3") == 0) {
+            tc->protocols |= TLS_PROTO_13;
+            continue;
+        }
+        for (size_t j = 0; j < ARRAY_LEN(old); j++)
+            if (strcasecmp(text, old[j]) == 0)
+                return fail(c, k->mark,
+                            "%s is not supported for %s: squall speaks "
+                            "TLSv1.2 and TLSv1.3 only",
+                            text, iwhere);
+        return fail(c, k->mark,
+                    "unknown TLS protocol '%s' for %s (expected TLSv1.2 or "
+                    "TLSv1.3)",
+                    text, iwhere);
+    }
+    return 0;
+}
+
+static int set_tls_ciphers(struct ctx *c, const struct ynode *v,
+                           const char *where, void *field)
+{
+    struct tls_conf *tc = field;
+    const char *text;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    tc->ciphers_mark = v->mark;
+    return copy_string(c, v, text, &tc->ciphers);
+}
+
+static int set_tls_ciphersuites(struct ctx *c, const struct ynode *v,
+                                const char *where, void *field)
+{
+    struct tls_conf *tc = field;
+    const char *text;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    tc->ciphersuites_mark = v->mark;
+    return copy_string(c, v, text, &tc->ciphersuites);
+}
+
+static const struct key_def tls_keys[] = {
+    {"cert", set_tls_cert, 0},
+    {"key", set_tls_key, 0},
+    {"protocols", set_tls_protocols, 0},
+    {"ciphers", set_tls_ciphers, 0},
+    {"ciphersuites", set_tls_ciphersuites, 0},
+    {NULL, NULL, 0},
+};
+
+static int set_listen_tls(struct ctx *c, const struct ynode *v,
+                          const char *where, void *field)
+{
+    struct tls_conf **tcp = field, *tc;
+
+    if (v->type != YNODE_MAP)
+        return wrong_type(c, v, where, "a mapping with cert and key");
+    if ((tc = calloc(1, sizeof(*tc))) == NULL)
+        return fail(c, v->mark, "out of memory");
+    *tcp = tc; /* freed with the config */
+    tc->protocols = TLS_PROTO_12 | TLS_PROTO_13;
+    tc->mark = v->mark;
+    if (walk_map(c, v, where, tls_keys, tc) < 0)
+        return -1;
+    if (tc->cert == NULL || tc->key == NULL)
+        return fail(c, v->mark, "%s needs %s (a PEM file)", where,
+                    tc->cert == NULL ? "cert" : "key");
+    return 0;
+}
+
+static int set_listen_address(struct ctx *c UNUSED,
+                              const struct ynode *v UNUSED,
+                              const char *where UNUSED, void *field UNUSED)
+{
+    return 0; /* read first, by add_listen_map */
+}
+
+static const struct key_def listen_keys[] = {
+    {"address", set_listen_address, 0},
+    {"tls", set_listen_tls, offsetof(struct listen_conf, tls)},
+    {NULL, NULL, 0},
+};
+
+static int add_listen_map(struct ctx *c, const struct ynode *v,
+                          const char *where)
+{
+    const struct ynode *addr = NULL;
+    const char *text;
+    char awhere[CONF_WHERE_MAX];
+
+    for (size_t i = 0; i < v->n; i++)
+        if (strcmp(YMAP_KEY(v, i)->text, "address") == 0)
+            addr = YMAP_VALUE(v, i);
+    if (addr == NULL)
+        return fail(c, v->mark,
+                    "%s needs an address (host:port, "
+                    "[ipv6]:port or unix:/path)",
+                    where);
+    snprintf(awhere, sizeof(awhere), "%s.address", where);
+    if (get_string(c, addr, awhere, &text) < 0 ||
+        add_listen(c, text, addr->mark) < 0)
+        return -1;
+    return walk_map(c, v, where, listen_keys,
+                    &c->cfg->listen[c->cfg->nlisten - 1]);
+}
+
 static int set_listen(struct ctx *c, const struct ynode *v, const char *where,
                       void *field UNUSED)
 {
@@ -633,6 +794,8 @@ static int set_listen(struct ctx *c, const struct ynode *v, const char *where,
 
     if (v->type == YNODE_SCALAR && !v->is_null)
         return add_listen(c, v->text, v->mark);
+    if (v->type == YNODE_MAP)
+        return add_listen_map(c, v, where);
     if (v->type != YNODE_LIST)
         return wrong_type(c, v, where, "an address or a list of them");
     if (v->n == 0)
@@ -640,6 +803,11 @@ static int set_listen(struct ctx *c, const struct ynode *v, const char *where,
                     where);
     for (i = 0; i < v->n; i++) {
         snprintf(iwhere, sizeof(iwhere), "%s[%zu]", where, i);
+        if (v->kids[i]->type == YNODE_MAP) {
+            if (add_listen_map(c, v->kids[i], iwhere) < 0)
+                return -1;
+            continue;
+        }
         if (get_string(c, v->kids[i], iwhere, &text) < 0 ||
             add_listen(c, text, v->kids[i]->mark) < 0)
             return -1;
@@ -1947,8 +2115,17 @@ void config_free(struct config *cfg)
 
     if (cfg == NULL)
         return;
-    for (i = 0; i < cfg->nlisten; i++)
+    for (i = 0; i < cfg->nlisten; i++) {
+        struct tls_conf *tc = cfg->listen[i].tls;
         free(cfg->listen[i].text);
+        if (tc != NULL) {
+            free(tc->cert);
+            free(tc->key);
+            free(tc->ciphers);
+            free(tc->ciphersuites);
+            free(tc);
+        }
+    }
     free(cfg->listen);
     for (i = 0; i < cfg->nmodules; i++) {
         free(cfg->modules[i].name);

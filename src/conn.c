@@ -29,6 +29,19 @@
  * progress) only marks the connection; it is freed when the outermost
  * callback returns, after the protocol's release() has freed its state.
  * So no caller ever holds a freed connection.
+ *
+ * TLS (a `tls:` listener, tls.c): the same, with the bytes going through
+ * OpenSSL (tls_read_in, tls_write_out) once the handshake is done; the protocols
+ * never know. The handshake runs first, under the protocol's first timer
+ * (header_timeout). OpenSSL may need to write while reading and to read
+ * while writing: tls_rw and tls_wr remember that, so that the write edge
+ * resumes reading and the read edge resumes writing. SSL_read returns one
+ * record at a time, so a TLS read fills the shared buffer until the
+ * socket has no more, and can_read is cleared only when OpenSSL saw
+ * EAGAIN, or when its last read(2) was short and it holds nothing
+ * buffered (tls_drained): nothing is left behind without an edge to
+ * come. A close sends close_notify once the handshake
+ * is done, unless the connection failed.
  */
 #include "internal.h"
 
@@ -82,6 +95,12 @@ struct conn {
     unsigned write_timer : 1; /* the timer is the write timer */
     unsigned eof_told : 1;    /* proto->eof has run */
     unsigned trusted : 1;     /* the peer is a trusted proxy (proxy.c) */
+    unsigned tls_hs : 1;      /* TLS: handshake not complete */
+    unsigned tls_rw : 1;      /* TLS: a read waits for the write edge */
+    unsigned tls_wr : 1;      /* TLS: a write waits for the read edge */
+    unsigned tls_tail : 1;    /* TLS: an SSL_write of tail is to retry */
+    unsigned tls_quiet : 1;   /* TLS: no close_notify (failed, or sent) */
+    struct ssl_st *ssl;       /* TLS: NULL on a plain connection */
     size_t lingered;
     char remote[48];
     struct conn *prev, *next;
@@ -296,6 +315,11 @@ static void destroy(struct conn *c)
         C.head = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+    if (c->ssl != NULL) {
+        if (!c->tls_hs && !c->tls_quiet)
+            tls_notify_close(c->ssl);
+        tls_conn_free(c->ssl);
+    }
     close(c->fd);
     buf_free(&c->out);
     buf_free(&c->tail);
@@ -344,6 +368,10 @@ static void finish_close(struct conn *c)
         return;
     }
     c->half_closed = 1;
+    if (c->ssl != NULL && !c->tls_hs && !c->tls_quiet) {
+        tls_notify_close(c->ssl);
+        c->tls_quiet = 1;
+    }
     shutdown(c->fd, SHUT_WR);
     c->ptimer = NULL;
     c->write_timer = 0;
@@ -363,9 +391,49 @@ static void consume_out(struct conn *c, size_t n)
         buf_consume(&c->tail, n - head);
 }
 
+/* TLS output: one SSL_write of out, else of tail (in that order, as
+ * writev would send them; a retry of tail is made first, since OpenSSL
+ * wants the bytes of a write that wanted more again). Bytes written, 0
+ * when the socket takes no more (flags set), -1 on an error. */
+static ssize_t tls_write_out(struct conn *c)
+{
+    int tail = buf_pending(&c->out) == 0 || c->tls_tail, st;
+    struct buf *b = tail ? &c->tail : &c->out;
+    size_t n = tls_write(c->ssl, b->p + b->off, buf_pending(b), &st, c->remote);
+
+    c->tls_tail = 0;
+    if (n > 0) {
+        buf_consume(b, n);
+        return (ssize_t)n;
+    }
+    if (st == TLS_WANT_WRITE || st == TLS_WANT_READ) {
+        c->tls_tail = tail;
+        if (st == TLS_WANT_WRITE) {
+            c->can_write = 0;
+        } else {
+            c->tls_wr = 1;
+            c->can_read = 0;
+        }
+        return 0;
+    }
+    c->tls_quiet = 1;
+    return -1;
+}
+
 /* Writes what it can; 0, or -1 on a write error. */
 static int write_out(struct conn *c, int *progress)
 {
+    if (c->ssl != NULL) {
+        while (!c->tls_hs && c->can_write && !c->tls_wr &&
+               conn_pending(c) > 0) {
+            ssize_t w = tls_write_out(c);
+            if (w < 0)
+                return -1;
+            if (w > 0)
+                *progress = 1;
+        }
+        return 0;
+    }
     while (c->can_write && conn_pending(c) > 0) {
         struct iovec iov[2];
         int n = 0;
@@ -579,6 +647,71 @@ static void watch_paused(struct conn *c)
         conn_close(c);
 }
 
+/* TLS input into p: records until len is full or the socket has no more.
+ * Bytes read; 0 at EOF; -1 with errno EAGAIN (an edge will come: the
+ * flags say which) or EIO (failed, logged by tls.c). */
+static ssize_t tls_read_in(struct conn *c, char *p, size_t len)
+{
+    size_t got = 0;
+    int st = TLS_DONE;
+
+    while (got < len) {
+        size_t n = tls_read(c->ssl, p + got, len - got, &st, c->remote);
+        if (n == 0)
+            break;
+        got += n;
+        /* as a short read(2) does below: the socket is empty (after a
+         * FIN, read on to see the end) */
+        if (!c->peer_closed && tls_drained(c->ssl)) {
+            c->can_read = 0;
+            break;
+        }
+    }
+    if (st == TLS_WANT_READ)
+        c->can_read = 0;
+    else if (st == TLS_WANT_WRITE) {
+        c->can_write = 0;
+        c->tls_rw = 1;
+    } else if (st == TLS_ERROR)
+        c->tls_quiet = 1;
+    if (got > 0)
+        return (ssize_t)got; /* EOF or an error again on the next call */
+    if (st == TLS_EOF)
+        return 0;
+    errno = st == TLS_ERROR ? EIO : EAGAIN;
+    return -1;
+}
+
+/* Runs the TLS handshake as far as the socket allows. 0 once complete
+ * (or still going: c->tls_hs), -1 when the connection was closed. */
+static int tls_handshake_step(struct conn *c)
+{
+    int st;
+
+    /* what it waits for has not come (the first event of a connection
+     * is a write edge, with no ClientHello to read yet) */
+    if (c->tls_rw ? !c->can_write : !c->can_read && !c->peer_closed)
+        return 0;
+    c->tls_rw = 0;
+    st = tls_handshake(c->ssl, c->remote);
+    switch (st) {
+    case TLS_DONE:
+        c->tls_hs = 0;
+        return 0;
+    case TLS_WANT_READ:
+        c->can_read = 0;
+        return 0;
+    case TLS_WANT_WRITE:
+        c->can_write = 0;
+        c->tls_rw = 1; /* resumed by the write edge */
+        return 0;
+    default:
+        c->tls_quiet = 1;
+        conn_close(c);
+        return -1;
+    }
+}
+
 static void read_input(struct conn *c)
 {
     while (!c->closing) {
@@ -598,8 +731,18 @@ static void read_input(struct conn *c)
                 return;
             continue;
         }
-        if (conn_kept(c) >= IN_MAX || !c->can_read)
+        if (conn_kept(c) >= IN_MAX || !c->can_read || c->tls_rw)
             return;
+        if (c->ssl != NULL) {
+            n = tls_read_in(c, C.rbuf, sizeof(C.rbuf));
+            if (n < 0 && errno == EAGAIN)
+                return;
+            if (n > 0 && offer(c, C.rbuf, (size_t)n) < 0)
+                return;
+            if (n > 0)
+                continue;
+            goto closed;
+        }
         n = read(c->fd, C.rbuf, sizeof(C.rbuf));
         if (n < 0 && errno == EINTR)
             continue;
@@ -608,6 +751,7 @@ static void read_input(struct conn *c)
             return;
         }
         if (n <= 0) {
+        closed:
             if (n == 0)
                 peer_eof(c);
             else
@@ -650,8 +794,30 @@ static void on_event(evutil_socket_t fd UNUSED, short what, void *arg)
         c->peer_closed = 1;
     if (what & EV_READ)
         c->can_read = 1;
+    if (c->ssl != NULL && !c->closing) {
+        if (what & EV_WRITE)
+            c->can_write = 1;
+        if (c->tls_hs) {
+            if (tls_handshake_step(c) < 0 || c->tls_hs) {
+                leave(c);
+                return;
+            }
+            /* complete: what the handshake left to read and write */
+            what |= EV_READ | EV_WRITE;
+        }
+        /* OpenSSL's cross wants: a write that needed the read edge, a
+         * read that needed the write edge */
+        if ((what & EV_READ) && c->tls_wr) {
+            c->tls_wr = 0;
+            what |= EV_WRITE;
+        }
+        if ((what & EV_WRITE) && c->tls_rw) {
+            c->tls_rw = 0;
+            what |= EV_READ;
+        }
+    }
     if ((what & EV_WRITE) && !c->closing) {
-        c->can_write = 1;
+        c->can_write = c->ssl == NULL ? 1 : c->can_write;
         do_send(c);
     }
     if (what & (EV_READ | EV_CLOSED))
@@ -668,6 +834,12 @@ static void on_timer(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
     struct conn *c = arg;
 
     c->armed_at = 0;
+    if (c->tls_hs && c->ptimer != NULL &&
+        c->ptimer_at <= conn_now_ms() + TIMER_SLACK) {
+        log_info("%s: TLS handshake not complete in time; closing", c->remote);
+        conn_close(c);
+        return;
+    }
     if (c->half_closed) {
         conn_close(c);
         return;
@@ -710,6 +882,21 @@ void conn_shutdown_all(void)
         else
             conn_close(c);
     }
+}
+
+int conn_start_tls(struct conn *c, struct ssl_ctx_st *ctx)
+{
+    if ((c->ssl = tls_conn_new(ctx, c->fd)) == NULL) {
+        log_error("%s: out of memory for a TLS connection", c->remote);
+        return -1;
+    }
+    c->tls_hs = 1;
+    return 0;
+}
+
+int conn_is_tls(const struct conn *c)
+{
+    return c->ssl != NULL;
 }
 
 void conn_close_all(void)

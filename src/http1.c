@@ -121,6 +121,7 @@ static sq_req *new_request(struct http1 *h)
     req_init(r, pool, h, &http1_transport);
     r->out = &h->body;
     strcpy(r->remote, conn_remote(h->c));
+    r->https = conn_is_tls(h->c) != 0;
     http_in_begin(h->http, r, H.lim);
     h->req = r;
     if (!h->head_timing) {

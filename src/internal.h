@@ -179,11 +179,24 @@ struct conf_mark {
     int line, col; /* 1-based */
 };
 
+/* A listen entry's `tls:` block (tls.c makes its SSL_CTX). */
+#define TLS_PROTO_12 1u /* TLSv1.2 */
+#define TLS_PROTO_13 2u /* TLSv1.3 */
+struct tls_conf {
+    char *cert, *key;      /* PEM files, resolved against the config's dir */
+    unsigned protocols;    /* TLS_PROTO_* set, not empty */
+    char *ciphers;         /* TLS 1.2 cipher list; NULL: tls.c's default */
+    char *ciphersuites;    /* TLS 1.3 suites; NULL: tls.c's default */
+    struct conf_mark mark; /* of the tls: block */
+    struct conf_mark cert_mark, key_mark, ciphers_mark, ciphersuites_mark;
+};
+
 struct listen_conf {
     char *text; /* as written: "127.0.0.1:8080", "[::1]:80", "unix:/p" */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     struct conf_mark mark;
+    struct tls_conf *tls; /* NULL: plain HTTP */
 };
 
 /* Every value is within the range config.c checks (squall.yaml(5)), so
@@ -399,11 +412,14 @@ void conftree_free(sq_conf *c);
 int listen_parse(const char *text, struct listen_conf *lc, char *err,
                  size_t errlen);
 
+struct ssl_ctx_st;
+
 struct listener {
     int fd;
     char *name; /* for logs */
     int is_unix;
     int owned; /* bound by squalld (not inherited): its unix path is ours */
+    struct ssl_ctx_st *tls; /* a tls: listener's context (tls_attach) */
 };
 
 /* Binds and listens on every address of cfg, or takes the sockets passed
@@ -811,6 +827,11 @@ int conn_closing(const struct conn *c);
 void conn_shutdown_all(void);
 /* Closes every connection now (worker exit). */
 void conn_close_all(void);
+/* Speaks TLS on c (a new connection of a tls: listener): the handshake
+ * first, then the protocol's bytes through it; -1 when out of memory. */
+int conn_start_tls(struct conn *c, struct ssl_ctx_st *ctx);
+/* Whether c is a TLS connection. */
+int conn_is_tls(const struct conn *c);
 unsigned conn_count(void);
 /* A monotonic clock in milliseconds, coarse and cheap. */
 uint64_t conn_now_ms(void);
@@ -992,6 +1013,51 @@ void pubsub_free(void);
 void pubsub_req_gone(sq_req *r);
 /* Every subscription in an owner's list ends (a WebSocket closing). */
 void pubsub_owner_gone(struct sq_sub **owner);
+
+/* tls.c -------------------------------------------------------------- */
+
+/*
+ * TLS listeners with OpenSSL. The master makes one SSL_CTX per tls:
+ * listener before it forks, so every worker shares its session ticket
+ * keys (random per SSL_CTX: they live as long as the master).
+ */
+struct ssl_st;
+
+/* The context of a tls: block: certificate chain and key read and
+ * checked against each other, protocols, ciphers. NULL and a message
+ * "file:line:col: ..." naming the file or setting at fault. */
+struct ssl_ctx_st *tls_ctx_new(const struct tls_conf *tc, char *err,
+                               size_t errlen);
+void tls_ctx_free(struct ssl_ctx_st *ctx);
+/* squalld -t: makes and frees the context of every tls: block. */
+int tls_check(const struct config *cfg, char *err, size_t errlen);
+/* Gives listener i the context of cfg->listen[i].tls (sockets passed by
+ * systemd are taken in the order of the listen entries). */
+int tls_attach(const struct config *cfg, struct listener *ls, size_t n,
+               char *err, size_t errlen);
+
+/* Per connection (conn.c). A call's outcome besides bytes moved: */
+enum {
+    TLS_DONE = 0,       /* bytes moved, or the handshake is complete */
+    TLS_WANT_READ = 1,  /* the socket had nothing more to read (EAGAIN) */
+    TLS_WANT_WRITE = 2, /* the socket took nothing more (EAGAIN) */
+    TLS_EOF = 3,        /* the peer closed (close_notify, or a bare FIN) */
+    TLS_ERROR = 4,      /* a protocol or socket error: the reason is logged
+                         * by tls.c at info level */
+};
+struct ssl_st *tls_conn_new(struct ssl_ctx_st *ctx, int fd);
+int tls_handshake(struct ssl_st *ssl, const char *remote);
+/* SSL_read / SSL_write: bytes (> 0) with TLS_DONE, or 0 and the reason. */
+size_t tls_read(struct ssl_st *ssl, void *p, size_t len, int *st,
+                const char *remote);
+size_t tls_write(struct ssl_st *ssl, const void *p, size_t len, int *st,
+                 const char *remote);
+/* Whether the last SSL_read on ssl left nothing buffered and found the
+ * socket empty (a short read(2)): the next byte brings a new edge. */
+int tls_drained(struct ssl_st *ssl);
+/* Sends close_notify, without waiting for the peer's (best effort). */
+void tls_notify_close(struct ssl_st *ssl);
+void tls_conn_free(struct ssl_st *ssl);
 
 /* master.c ----------------------------------------------------------- */
 

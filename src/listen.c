@@ -297,6 +297,7 @@ void listen_close(struct listener *l, size_t n, int unlink_unix)
             }
             close(l[i].fd);
         }
+        tls_ctx_free(l[i].tls);
         free(l[i].name);
     }
     free(l);

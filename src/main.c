@@ -128,6 +128,8 @@ int main(int argc, char **argv)
     }
     if (test) {
         rc = check_full(cfg, err, sizeof(err));
+        if (rc == 0)
+            rc = tls_check(cfg, err, sizeof(err));
         if (rc < 0)
             fprintf(stderr, "squalld: %s\n", err);
         else
@@ -139,6 +141,14 @@ int main(int argc, char **argv)
         listen_open(cfg, &ls, &nls, err, sizeof(err)) < 0) {
         if (err[0] != '\0')
             fprintf(stderr, "squalld: %s\n", err);
+        config_free(cfg);
+        return 1;
+    }
+    /* the contexts the workers share (session ticket keys): made here,
+     * before the fork */
+    if (tls_attach(cfg, ls, nls, err, sizeof(err)) < 0) {
+        fprintf(stderr, "squalld: %s\n", err);
+        listen_close(ls, nls, 1);
         config_free(cfg);
         return 1;
     }

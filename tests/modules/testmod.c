@@ -415,7 +415,16 @@ static int body(sq_req *r)
     return sq_write(r, data, len) < 0 ? SQ_ERROR : SQ_DONE;
 }
 
+/* GET /scheme: sq_scheme(r), "http" or "https" (a tls: listener). */
+static int scheme(sq_req *r)
+{
+    sq_set_header(r, "Content-Type", "text/plain");
+    sq_printf(r, "%s", sq_scheme(r));
+    return SQ_DONE;
+}
+
 SQ_MODULE(.name = "testmod", .init = testmod_init,
           .handlers = SQ_HANDLERS(pid, slow, drip, stream, big, headers, args,
                                   status, redirect, fail, body, flushstatus,
-                                  hold, firehose, selfcancel, client));
+                                  hold, firehose, selfcancel, client,
+                                  scheme));

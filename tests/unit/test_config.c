@@ -1017,9 +1017,83 @@ END_TEST
 
 START_TEST(test_listen_wrong_type)
 {
+    ASSERT_ERROR("server: {listen: [[a]]}\n",
+                 "t.yaml:1:19: expected a string for server.listen[0], got a "
+                 "list");
     ASSERT_ERROR("server: {listen: {a: b}}\n",
-                 "t.yaml:1:18: expected an address or a list of them for "
-                 "server.listen, got a mapping");
+                 "t.yaml:1:18: server.listen needs an address (host:port, "
+                 "[ipv6]:port or unix:/path)");
+}
+END_TEST
+
+/* listen entries as mappings: {address, tls} */
+START_TEST(test_listen_tls)
+{
+    struct config *cfg =
+        parse("server:\n  listen:\n    - 127.0.0.1:1\n"
+              "    - address: 127.0.0.1:2\n"
+              "      tls: {cert: /c.pem, key: /k.pem, protocols: [TLSv1.3],\n"
+              "            ciphers: ECDHE+AESGCM, ciphersuites: "
+              "TLS_AES_128_GCM_SHA256}\n"
+              "    - {address: 127.0.0.1:3}\n");
+
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->nlisten, 3);
+    ck_assert_ptr_null(cfg->listen[0].tls);
+    ck_assert_ptr_null(cfg->listen[2].tls);
+    ck_assert_str_eq(cfg->listen[1].text, "127.0.0.1:2");
+    ck_assert_int_eq(cfg->listen[1].mark.line, 4);
+    ck_assert_int_eq(cfg->listen[1].mark.col, 16);
+    ck_assert_ptr_nonnull(cfg->listen[1].tls);
+    ck_assert_str_eq(cfg->listen[1].tls->cert, "/c.pem");
+    ck_assert_str_eq(cfg->listen[1].tls->key, "/k.pem");
+    ck_assert_int_eq(cfg->listen[1].tls->key_mark.line, 5);
+    ck_assert_uint_eq(cfg->listen[1].tls->protocols, TLS_PROTO_13);
+    ck_assert_str_eq(cfg->listen[1].tls->ciphers, "ECDHE+AESGCM");
+    ck_assert_str_eq(cfg->listen[1].tls->ciphersuites,
+                     "TLS_AES_128_GCM_SHA256");
+    config_free(cfg);
+    cfg = parse("server:\n  listen: {address: \"[::1]:4\", tls: {cert: c, "
+                "key: k}}\n");
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_uint_eq(cfg->nlisten, 1);
+    ck_assert_uint_eq(cfg->listen[0].tls->protocols,
+                      TLS_PROTO_12 | TLS_PROTO_13);
+    ck_assert_ptr_null(cfg->listen[0].tls->ciphers);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_listen_tls_errors)
+{
+    ASSERT_ERROR("server: {listen: {address: 127.0.0.1:1, tls: {cert: c}}}\n",
+                 "t.yaml:1:46: server.listen.tls needs key (a PEM file)");
+    ASSERT_ERROR("server: {listen: {address: 127.0.0.1:1, tls: {key: k}}}\n",
+                 "t.yaml:1:46: server.listen.tls needs cert (a PEM file)");
+    ASSERT_ERROR("server: {listen: {address: 127.0.0.1:1, tls: }}\n",
+                 "t.yaml:1:46: expected a mapping with cert and key for "
+                 "server.listen.tls, got an empty value");
+    ASSERT_ERROR("server: {listen: [{address: 127.0.0.1:1, tls: {cert: c, "
+                 "key: k, protocols: [TLSv1.2, TLSv1]}}]}\n",
+                 "t.yaml:1:86: TLSv1 is not supported for "
+                 "server.listen[0].tls.protocols[1]: squall speaks TLSv1.2 "
+                 "and TLSv1.3 only");
+    ASSERT_ERROR("server: {listen: {address: 127.0.0.1:1, tls: {cert: c, "
+                 "key: k, protocols: []}}}\n",
+                 "t.yaml:1:75: empty list for server.listen.tls.protocols "
+                 "(give TLSv1.2, TLSv1.3 or both)");
+    ASSERT_ERROR("server: {listen: {address: 127.0.0.1:1, tls: {cert: c, "
+                 "key: k, version: 3}}}\n",
+                 "t.yaml:1:64: unknown key 'version' in server.listen.tls");
+    ASSERT_ERROR("server: {listen: {adress: 127.0.0.1:1}}\n",
+                 "t.yaml:1:18: server.listen needs an address (host:port, "
+                 "[ipv6]:port or unix:/path)");
+    ASSERT_ERROR("server: {listen: {address: 127.0.0.1:1, port: 2}}\n",
+                 "t.yaml:1:41: unknown key 'port' in server.listen");
+    ASSERT_ERROR("server: {listen: {address: nowhere}}\n",
+                 "t.yaml:1:28: bad listen address 'nowhere' (expected "
+                 "host:port, [ipv6]:port or unix:/path; host is a numeric "
+                 "address or *)");
 }
 END_TEST
 
@@ -2257,6 +2331,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_trusted_proxies_list);
     tcase_add_test(tc, test_trusted_proxies_errors);
     tcase_add_test(tc, test_listen_wrong_type);
+    tcase_add_test(tc, test_listen_tls);
+    tcase_add_test(tc, test_listen_tls_errors);
     tcase_add_test(tc, test_workers_auto);
     tcase_add_test(tc, test_workers_number);
     tcase_add_test(tc, test_workers_zero);
