@@ -147,6 +147,62 @@ static int b64_decode(const char *s, size_t n, unsigned char *out, size_t cap,
     return 0;
 }
 
+/*
+ * HMAC contexts keyed once and kept: a context set up with a key (the
+ * algorithm fetched, the digest fetched, the padded key hashed) costs
+ * four times the HMAC of a cookie, and a cookie is checked on every
+ * request of a logged-in user. A kept context is reset for the next value
+ * with EVP_MAC_init(ctx, NULL, 0, NULL), which keeps its key. A process
+ * has a few secrets (key versions, HMAC-SHA1 for version 1 values), so a
+ * few slots, replaced in turn, are enough; a slot holds its own copy of
+ * the key and is found by comparing keys (our own, not the client's).
+ * Loop-thread only, as every caller is.
+ */
+#define HMAC_SLOTS 4
+
+static struct hmac_slot {
+    const EVP_MD *md;
+    unsigned char *key;
+    size_t keylen;
+    EVP_MAC_CTX *ctx;
+} hmac_slots[HMAC_SLOTS];
+static unsigned hmac_next;
+
+static EVP_MAC_CTX *hmac_keyed(const EVP_MD *md, const void *key,
+                               size_t keylen)
+{
+    static EVP_MAC *alg;
+    struct hmac_slot *s;
+    OSSL_PARAM params[2];
+    EVP_MAC_CTX *c;
+    unsigned char *copy;
+
+    for (unsigned i = 0; i < HMAC_SLOTS; i++) {
+        s = &hmac_slots[i];
+        if (s->ctx != NULL && s->md == md && s->keylen == keylen &&
+            memcmp(s->key, key, keylen) == 0)
+            return EVP_MAC_init(s->ctx, NULL, 0, NULL) == 1 ? s->ctx : NULL;
+    }
+    if (alg == NULL && (alg = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+        return NULL;
+    params[0] = OSSL_PARAM_construct_utf8_string(
+        "digest", (char *)EVP_MD_get0_name(md), 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if ((c = EVP_MAC_CTX_new(alg)) == NULL ||
+        EVP_MAC_init(c, key, keylen, params) != 1 ||
+        (copy = malloc(keylen)) == NULL) {
+        EVP_MAC_CTX_free(c);
+        return NULL;
+    }
+    memcpy(copy, key, keylen);
+    s = &hmac_slots[hmac_next++ % HMAC_SLOTS];
+    EVP_MAC_CTX_free(s->ctx);
+    if (s->key != NULL)
+        OPENSSL_clear_free(s->key, s->keylen);
+    *s = (struct hmac_slot){md, copy, keylen, c};
+    return c;
+}
+
 /* HMAC of the concatenated parts into hex (NUL-terminated). */
 static int hmac_hex(const EVP_MD *md, const void *key, size_t keylen,
                     const char *const *parts, const size_t *lens, size_t n,
@@ -154,30 +210,18 @@ static int hmac_hex(const EVP_MD *md, const void *key, size_t keylen,
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
     size_t maclen = 0;
-    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *c = m != NULL ? EVP_MAC_CTX_new(m) : NULL;
-    OSSL_PARAM params[2];
-    int rc = -1;
+    EVP_MAC_CTX *c = hmac_keyed(md, key, keylen);
 
     if (c == NULL)
-        goto out;
-    params[0] = OSSL_PARAM_construct_utf8_string(
-        "digest", (char *)EVP_MD_get0_name(md), 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (EVP_MAC_init(c, key, keylen, params) != 1)
-        goto out;
+        return -1;
     for (size_t i = 0; i < n; i++)
         if (EVP_MAC_update(c, (const unsigned char *)parts[i], lens[i]) != 1)
-            goto out;
+            return -1;
     if (EVP_MAC_final(c, mac, &maclen, sizeof(mac)) != 1)
-        goto out;
+        return -1;
     hex_encode(mac, maclen, hex);
     hex[2 * maclen] = '\0';
-    rc = 0;
-out:
-    EVP_MAC_CTX_free(c);
-    EVP_MAC_free(m);
-    return rc;
+    return 0;
 }
 
 static int sig_v2(const void *key, size_t keylen, const char *s, size_t n,
