@@ -4,17 +4,21 @@
 # squalld worker, counted by callgrind: repeatable whatever else the
 # machine does, so it shows what a change costs where timings cannot.
 #
-#   tests/bench/instructions.sh [BUILD_DIR] [DEPTH]
+#   tests/bench/instructions.sh [BUILD_DIR] [DEPTH] [login]
 #
 # It runs squalld (1 worker, hello.so) under valgrind twice, sends 2,000
 # and then 12,000 requests over one keep-alive connection (DEPTH requests
 # pipelined per batch, default 1), and prints the difference of the
 # worker's totals divided by 10,000: start-up and teardown cancel out.
+# With `login`, the route has `auth: login` and every request carries a
+# signed user cookie (made by python3-tornado): the cost of checking a
+# login on each request.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=$(cd "${1:-$ROOT/build}" && pwd)
 depth=${2:-1}
+login=${3:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/squall-instr.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -25,9 +29,10 @@ done
 cat >"$work/client.py" <<'PY'
 import socket, sys
 port, n, depth = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+cookie = sys.argv[4].encode() if len(sys.argv) > 4 else b""
 s = socket.create_connection(("127.0.0.1", port), timeout=60)
 req = (b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: wrk\r\n"
-       b"Accept: */*\r\n\r\n")
+       b"Accept: */*\r\n" + cookie + b"\r\n")
 buf, done = b"", 0
 while done < n:
     s.sendall(req * depth)
@@ -41,6 +46,21 @@ while done < n:
     done += depth
 PY
 
+# login: a secret, the route option, and a cookie signed with the secret
+route="{ path: /, handler: hello:hello }"
+security=""
+cookie=""
+if [ "$login" = login ]; then
+	secret=squall-instructions-secret-0123456789abcdef
+	(umask 077 && echo "$secret" >"$work/secret")
+	route="{ path: /, handler: hello:hello, auth: login }"
+	security="security: { cookie_secret_file: $work/secret }"
+	cookie="Cookie: user=$(/usr/bin/python3 -c 'import sys, tornado.web
+print(tornado.web.create_signed_value(sys.argv[1], "user", "ann").decode())' "$secret")
+"
+	cookie=${cookie//$'\n'/$'\r\n'}
+fi
+
 # Total instructions of the worker after N requests.
 run() {
 	local n=$1 port=$((20000 + RANDOM % 20000)) pid out
@@ -51,7 +71,8 @@ server: { listen: "127.0.0.1:$port", workers: 1 }
 log: { level: warn, access: off }
 modules: { hello: { path: $build/handlers/hello.so } }
 routes:
-  - { path: /, handler: hello:hello }
+  - $route
+$security
 Y
 	valgrind -q --tool=callgrind --trace-children=yes \
 		--callgrind-out-file="$out/cg.%p" "$build/src/squalld" \
@@ -61,7 +82,7 @@ Y
 		curl -sf "http://127.0.0.1:$port/" >/dev/null && break
 		sleep 0.2
 	done
-	/usr/bin/python3 "$work/client.py" "$port" "$n" "$depth"
+	/usr/bin/python3 "$work/client.py" "$port" "$n" "$depth" ${cookie:+"$cookie"}
 	kill -TERM "$pid"
 	wait "$pid" || { echo "squalld exited non-zero:" >&2; cat "$out/valgrind.log" >&2; exit 1; }
 	# the worker is the process that ran the most instructions
@@ -70,4 +91,4 @@ Y
 
 a=$(run 2000)
 b=$(run 12000)
-echo "instructions per request (depth $depth): $(((b - a) / 10000))"
+echo "instructions per request (depth $depth${login:+, $login}): $(((b - a) / 10000))"
