@@ -1830,7 +1830,7 @@ int jwt_load(struct jwt_conf *jc, char *err, size_t errlen);
 /* The worker's security.jwt (NULL: none). */
 void jwt_setup(const struct jwt_conf *jc);
 /* auth: jwt before the route's target: 0 to go on (r->jwt and the
- * current user set), or SQ_DONE with r answered 401 or 403. */
+ * current user set), or ROUTE_ANSWERED with r answered 401 or 403. */
 int jwt_route(const struct route *rt, sq_req *r);
 /* A copy of c in one malloc'd block (free() it), for a WebSocket that
  * outlives its request; NULL when out of memory. */

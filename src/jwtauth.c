@@ -486,7 +486,7 @@ static int refuse(sq_req *r, int status, const char *challenge,
     sq_send_error(r, status); /* the page says no more than its status */
     sq_set_header(r, "WWW-Authenticate", challenge);
     sq_set_header(r, "Cache-Control", "no-store");
-    return SQ_DONE;
+    return ROUTE_ANSWERED;
 }
 
 int jwt_route(const struct route *rt, sq_req *r)
