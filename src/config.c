@@ -1416,8 +1416,7 @@ static int set_require(struct ctx *c, const struct ynode *v, const char *where,
         return fail(c, v->mark, "out of memory");
     for (size_t i = 0; i < v->n; i++) {
         struct jwt_require *q = &rc->require[rc->nrequire];
-        snprintf(kwhere, sizeof(kwhere), "%s.%s", where,
-                 YMAP_KEY(v, i)->text);
+        snprintf(kwhere, sizeof(kwhere), "%s.%s", where, YMAP_KEY(v, i)->text);
         rc->nrequire++; /* counted now, so config_free frees it on error */
         if (get_string(c, YMAP_VALUE(v, i), kwhere, &text) < 0 ||
             copy_string(c, YMAP_KEY(v, i), YMAP_KEY(v, i)->text, &q->claim) <

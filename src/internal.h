@@ -322,10 +322,10 @@ struct jwt_conf {
     int alg; /* JWTC_* (not libjwt's enum: internal.h does not include it) */
     char *key_file;
     struct conf_mark key_mark; /* of the file name */
-    char *issuer;   /* the "iss" a token must have, or NULL */
-    char *audience; /* what its "aud" must name, or NULL: no "aud" */
-    unsigned leeway_ms;     /* allowed clock skew for exp and nbf (60s) */
-    unsigned char *key;     /* read by security_load: the secret, or PEM */
+    char *issuer;              /* the "iss" a token must have, or NULL */
+    char *audience;            /* what its "aud" must name, or NULL: no "aud" */
+    unsigned leeway_ms;        /* allowed clock skew for exp and nbf (60s) */
+    unsigned char *key;        /* read by security_load: the secret, or PEM */
     size_t key_len;
 };
 
@@ -1798,8 +1798,8 @@ long jose_b64url_decode(const char *in, size_t len, unsigned char *out,
 /* Whether the base64url JOSE header b64[0, len) is a JSON object whose
  * "alg" is exactly alg and that has no "crit" (extensions squall does not
  * know): 0, or -1 with why in err. */
-int jose_header_check(const char *b64, size_t len, const char *alg,
-                      char *err, size_t errlen);
+int jose_header_check(const char *b64, size_t len, const char *alg, char *err,
+                      size_t errlen);
 /* A `require:` template: literal text and {name}s, every name one of
  * names[0, n): 0, or -1 with why in err. */
 int jwt_template_check(const char *tmpl, const char *const *names, size_t n,

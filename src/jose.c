@@ -30,8 +30,10 @@ int jose_split(const char *t, size_t len, struct jose_token *tok, char *err,
     for (i = 0; i <= len; i++) {
         if (i < len && t[i] != '.') {
             if (!b64url_char((unsigned char)t[i])) {
-                errf(err, errlen, "a byte 0x%02x that is not base64url at "
-                     "offset %zu", (unsigned char)t[i], i);
+                errf(err, errlen,
+                     "a byte 0x%02x that is not base64url at "
+                     "offset %zu",
+                     (unsigned char)t[i], i);
                 return -1;
             }
             continue;
@@ -42,7 +44,9 @@ int jose_split(const char *t, size_t len, struct jose_token *tok, char *err,
         }
         if (i == start) {
             errf(err, errlen, "the %s is empty",
-                 k == 0 ? "header" : k == 1 ? "payload" : "signature");
+                 k == 0   ? "header"
+                 : k == 1 ? "payload"
+                          : "signature");
             return -1;
         }
         tok->part[k] = t + start;
@@ -84,8 +88,8 @@ long jose_b64url_decode(const char *in, size_t len, unsigned char *out,
     return (long)o;
 }
 
-int jose_header_check(const char *b64, size_t len, const char *alg,
-                      char *err, size_t errlen)
+int jose_header_check(const char *b64, size_t len, const char *alg, char *err,
+                      size_t errlen)
 {
     unsigned char text[JOSE_HEADER_MAX];
     json_error_t jerr;

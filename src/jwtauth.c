@@ -51,7 +51,7 @@ static jwt_alg_t alg_lib(int alg)
                                : JWT_ALG_ES256;
 }
 
-/* --- the key, in the master ------------------------------------------------ */
+/* --- the key, in the master --------------------------------------------- */
 
 static int key_fail(const struct jwt_conf *jc, char *err, size_t errlen,
                     const char *what)
@@ -241,8 +241,7 @@ static struct jwt_claims *claims_of(sq_pool *p, json_t *obj, const char *json)
         if ((c->names[i] = sq_pstrdup(p, key)) == NULL)
             return NULL;
         if (json_is_string(v)) {
-            c->values[i] = strlen(json_string_value(v)) ==
-                                   json_string_length(v)
+            c->values[i] = strlen(json_string_value(v)) == json_string_length(v)
                                ? sq_pstrdup(p, json_string_value(v))
                                : NULL;
             if (c->values[i] != NULL && strcmp(key, "sub") == 0 &&
@@ -389,27 +388,25 @@ static int check_claims(const json_t *c, char *why, size_t whylen)
         return bad(why, whylen, "\"exp\" is not a number");
     if (exp != NULL && now >= json_number_value(exp) + leeway)
         return bad(why, whylen, "expired %.0f s ago",
-                    now - json_number_value(exp));
+                   now - json_number_value(exp));
     if (nbf != NULL && !json_is_number(nbf))
         return bad(why, whylen, "\"nbf\" is not a number");
     if (nbf != NULL && now + leeway < json_number_value(nbf))
         return bad(why, whylen, "not valid for another %.0f s",
-                    json_number_value(nbf) - now);
-    if (J->issuer != NULL &&
-        !string_is(json_object_get(c, "iss"), J->issuer))
+                   json_number_value(nbf) - now);
+    if (J->issuer != NULL && !string_is(json_object_get(c, "iss"), J->issuer))
         return bad(why, whylen, "\"iss\" is not security.jwt.issuer");
     if (aud != NULL && J->audience == NULL)
         return bad(why, whylen,
-                    "it has an \"aud\" and security.jwt.audience is not "
-                    "set (RFC 7519 4.1.3)");
+                   "it has an \"aud\" and security.jwt.audience is not "
+                   "set (RFC 7519 4.1.3)");
     if (J->audience != NULL) {
         int ok = string_is(aud, J->audience);
-        for (i = 0; !ok && json_is_array(aud) && i < json_array_size(aud);
-             i++)
+        for (i = 0; !ok && json_is_array(aud) && i < json_array_size(aud); i++)
             ok = string_is(json_array_get(aud, i), J->audience);
         if (!ok)
             return bad(why, whylen,
-                        "its \"aud\" does not name security.jwt.audience");
+                       "its \"aud\" does not name security.jwt.audience");
     }
     return 0;
 }
@@ -436,13 +433,13 @@ static int verify(sq_req *r, const char *t, size_t len, char *why,
     if (rc != 0) {
         h->jwt = NULL;
         return bad(why, whylen,
-                    "the signature does not verify, or the token does "
-                    "not decode (libjwt: %s)",
-                    strerror(rc));
+                   "the signature does not verify, or the token does "
+                   "not decode (libjwt: %s)",
+                   strerror(rc));
     }
     if (jwt_get_alg(h->jwt) != alg_lib(J->alg))
         return bad(why, whylen, "libjwt decoded it as %s",
-                    jwt_alg_str(jwt_get_alg(h->jwt)));
+                   jwt_alg_str(jwt_get_alg(h->jwt)));
     if ((h->grants = jwt_get_grants_json(h->jwt, NULL)) == NULL ||
         (h->claims = json_loads(h->grants, 0, &jerr)) == NULL ||
         !json_is_object(h->claims))
@@ -464,25 +461,24 @@ static int bound(const struct route *rt, sq_req *r, char *why, size_t whylen)
 
     for (size_t i = 0; i < rc->nrequire; i++) {
         const struct jwt_require *q = &rc->require[i];
-        if (jwt_template_fill(q->tmpl, r->match.params, r->match.nparams,
-                              want, sizeof(want)) < 0)
-            return bad(why, whylen, "require.%s: no value from '%s'",
-                        q->claim, q->tmpl);
+        if (jwt_template_fill(q->tmpl, r->match.params, r->match.nparams, want,
+                              sizeof(want)) < 0)
+            return bad(why, whylen, "require.%s: no value from '%s'", q->claim,
+                       q->tmpl);
         if ((have = jwt_claims_get(r->jwt, q->claim)) == NULL)
             return bad(why, whylen, "no claim \"%s\" (require)", q->claim);
         if (strcmp(have, want) != 0)
             return bad(why, whylen,
-                        "claim \"%s\" is not what require.%s asks for",
-                        q->claim, q->claim);
+                       "claim \"%s\" is not what require.%s asks for", q->claim,
+                       q->claim);
     }
     return 0;
 }
 
-static int refuse(sq_req *r, int status, const char *challenge,
-                  const char *why)
+static int refuse(sq_req *r, int status, const char *challenge, const char *why)
 {
-    log_info("%s: %s %s: %d, bearer token refused: %s", r->remote,
-             r->method_s, r->path, status, why);
+    log_info("%s: %s %s: %d, bearer token refused: %s", r->remote, r->method_s,
+             r->path, status, why);
     sq_send_error(r, status); /* the page says no more than its status */
     sq_set_header(r, "WWW-Authenticate", challenge);
     sq_set_header(r, "Cache-Control", "no-store");

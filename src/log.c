@@ -226,8 +226,7 @@ static int is_token_name(const char *q, size_t n)
 }
 
 /* Appends s[0, n) to out[*o, cap - 1), truncating. */
-static void put_piece(char *out, size_t *o, size_t cap, const char *s,
-                      size_t n)
+static void put_piece(char *out, size_t *o, size_t cap, const char *s, size_t n)
 {
     if (n > cap - 1 - *o)
         n = cap - 1 - *o;

@@ -43,8 +43,7 @@ static void token(const char *in, size_t size)
         size_t len = tok.len[i];
         long n;
 
-        CHECK(len > 0 && tok.part[i] >= in &&
-              tok.part[i] + len <= in + size);
+        CHECK(len > 0 && tok.part[i] >= in && tok.part[i] + len <= in + size);
         CHECK(i == 2 || tok.part[i][len] == '.');
         total += len + (i < 2);
         n = jose_b64url_decode(tok.part[i], len, out, sizeof(out));
@@ -53,10 +52,9 @@ static void token(const char *in, size_t size)
             CHECK(n < 0);
     }
     CHECK(tok.part[0] == in && total == size);
-    if (jose_header_check(tok.part[0], tok.len[0], "HS256", err,
-                          sizeof(err)) == 0) {
-        long n = jose_b64url_decode(tok.part[0], tok.len[0], out,
-                                    sizeof(out));
+    if (jose_header_check(tok.part[0], tok.len[0], "HS256", err, sizeof(err)) ==
+        0) {
+        long n = jose_b64url_decode(tok.part[0], tok.len[0], out, sizeof(out));
         CHECK(n > 0 && memmem(out, (size_t)n, "HS256", 5) != NULL);
     }
 }

@@ -1951,17 +1951,18 @@ START_TEST(test_load_directory)
 }
 END_TEST
 
-/* The shipped reference sets every key to its default: it must parse, and
- * its values must be the defaults of the code. */
 /* security.jwt and auth: jwt ------------------------------------------- */
 
-#define JWT_ROUTE MOD "routes:\n  - {path: \"/u/{user}\", handler: hello:hello, auth: jwt}\n"
+#define JWT_ROUTE                                                              \
+    MOD "routes:\n  - {path: \"/u/{user}\", handler: hello:hello, auth: "      \
+        "jwt}\n"
 
 START_TEST(test_jwt_section)
 {
-    struct config *cfg = parse(JWT_ROUTE "security:\n  jwt: {algorithm: RS256, "
-                               "key_file: /k.pem, issuer: me, audience: "
-                               "api, leeway: 5s}\n");
+    struct config *cfg =
+        parse(JWT_ROUTE "security:\n  jwt: {algorithm: RS256, "
+                        "key_file: /k.pem, issuer: me, audience: "
+                        "api, leeway: 5s}\n");
 
     ck_assert_msg(cfg != NULL, "%s", err);
     ck_assert_ptr_nonnull(cfg->security.jwt);
@@ -1973,7 +1974,7 @@ START_TEST(test_jwt_section)
     ck_assert_int_eq(cfg->routes[0].auth, AUTH_JWT);
     config_free(cfg);
     cfg = parse(JWT_ROUTE "security:\n  jwt: {algorithm: ES256, key_file: "
-                "/k.pem}\n");
+                          "/k.pem}\n");
     ck_assert_msg(cfg != NULL, "%s", err);
     ck_assert_int_eq(cfg->security.jwt->alg, JWTC_ES256);
     ck_assert_uint_eq(cfg->security.jwt->leeway_ms, 60000);
@@ -2095,8 +2096,8 @@ static void genkey(const char *name, const char *args)
 
 START_TEST(test_jwt_key_files)
 {
-    char rsa[128], ec[128], rsapriv[128], small[128], secret[128],
-        missing[128], want[512];
+    char rsa[128], ec[128], rsapriv[128], small[128], secret[128], missing[128],
+        want[512];
 
     tmpdir_setup();
     genkey("rsa", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048");
@@ -2166,6 +2167,8 @@ START_TEST(test_jwt_key_files)
 }
 END_TEST
 
+/* The shipped reference sets every key to its default: it must parse, and
+ * its values must be the defaults of the code. */
 START_TEST(test_reference_file)
 {
     const char *srcdir = getenv("SQUALL_SRCDIR");
