@@ -1409,8 +1409,11 @@ static int set_require(struct ctx *c, const struct ynode *v, const char *where,
 
     if (rc->require != NULL)
         return fail(c, v->mark, "%s given twice", where);
-    if (v->type != YNODE_MAP || v->is_null || v->n == 0)
+    if (v->type != YNODE_MAP || v->is_null)
         return wrong_type(c, v, where, "a mapping of claims to values");
+    if (v->n == 0)
+        return fail(c, v->mark, "empty %s (leave it out to require nothing)",
+                    where);
     rc->require_mark = v->mark;
     if ((rc->require = calloc(v->n, sizeof(*rc->require))) == NULL)
         return fail(c, v->mark, "out of memory");

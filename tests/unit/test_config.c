@@ -2056,6 +2056,10 @@ START_TEST(test_jwt_require)
                  "t.yaml:5:58: expected a mapping of claims to values for "
                  "routes[0].require, got a string");
     ASSERT_ERROR(MOD JWT_SEC "routes:\n  - {path: /u, handler: hello:hello, "
+                             "auth: jwt, require: {}}\n",
+                 "t.yaml:5:58: empty routes[0].require (leave it out to "
+                 "require nothing)");
+    ASSERT_ERROR(MOD JWT_SEC "routes:\n  - {path: /u, handler: hello:hello, "
                              "auth: jwt, require: {sub: [a]}}\n",
                  "t.yaml:5:64: expected a string for routes[0].require.sub, "
                  "got a list");
