@@ -2446,7 +2446,7 @@ START_TEST(test_route_auth_errors)
     ASSERT_ERROR(MOD "security: {cookie_secret_file: /s}\n"
                      "routes:\n  - {path: /a, handler: hello:a, auth: basic}\n",
                  "t.yaml:4:40: unknown routes[0].auth 'basic' (expected "
-                 "login)");
+                 "login or jwt)");
     ASSERT_ERROR(MOD "routes:\n  - {path: /a, handler: hello:a, xsrf: no}\n",
                  "t.yaml:3:40: expected true or false for routes[0].xsrf, "
                  "got 'no'");
