@@ -219,7 +219,8 @@ const char *sq_jwt_claims(sq_req *r)
     return r->jwt != NULL ? r->jwt->json : NULL;
 }
 
-/* The claims object as names and values in r's pool. */
+/* The claims object as names and values in pool p; json, its text, is
+ * already in p. */
 static struct jwt_claims *claims_of(sq_pool *p, json_t *obj, const char *json)
 {
     struct jwt_claims *c = sq_pcalloc(p, sizeof(*c));
@@ -228,7 +229,7 @@ static struct jwt_claims *claims_of(sq_pool *p, json_t *obj, const char *json)
     json_t *v;
     void *it;
 
-    if (c == NULL || (c->json = sq_pstrdup(p, json)) == NULL ||
+    if (c == NULL || (c->json = json) == NULL ||
         (c->names = sq_palloc(p, (n ? n : 1) * sizeof(char *))) == NULL ||
         (c->values = sq_palloc(p, (n ? n : 1) * sizeof(char *))) == NULL)
         return NULL;
@@ -333,7 +334,6 @@ static int find_token(const struct route *rt, sq_req *r, const char **tok,
 /* libjwt's and jansson's objects of one check, freed with the pool */
 struct hold {
     jwt_t *jwt;
-    char *grants;
     json_t *claims;
 };
 
@@ -343,7 +343,6 @@ static void hold_free(void *arg)
 
     if (h->jwt != NULL)
         jwt_free(h->jwt);
-    free(h->grants);
     json_decref(h->claims);
 }
 
@@ -418,7 +417,8 @@ static int verify(sq_req *r, const char *t, size_t len, char *why,
     struct jose_token tok;
     struct hold *h;
     json_error_t jerr;
-    char *copy;
+    char *copy, *payload;
+    long n;
     int rc;
 
     if (jose_split(t, len, &tok, why, whylen) < 0 ||
@@ -440,13 +440,23 @@ static int verify(sq_req *r, const char *t, size_t len, char *why,
     if (jwt_get_alg(h->jwt) != alg_lib(J->alg))
         return bad(why, whylen, "libjwt decoded it as %s",
                    jwt_alg_str(jwt_get_alg(h->jwt)));
-    if ((h->grants = jwt_get_grants_json(h->jwt, NULL)) == NULL ||
-        (h->claims = json_loads(h->grants, 0, &jerr)) == NULL ||
+    /* the payload libjwt verified, read once more here rather than
+     * dumped by libjwt and parsed again; a claim given twice is refused
+     * (which one would another reader take?) */
+    if ((payload = sq_palloc(r->pool, tok.len[1] / 4 * 3 + 3)) == NULL)
+        return bad(why, whylen, "out of memory");
+    n = jose_b64url_decode(tok.part[1], tok.len[1], (unsigned char *)payload,
+                           tok.len[1] / 4 * 3 + 2);
+    if (n < 0 ||
+        (h->claims = json_loadb(payload, (size_t)n, JSON_REJECT_DUPLICATES,
+                                &jerr)) == NULL ||
         !json_is_object(h->claims))
-        return bad(why, whylen, "the claims are not a JSON object");
+        return bad(why, whylen,
+                   "the claims are not a JSON object without duplicates");
+    payload[n] = '\0';
     if (check_claims(h->claims, why, whylen) < 0)
         return -1;
-    if ((r->jwt = claims_of(r->pool, h->claims, h->grants)) == NULL)
+    if ((r->jwt = claims_of(r->pool, h->claims, payload)) == NULL)
         return bad(why, whylen, "out of memory");
     return 0;
 }

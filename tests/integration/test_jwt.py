@@ -219,6 +219,18 @@ class HS256(JwtTestCase):
                                            hashlib.sha256).digest())
         self.assertStatus(self.get(self.srv, "/whoami", right), 200)
 
+    def test_claim_given_twice_refused(self):
+        exp = int(time.time()) + 300
+        head = b64url(b'{"alg":"HS256"}')
+        body = b64url(('{"sub":"bob","iss":"%s","aud":"%s","exp":%d,'
+                       '"sub":"alice"}' % (ISSUER, AUDIENCE, exp)).encode())
+        signing_input = ("%s.%s" % (head, body)).encode()
+        sig = hmac.new(SECRET.encode(), signing_input, hashlib.sha256).digest()
+        token = "%s.%s.%s" % (head, body, b64url(sig))
+        self.assertRefused(self.get(self.srv, "/whoami", token))
+        self.srv.wait_log(r"refused: the claims are not a JSON object without "
+                          r"duplicates")
+
     def test_crit_header_refused(self):
         token = by_hand({"alg": "HS256", "crit": ["exp"]}, self.claims(),
                         lambda s: hmac.new(SECRET.encode(), s,
