@@ -21,9 +21,9 @@ BUILD_DIR=${BUILD_DIR:-build}
 # build tools, libraries, and the real clients the integration tests use
 PACKAGES="build-essential autoconf automake pkg-config libevent-dev
 libhttp-parser-dev libssl-dev libyaml-dev libpcre2-dev zlib1g-dev check
-libhiredis-dev redis-server libjansson-dev
-curl python3 python3-requests python3-websockets python3-tornado nginx-light
-iproute2 openssl"
+libhiredis-dev redis-server libjansson-dev libjwt-dev
+curl python3 python3-requests python3-websockets python3-tornado python3-jwt
+python3-cryptography nginx-light iproute2 openssl"
 
 # what only the test suite needs: the browser the /ws/ page is tried in,
 # and Node.js to drive it (playwright-core, from npm: see browser_deps)

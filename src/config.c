@@ -33,6 +33,7 @@
 #define SECOND 1000U /* durations are in milliseconds */
 #define MINUTE (60 * SECOND)
 #define MAX_AGE_DAYS_MAX 36500 /* a century: beyond, a typo */
+#define JWT_LEEWAY_MAX (HOUR)  /* clocks further apart need fixing */
 #define HOUR (60 * MINUTE)
 
 /*
@@ -1382,9 +1383,11 @@ static int set_auth(struct ctx *c, const struct ynode *v, const char *where,
         return -1;
     if (strcmp(text, "login") == 0)
         rc->auth = AUTH_LOGIN;
+    else if (strcmp(text, "jwt") == 0)
+        rc->auth = AUTH_JWT;
     else
-        return fail(c, v->mark, "unknown %s '%s' (expected login)", where,
-                    text);
+        return fail(c, v->mark, "unknown %s '%s' (expected login or jwt)",
+                    where, text);
     rc->auth_mark = v->mark;
     return 0;
 }
@@ -1393,6 +1396,38 @@ static int set_route_xsrf(struct ctx *c, const struct ynode *v,
                           const char *where, void *field)
 {
     return get_bool(c, v, where, field);
+}
+
+/* require: {CLAIM: TEMPLATE, ...}; the templates are checked against the
+ * path by check_require, once the whole route is read. */
+static int set_require(struct ctx *c, const struct ynode *v, const char *where,
+                       void *field)
+{
+    struct route_conf *rc = field;
+    char kwhere[CONF_WHERE_MAX + 64];
+    const char *text;
+
+    if (rc->require != NULL)
+        return fail(c, v->mark, "%s given twice", where);
+    if (v->type != YNODE_MAP || v->is_null)
+        return wrong_type(c, v, where, "a mapping of claims to values");
+    if (v->n == 0)
+        return fail(c, v->mark, "empty %s (leave it out to require nothing)",
+                    where);
+    rc->require_mark = v->mark;
+    if ((rc->require = calloc(v->n, sizeof(*rc->require))) == NULL)
+        return fail(c, v->mark, "out of memory");
+    for (size_t i = 0; i < v->n; i++) {
+        struct jwt_require *q = &rc->require[rc->nrequire];
+        snprintf(kwhere, sizeof(kwhere), "%s.%s", where, YMAP_KEY(v, i)->text);
+        rc->nrequire++; /* counted now, so config_free frees it on error */
+        if (get_string(c, YMAP_VALUE(v, i), kwhere, &text) < 0 ||
+            copy_string(c, YMAP_KEY(v, i), YMAP_KEY(v, i)->text, &q->claim) <
+                0 ||
+            copy_string(c, YMAP_VALUE(v, i), text, &q->tmpl) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 static const struct key_def route_keys[] = {
@@ -1407,6 +1442,7 @@ static const struct key_def route_keys[] = {
     {"publish", set_publish, 0},
     {"auth", set_auth, 0},
     {"xsrf", set_route_xsrf, offsetof(struct route_conf, xsrf)},
+    {"require", set_require, 0},
     {NULL, NULL, 0},
 };
 
@@ -1486,6 +1522,41 @@ static int check_channel(struct ctx *c, const struct ynode *v,
     return 0;
 }
 
+/* require: on an auth: jwt route, its templates naming the path's
+ * parameters only. */
+static int check_require(struct ctx *c, const struct ynode *v,
+                         const struct route_conf *rc, const char *rwhere)
+{
+    const char *names[ROUTE_MAX_PARAMS];
+    const struct ynode *req = map_get(v, "require");
+    char msg[512], *buf;
+    int n;
+
+    if (rc->nrequire == 0)
+        return 0;
+    if (rc->auth != AUTH_JWT)
+        return fail(c, rc->require_mark,
+                    "'require' in %s binds the claims of a bearer token, "
+                    "so it needs auth: jwt",
+                    rwhere);
+    if ((buf = malloc(strlen(rc->path) + 1)) == NULL)
+        return fail(c, v->mark, "out of memory");
+    if ((n = router_param_names(rc->path, buf, names, msg, sizeof(msg))) < 0) {
+        free(buf);
+        return fail(c, map_get(v, "path")->mark, "%s", msg);
+    }
+    for (size_t i = 0; i < rc->nrequire; i++) {
+        if (jwt_template_check(rc->require[i].tmpl, names, (size_t)n, msg,
+                               sizeof(msg)) < 0) {
+            free(buf);
+            return fail(c, YMAP_VALUE(req, i)->mark, "%s for %s.require.%s",
+                        msg, rwhere, rc->require[i].claim);
+        }
+    }
+    free(buf);
+    return 0;
+}
+
 static int add_route(struct ctx *c, const struct ynode *v, size_t i,
                      const char *where)
 {
@@ -1503,7 +1574,8 @@ static int add_route(struct ctx *c, const struct ynode *v, size_t i,
         return -1;
     if (rc->path == NULL)
         return fail(c, v->mark, "missing 'path' in %s", rwhere);
-    if (check_route_kind(c, v, rc, rwhere) < 0)
+    if (check_route_kind(c, v, rc, rwhere) < 0 ||
+        check_require(c, v, rc, rwhere) < 0)
         return -1;
     return check_channel(c, v, rc, rwhere);
 }
@@ -1824,6 +1896,81 @@ static int set_max_age_days(struct ctx *c, const struct ynode *v,
     return 0;
 }
 
+/* security.jwt */
+
+static int set_jwt_algorithm(struct ctx *c, const struct ynode *v,
+                             const char *where, void *field)
+{
+    static const char *const names[] = {"HS256", "RS256", "ES256"};
+    const char *text;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    for (size_t i = 0; i < ARRAY_LEN(names); i++)
+        if (strcmp(text, names[i]) == 0) {
+            *(int *)field = JWTC_HS256 + (int)i;
+            return 0;
+        }
+    return fail(c, v->mark, "unknown %s '%s' (expected HS256, RS256 or ES256)",
+                where, text);
+}
+
+static int set_jwt_key_file(struct ctx *c, const struct ynode *v,
+                            const char *where, void *field)
+{
+    struct jwt_conf *jc = field;
+    const char *text;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    jc->key_mark = v->mark;
+    return resolve_path(c, v, &jc->key_file);
+}
+
+static int set_jwt_string(struct ctx *c, const struct ynode *v,
+                          const char *where, void *field)
+{
+    const char *text;
+
+    if (get_string(c, v, where, &text) < 0)
+        return -1;
+    return copy_string(c, v, text, field);
+}
+
+static int set_jwt_leeway(struct ctx *c, const struct ynode *v,
+                          const char *where, void *field)
+{
+    return get_duration(c, v, where, 0, JWT_LEEWAY_MAX, field);
+}
+
+static const struct key_def jwt_keys[] = {
+    {"algorithm", set_jwt_algorithm, offsetof(struct jwt_conf, alg)},
+    {"key_file", set_jwt_key_file, 0},
+    {"issuer", set_jwt_string, offsetof(struct jwt_conf, issuer)},
+    {"audience", set_jwt_string, offsetof(struct jwt_conf, audience)},
+    {"leeway", set_jwt_leeway, offsetof(struct jwt_conf, leeway_ms)},
+    {NULL, NULL, 0},
+};
+
+static int set_jwt_section(struct ctx *c, const struct ynode *v,
+                           const char *where, void *field)
+{
+    struct jwt_conf **jc = field;
+
+    if (v->type != YNODE_MAP || v->is_null)
+        return wrong_type(c, v, where, "a mapping");
+    if ((*jc = calloc(1, sizeof(**jc))) == NULL)
+        return fail(c, v->mark, "out of memory");
+    (*jc)->leeway_ms = 60 * SECOND;
+    if (walk_map(c, v, where, jwt_keys, *jc) < 0)
+        return -1;
+    if ((*jc)->alg == 0)
+        return fail(c, v->mark, "missing 'algorithm' in %s", where);
+    if ((*jc)->key_file == NULL)
+        return fail(c, v->mark, "missing 'key_file' in %s", where);
+    return 0;
+}
+
 static const struct key_def security_keys[] = {
     {"cookie_secret_file", set_secret_files, 0},
     {"key_version", set_key_version, 0},
@@ -1833,6 +1980,7 @@ static const struct key_def security_keys[] = {
     {"xsrf_cookies", set_flag, offsetof(struct security_conf, xsrf_cookies)},
     {"max_age_days", set_max_age_days,
      offsetof(struct security_conf, max_age_days)},
+    {"jwt", set_jwt_section, offsetof(struct security_conf, jwt)},
     {NULL, NULL, 0},
 };
 
@@ -1881,6 +2029,11 @@ static int check_security(struct ctx *c)
                         "auth: login reads the signed cookie "
                         "security.user_cookie, so it needs "
                         "security.cookie_secret_file");
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (cfg->routes[i].auth == AUTH_JWT && cfg->security.jwt == NULL)
+            return fail(c, cfg->routes[i].auth_mark,
+                        "auth: jwt checks bearer tokens with the key of "
+                        "security.jwt, which is not set");
     return 0;
 }
 
@@ -2140,6 +2293,11 @@ void config_free(struct config *cfg)
         free(cfg->routes[i].channel);
         free_strings(cfg->routes[i].origins, cfg->routes[i].norigins);
         free_strings(cfg->routes[i].subprotocols, cfg->routes[i].nsubprotocols);
+        for (size_t j = 0; j < cfg->routes[i].nrequire; j++) {
+            free(cfg->routes[i].require[j].claim);
+            free(cfg->routes[i].require[j].tmpl);
+        }
+        free(cfg->routes[i].require);
     }
     free(cfg->routes);
     free(cfg->pubsub.redis);
@@ -2155,6 +2313,17 @@ void config_free(struct config *cfg)
     free(cfg->security.user_cookie);
     free(cfg->security.login_url);
     proxy_set_free(&cfg->trusted_proxies);
+    if (cfg->security.jwt != NULL) {
+        struct jwt_conf *jc = cfg->security.jwt;
+        free(jc->key_file);
+        free(jc->issuer);
+        free(jc->audience);
+        if (jc->key != NULL) {
+            OPENSSL_cleanse(jc->key, jc->key_len);
+            free(jc->key);
+        }
+        free(jc);
+    }
     free(cfg->log_error);
     free(cfg->log_access);
     free(cfg->file);

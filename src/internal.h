@@ -259,6 +259,17 @@ struct route_conf {
     int auth;               /* AUTH_* */
     struct conf_mark auth_mark;
     int xsrf;               /* -1: as security.xsrf_cookies; 0 or 1 */
+    /* auth: jwt's claim binding, `require: {CLAIM: TEMPLATE}` (jwtauth.c) */
+    struct jwt_require *require;
+    size_t nrequire;
+    struct conf_mark require_mark;
+};
+
+/* One claim a route requires: the token's claim must equal the template
+ * with the route's path parameters filled in ("{user}", or a literal). */
+struct jwt_require {
+    char *claim;
+    char *tmpl;
 };
 
 /* The top-level `websocket:` section. */
@@ -302,6 +313,20 @@ struct security_conf {
     char *login_url;       /* where auth: login sends a GET ("/login") */
     int xsrf_cookies;      /* check _xsrf on POST, PUT, PATCH, DELETE ... */
     unsigned max_age_days; /* of a signed value read (31) */
+    struct jwt_conf *jwt;  /* security.jwt, or NULL */
+};
+
+/* security.jwt: how auth: jwt routes check bearer tokens (jwtauth.c). */
+enum { JWTC_HS256 = 1, JWTC_RS256, JWTC_ES256 };
+struct jwt_conf {
+    int alg; /* JWTC_* (not libjwt's enum: internal.h does not include it) */
+    char *key_file;
+    struct conf_mark key_mark; /* of the file name */
+    char *issuer;              /* the "iss" a token must have, or NULL */
+    char *audience;            /* what its "aud" must name, or NULL: no "aud" */
+    unsigned leeway_ms;        /* allowed clock skew for exp and nbf (60s) */
+    unsigned char *key;        /* read by security_load: the secret, or PEM */
+    size_t key_len;
 };
 
 /* A route's `auth:` */
@@ -672,6 +697,7 @@ struct sq_req {
     const char *user;  /* sq_current_user, once known */
     int user_known;
     char *xsrf;        /* sq_xsrf_token's token, once made */
+    struct jwt_claims *jwt; /* auth: jwt's verified claims (jwtauth.c) */
 
     /* response */
     int status;
@@ -1739,5 +1765,77 @@ void security_setup(const struct security_conf *sc);
 /* The route's options before its target: auth, then XSRF. 0 to go on, or
  * ROUTE_ANSWERED with r answered (302, 401 or 403). */
 int security_route(const struct route *rt, sq_req *r);
+/* The secret file s->file with the checks of cookie secrets (mode, size,
+ * length), into s->key and s->len: 0, or -1 with "file:line:col: secret
+ * file X ..." from s->mark. */
+int security_read_secret(struct secret_conf *s, char *err, size_t errlen);
+
+/* jose.c ------------------------------------------------------------ */
+
+/*
+ * The parts of a JWT that squall reads itself before libjwt sees the
+ * token: the compact serialisation (RFC 7515 7.1) and the JOSE header,
+ * whose "alg" must be the configured one (no "none", no confusion of an
+ * RSA public key with an HMAC secret). Pure: no I/O, no allocation but
+ * jansson's while a header is parsed.
+ */
+#define JWT_TOKEN_MAX 8192 /* bytes of a token; longer ones are refused */
+
+struct jose_token {
+    const char *part[3]; /* header, payload, signature: base64url */
+    size_t len[3];
+};
+
+/* Splits t[0, len) into its three non-empty base64url parts (no padding):
+ * 0, or -1 with why in err. */
+int jose_split(const char *t, size_t len, struct jose_token *tok, char *err,
+               size_t errlen);
+/* Decodes unpadded base64url in[0, len) into out: the decoded length, or
+ * -1 for a bad character or length or when outcap is too small (len / 4 *
+ * 3 + 2 is always enough). */
+long jose_b64url_decode(const char *in, size_t len, unsigned char *out,
+                        size_t outcap);
+/* Whether the base64url JOSE header b64[0, len) is a JSON object whose
+ * "alg" is exactly alg and that has no "crit" (extensions squall does not
+ * know): 0, or -1 with why in err. */
+int jose_header_check(const char *b64, size_t len, const char *alg, char *err,
+                      size_t errlen);
+/* A `require:` template: literal text and {name}s, every name one of
+ * names[0, n): 0, or -1 with why in err. */
+int jwt_template_check(const char *tmpl, const char *const *names, size_t n,
+                       char *err, size_t errlen);
+/* The template with the parameters filled in, into out: its length, or -1
+ * when a parameter is missing or out is too small. */
+long jwt_template_fill(const char *tmpl, const struct route_param *params,
+                       size_t nparams, char *out, size_t outlen);
+
+/* jwtauth.c --------------------------------------------------------- */
+
+/* A token's claims, for sq_jwt_claim: names[i] and values[i] (string
+ * claims as they are, others as compact JSON text; NULL for a string with
+ * a NUL byte), json the whole claims object as text. */
+struct jwt_claims {
+    const char *json;
+    const char *sub; /* the "sub" claim when it is a string, or NULL */
+    size_t n;
+    const char **names;
+    const char **values;
+};
+
+/* Reads security.jwt's key (in the master, from security_load): the
+ * secret of HS256 with security_read_secret's checks, or the PEM public
+ * key of RS256 (RSA) or ES256 (EC P-256), parsed to check it: 0, or -1
+ * with "file:line:col: key file X ...". */
+int jwt_load(struct jwt_conf *jc, char *err, size_t errlen);
+/* The worker's security.jwt (NULL: none). */
+void jwt_setup(const struct jwt_conf *jc);
+/* auth: jwt before the route's target: 0 to go on (r->jwt and the
+ * current user set), or ROUTE_ANSWERED with r answered 401 or 403. */
+int jwt_route(const struct route *rt, sq_req *r);
+/* A copy of c in one malloc'd block (free() it), for a WebSocket that
+ * outlives its request; NULL when out of memory. */
+struct jwt_claims *jwt_claims_copy(const struct jwt_claims *c);
+/* The value of claim name in c, or NULL. */
+const char *jwt_claims_get(const struct jwt_claims *c, const char *name);
 
 #endif /* SQUALL_INTERNAL_H */

@@ -212,6 +212,60 @@ static void access_put(const char *s)
     L.alen += n;
 }
 
+/* Whether the query pair name q[0, n) is "token" once percent-decoded
+ * (as sq_query_arg would read it): a bearer token (auth: jwt). */
+static int is_token_name(const char *q, size_t n)
+{
+    char name[16];
+
+    if (n >= sizeof(name) || n < 5)
+        return 0;
+    memcpy(name, q, n);
+    name[n] = '\0';
+    return url_decode(name, n, 1) == 5 && memcmp(name, "token", 5) == 0;
+}
+
+/* Appends s[0, n) to out[*o, cap - 1), truncating. */
+static void put_piece(char *out, size_t *o, size_t cap, const char *s, size_t n)
+{
+    if (n > cap - 1 - *o)
+        n = cap - 1 - *o;
+    memcpy(out + *o, s, n);
+    *o += n;
+}
+
+/* The request target with the value of every `token` query argument
+ * replaced by "...": logs are read by more people than tokens should be.
+ * (A line holds about 8 KiB of target anyway.) */
+static void access_put_target(const char *t, size_t room_needed)
+{
+    const char *q = strchr(t, '?'), *pair, *end, *eq;
+    char out[8192 + 1];
+    size_t o = 0;
+
+    if (q == NULL) {
+        access_put_escaped(t, room_needed);
+        return;
+    }
+    put_piece(out, &o, sizeof(out), t, (size_t)(q + 1 - t));
+    for (pair = q + 1;; pair = end + 1) {
+        end = pair + strcspn(pair, "&#");
+        eq = memchr(pair, '=', (size_t)(end - pair));
+        if (eq != NULL && is_token_name(pair, (size_t)(eq - pair))) {
+            put_piece(out, &o, sizeof(out), pair, (size_t)(eq + 1 - pair));
+            put_piece(out, &o, sizeof(out), "...", 3);
+        } else {
+            put_piece(out, &o, sizeof(out), pair, (size_t)(end - pair));
+        }
+        if (*end != '&')
+            break;
+        put_piece(out, &o, sizeof(out), "&", 1);
+    }
+    put_piece(out, &o, sizeof(out), end, strlen(end));
+    out[o] = '\0';
+    access_put_escaped(out, room_needed);
+}
+
 void access_log(const struct sq_req *r)
 {
     static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -235,7 +289,7 @@ void access_log(const struct sq_req *r)
     access_put(head);
     access_put_escaped(r->method_s ? r->method_s : "-", 64);
     access_put(" ");
-    access_put_escaped(r->target ? r->target : "-", 4096 + 64);
+    access_put_target(r->target ? r->target : "-", 4096 + 64);
     snprintf(head, sizeof(head), " HTTP/%d.%d\" %d %llu \"", r->version / 10,
              r->version % 10, r->status, (unsigned long long)r->body_bytes);
     access_put(head);

@@ -106,17 +106,23 @@ static int load_one(struct secret_conf *s, char *err, size_t errlen)
     return 0;
 }
 
+int security_read_secret(struct secret_conf *s, char *err, size_t errlen)
+{
+    return load_one(s, err, errlen);
+}
+
 int security_load(struct config *cfg, char *err, size_t errlen)
 {
     for (size_t i = 0; i < cfg->security.nsecrets; i++)
         if (load_one(&cfg->security.secrets[i], err, errlen) < 0)
             return -1;
-    return 0;
+    return jwt_load(cfg->security.jwt, err, errlen);
 }
 
 void security_setup(const struct security_conf *sc)
 {
     S = sc;
+    jwt_setup(sc != NULL ? sc->jwt : NULL);
 }
 
 /* Tornado's secret lookup: a single secret signs every key version (and
@@ -668,6 +674,10 @@ int security_route(const struct route *rt, sq_req *r)
             fatal("route %s: auth: login without security settings",
                   rt->conf->path);
         if ((rc = need_login(r)) != 0)
+            return rc;
+        break;
+    case AUTH_JWT:
+        if ((rc = jwt_route(rt, r)) != 0)
             return rc;
         break;
     default:

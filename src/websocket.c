@@ -47,6 +47,8 @@ struct sq_ws {
     struct event *close_ev; /* the close_timeout, while closing */
     struct buf msg;         /* fragments of a message; output during open */
     struct sq_sub *subs;    /* its pub/sub subscriptions */
+    struct jwt_claims *jwt; /* auth: jwt's claims, one malloc'd block */
+    char *user;             /* the handshake's current user, or NULL */
     uint16_t code;          /* of the close we sent, or 1006 */
     uint8_t state;
     uint8_t told : 1;     /* the module's close has run */
@@ -119,6 +121,8 @@ static void free_ws(sq_ws *ws)
     }
     if (ws->protocol_owned)
         free((char *)ws->protocol);
+    free(ws->jwt);
+    free(ws->user);
     buf_release(&ws->msg);
     free(ws);
 }
@@ -574,6 +578,14 @@ static sq_ws *new_ws(struct conn *c, const struct route *rt, sq_req *r,
         }
         wsdeflate_init(ws->z, &hs->params);
     }
+    /* a module's handler may ask later; pub/sub's own endpoint never */
+    if (rt->kind == ROUTE_WEBSOCKET &&
+        ((r->jwt != NULL && (ws->jwt = jwt_claims_copy(r->jwt)) == NULL) ||
+         (r->user_known && r->user != NULL &&
+          (ws->user = strdup(r->user)) == NULL))) {
+        free_ws(ws);
+        return NULL;
+    }
     ws_decoder_init(&ws->dec, W.conf->max_message_size, hs->deflate);
     return ws;
 }
@@ -681,4 +693,19 @@ int sq_ws_set_protocol(sq_ws *ws, const char *protocol)
 const char *sq_ws_protocol(const sq_ws *ws)
 {
     return ws->protocol;
+}
+
+const char *sq_ws_jwt_claim(const sq_ws *ws, const char *name)
+{
+    return jwt_claims_get(ws->jwt, name);
+}
+
+const char *sq_ws_jwt_claims(const sq_ws *ws)
+{
+    return ws->jwt != NULL ? ws->jwt->json : NULL;
+}
+
+const char *sq_ws_current_user(const sq_ws *ws)
+{
+    return ws->user;
 }

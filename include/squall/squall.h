@@ -314,6 +314,23 @@ const char *sq_xsrf_token(sq_req *r);
 const char *sq_xsrf_form_html(sq_req *r);
 
 /* ---------------------------------------------------------------------
+ * JWT: the claims of an `auth: jwt` route's bearer token
+ *
+ * squall has checked the token before the handler runs (signature,
+ * "alg", exp, nbf, iss, aud, the route's `require:`), so what these
+ * return can be trusted as far as the key can. sq_current_user returns
+ * the "sub" claim on such routes. Strings are owned by the request.
+ * ------------------------------------------------------------------- */
+
+/* The claim `name` of the request's token: a string claim as it is, a
+ * number, boolean, null, array or object as compact JSON text ("42",
+ * "true", "[\"a\",\"b\"]"); NULL when it is absent, is a string with a
+ * NUL byte, or the route is not an auth: jwt route. */
+const char *sq_jwt_claim(sq_req *r, const char *name);
+/* All the claims as a JSON object's text, or NULL without a token. */
+const char *sq_jwt_claims(sq_req *r);
+
+/* ---------------------------------------------------------------------
  * Memory
  *
  * Every request has a pool; what is allocated from it is freed when the
@@ -487,6 +504,15 @@ void *sq_ws_data(const sq_ws *ws);
 int sq_ws_set_protocol(sq_ws *ws, const char *protocol);
 /* The subprotocol agreed on, or NULL. */
 const char *sq_ws_protocol(const sq_ws *ws);
+/* What the route's auth found in the opening handshake, kept for the
+ * connection's life: the claims of an `auth: jwt` route's token, as
+ * sq_jwt_claim and sq_jwt_claims give them, and the current user (the
+ * token's "sub", or the signed cookie's user on an `auth: login` route).
+ * NULL when there is none; on a route without auth, open can still ask
+ * sq_current_user(r). */
+const char *sq_ws_jwt_claim(const sq_ws *ws, const char *name);
+const char *sq_ws_jwt_claims(const sq_ws *ws);
+const char *sq_ws_current_user(const sq_ws *ws);
 
 /* ---------------------------------------------------------------------
  * Pub/sub: channels across workers (and hosts, with pubsub.redis)

@@ -4,7 +4,7 @@
 # squalld worker, counted by callgrind: repeatable whatever else the
 # machine does, so it shows what a change costs where timings cannot.
 #
-#   tests/bench/instructions.sh [BUILD_DIR] [DEPTH] [login]
+#   tests/bench/instructions.sh [BUILD_DIR] [DEPTH] [login | jwt | jwt-rs256]
 #
 # It runs squalld (1 worker, hello.so) under valgrind twice, sends 2,000
 # and then 12,000 requests over one keep-alive connection (DEPTH requests
@@ -12,7 +12,10 @@
 # worker's totals divided by 10,000: start-up and teardown cancel out.
 # With `login`, the route has `auth: login` and every request carries a
 # signed user cookie (made by python3-tornado): the cost of checking a
-# login on each request.
+# login on each request. With `jwt` (HS256) or `jwt-rs256`, the route has
+# `auth: jwt` and every request carries a bearer token (made by
+# python3-jwt; RS256 with a key from openssl genpkey): the cost of
+# checking a token on each request.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -59,6 +62,28 @@ if [ "$login" = login ]; then
 print(tornado.web.create_signed_value(sys.argv[1], "user", "ann").decode())' "$secret")
 "
 	cookie=${cookie//$'\n'/$'\r\n'}
+elif [ "$login" = jwt ] || [ "$login" = jwt-rs256 ]; then
+	if [ "$login" = jwt ]; then
+		alg=HS256
+		(umask 077 && echo squall-instructions-secret-0123456789abcdef >"$work/key")
+		signer="$work/key"
+		verifier="$work/key"
+	else
+		alg=RS256
+		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+			-out "$work/rsa.key" 2>/dev/null
+		openssl pkey -in "$work/rsa.key" -pubout -out "$work/rsa.pub"
+		signer="$work/rsa.key"
+		verifier="$work/rsa.pub"
+	fi
+	route="{ path: /, handler: hello:hello, auth: jwt }"
+	security="security: { jwt: { algorithm: $alg, key_file: $verifier } }"
+	cookie="Authorization: Bearer $(/usr/bin/python3 -c 'import sys, time, jwt
+key = open(sys.argv[2]).read().strip()
+print(jwt.encode({"sub": "ann", "exp": int(time.time()) + 3600}, key,
+                 algorithm=sys.argv[1]))' "$alg" "$signer")
+"
+	cookie=${cookie//$'\n'/$'\r\n'}
 fi
 
 # Total instructions of the worker after N requests.
@@ -79,7 +104,8 @@ Y
 		-c "$out/s.yaml" 2>"$out/valgrind.log" &
 	pid=$!
 	for _ in $(seq 150); do
-		curl -sf "http://127.0.0.1:$port/" >/dev/null && break
+		curl -sf ${cookie:+-H "${cookie%$'\r\n'}"} "http://127.0.0.1:$port/" \
+			>/dev/null && break
 		sleep 0.2
 	done
 	/usr/bin/python3 "$work/client.py" "$port" "$n" "$depth" ${cookie:+"$cookie"}

@@ -29,11 +29,12 @@ FUZZ_MAX_LEN=${FUZZ_MAX_LEN:-4096}
 # dictionary tests/fuzz/NAME.dict (both optional).
 TARGETS='
 http src/http.c src/request.c src/pool.c src/buf.c src/router.c src/util.c src/log.c
-conn src/accept.c src/buf.c src/channel.c src/config.c src/conftree.c src/conn.c src/cookie.c src/endpoint.c src/form.c src/http.c src/http1.c src/hub.c src/hubproto.c src/listen.c src/log.c src/master.c src/module.c src/notify.c src/outq.c src/pool.c src/proxy.c src/pubsub.c src/redisproto.c src/request.c src/response.c src/route.c src/router.c src/scoreboard.c src/security.c src/signed.c src/threadpool.c src/timer.c src/tls.c src/utf8.c src/util.c src/websocket.c src/worker.c src/wsdeflate.c src/wsframe.c src/wshandshake.c src/yamltree.c
+conn src/accept.c src/buf.c src/channel.c src/config.c src/conftree.c src/conn.c src/cookie.c src/endpoint.c src/form.c src/http.c src/http1.c src/hub.c src/hubproto.c src/jose.c src/jwtauth.c src/listen.c src/log.c src/master.c src/module.c src/notify.c src/outq.c src/pool.c src/proxy.c src/pubsub.c src/redisproto.c src/request.c src/response.c src/route.c src/router.c src/scoreboard.c src/security.c src/signed.c src/threadpool.c src/timer.c src/tls.c src/utf8.c src/util.c src/websocket.c src/worker.c src/wsdeflate.c src/wsframe.c src/wshandshake.c src/yamltree.c
 wsframe src/wsframe.c src/utf8.c
 wsdeflate src/wsdeflate.c src/http.c src/request.c src/pool.c src/buf.c src/router.c src/util.c src/log.c
 hubproto src/hubproto.c src/buf.c
 security src/cookie.c src/signed.c src/form.c src/util.c
+jwt src/jose.c src/util.c
 '
 
 if ! command -v clang >/dev/null 2>&1; then
@@ -46,7 +47,7 @@ if [ ! -f "$BUILD_DIR/config.h" ]; then
 fi
 
 PKGS="libevent_core libevent_extra libevent_pthreads libevent_openssl libssl
-libcrypto yaml-0.1 libpcre2-8 zlib hiredis"
+libcrypto yaml-0.1 libpcre2-8 zlib hiredis jansson libjwt"
 # shellcheck disable=SC2086
 DEP_CFLAGS=$(pkg-config --cflags $PKGS)
 # shellcheck disable=SC2086

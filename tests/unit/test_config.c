@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char err[512];
@@ -1950,6 +1951,226 @@ START_TEST(test_load_directory)
 }
 END_TEST
 
+/* security.jwt and auth: jwt ------------------------------------------- */
+
+#define JWT_ROUTE                                                              \
+    MOD "routes:\n  - {path: \"/u/{user}\", handler: hello:hello, auth: "      \
+        "jwt}\n"
+
+START_TEST(test_jwt_section)
+{
+    struct config *cfg =
+        parse(JWT_ROUTE "security:\n  jwt: {algorithm: RS256, "
+                        "key_file: /k.pem, issuer: me, audience: "
+                        "api, leeway: 5s}\n");
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_ptr_nonnull(cfg->security.jwt);
+    ck_assert_int_eq(cfg->security.jwt->alg, JWTC_RS256);
+    ck_assert_str_eq(cfg->security.jwt->key_file, "/k.pem");
+    ck_assert_str_eq(cfg->security.jwt->issuer, "me");
+    ck_assert_str_eq(cfg->security.jwt->audience, "api");
+    ck_assert_uint_eq(cfg->security.jwt->leeway_ms, 5000);
+    ck_assert_int_eq(cfg->routes[0].auth, AUTH_JWT);
+    config_free(cfg);
+    cfg = parse(JWT_ROUTE "security:\n  jwt: {algorithm: ES256, key_file: "
+                          "/k.pem}\n");
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->security.jwt->alg, JWTC_ES256);
+    ck_assert_uint_eq(cfg->security.jwt->leeway_ms, 60000);
+    ck_assert_ptr_null(cfg->security.jwt->issuer);
+    ck_assert_ptr_null(cfg->security.jwt->audience);
+    config_free(cfg);
+    cfg = parse("server:\n");
+    ck_assert_ptr_null(cfg->security.jwt);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_jwt_errors)
+{
+    ASSERT_ERROR(JWT_ROUTE,
+                 "t.yaml:3:53: auth: jwt checks bearer tokens with the key "
+                 "of security.jwt, which is not set");
+    ASSERT_ERROR(MOD "routes:\n  - {path: /a, handler: hello:hello, auth: "
+                     "jws}\n",
+                 "t.yaml:3:44: unknown routes[0].auth 'jws' (expected login "
+                 "or jwt)");
+    ASSERT_ERROR(JWT_ROUTE "security:\n  jwt: {algorithm: HS512, key_file: "
+                           "/k}\n",
+                 "t.yaml:5:20: unknown security.jwt.algorithm 'HS512' "
+                 "(expected HS256, RS256 or ES256)");
+    ASSERT_ERROR(JWT_ROUTE "security:\n  jwt: {algorithm: none, key_file: "
+                           "/k}\n",
+                 "t.yaml:5:20: unknown security.jwt.algorithm 'none' "
+                 "(expected HS256, RS256 or ES256)");
+    ASSERT_ERROR(JWT_ROUTE "security:\n  jwt: {algorithm: HS256}\n",
+                 "t.yaml:5:8: missing 'key_file' in security.jwt");
+    ASSERT_ERROR(JWT_ROUTE "security:\n  jwt: {key_file: /k}\n",
+                 "t.yaml:5:8: missing 'algorithm' in security.jwt");
+    ASSERT_ERROR(JWT_ROUTE "security:\n  jwt: {algorithm: HS256, key_file: "
+                           "/k, leeway: 2h}\n",
+                 "t.yaml:5:49: expected a duration from 0 to 1h for "
+                 "security.jwt.leeway, got '2h'");
+    ASSERT_ERROR(JWT_ROUTE "security:\n  jwt: {algorithm: HS256, key_file: "
+                           "/k, issuer: {a: b}}\n",
+                 "t.yaml:5:49: expected a string for security.jwt.issuer, "
+                 "got a mapping");
+    ASSERT_ERROR(JWT_ROUTE "security:\n  jwt: HS256\n",
+                 "t.yaml:5:8: expected a mapping for security.jwt, got a "
+                 "string");
+}
+END_TEST
+
+#define JWT_SEC "security:\n  jwt: {algorithm: HS256, key_file: /k}\n"
+
+START_TEST(test_jwt_require)
+{
+    struct config *cfg = parse(
+        MOD JWT_SEC "routes:\n  - {path: \"/u/{user}\", handler: hello:hello, "
+                    "auth: jwt, require: {sub: \"{user}\", role: admin}}\n");
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->routes[0].nrequire, 2);
+    ck_assert_str_eq(cfg->routes[0].require[0].claim, "sub");
+    ck_assert_str_eq(cfg->routes[0].require[0].tmpl, "{user}");
+    ck_assert_str_eq(cfg->routes[0].require[1].claim, "role");
+    ck_assert_str_eq(cfg->routes[0].require[1].tmpl, "admin");
+    config_free(cfg);
+    ASSERT_ERROR(MOD JWT_SEC "routes:\n  - {path: \"/u/{user}\", handler: "
+                             "hello:hello, require: {sub: \"{user}\"}}\n",
+                 "t.yaml:5:56: 'require' in routes[0] binds the claims of a "
+                 "bearer token, so it needs auth: jwt");
+    ASSERT_ERROR(MOD JWT_SEC "routes:\n  - {path: \"/u/{user}\", handler: "
+                             "hello:hello, auth: jwt, require: {sub: "
+                             "\"{name}\"}}\n",
+                 "t.yaml:5:73: unknown parameter '{name}' in '{name}' (a "
+                 "template may name the route path's parameters only) for "
+                 "routes[0].require.sub");
+    ASSERT_ERROR(MOD JWT_SEC "routes:\n  - {path: /u, handler: hello:hello, "
+                             "auth: jwt, require: {sub: \"u{\"}}\n",
+                 "t.yaml:5:64: unbalanced '{' in 'u{' for "
+                 "routes[0].require.sub");
+    ASSERT_ERROR(MOD JWT_SEC "routes:\n  - {path: /u, handler: hello:hello, "
+                             "auth: jwt, require: sub}\n",
+                 "t.yaml:5:58: expected a mapping of claims to values for "
+                 "routes[0].require, got a string");
+    ASSERT_ERROR(MOD JWT_SEC "routes:\n  - {path: /u, handler: hello:hello, "
+                             "auth: jwt, require: {}}\n",
+                 "t.yaml:5:58: empty routes[0].require (leave it out to "
+                 "require nothing)");
+    ASSERT_ERROR(MOD JWT_SEC "routes:\n  - {path: /u, handler: hello:hello, "
+                             "auth: jwt, require: {sub: [a]}}\n",
+                 "t.yaml:5:64: expected a string for routes[0].require.sub, "
+                 "got a list");
+}
+END_TEST
+
+/* security_load: the key file, with the file:line:col of its name. */
+static const char *load_jwt(const char *alg, const char *file)
+{
+    static char yaml[1024];
+    struct config *cfg;
+    int rc;
+
+    snprintf(yaml, sizeof(yaml),
+             "security:\n  jwt: {algorithm: %s, key_file: \"%s\"}\n", alg,
+             file);
+    cfg = parse(yaml);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    rc = security_load(cfg, err, sizeof(err));
+    if (rc == 0) {
+        ck_assert_ptr_nonnull(cfg->security.jwt->key);
+        ck_assert_uint_gt(cfg->security.jwt->key_len, 0);
+    }
+    config_free(cfg);
+    return rc == 0 ? NULL : err;
+}
+
+static void genkey(const char *name, const char *args)
+{
+    char cmd[512];
+
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl genpkey %s -out %s.key 2>/dev/null && "
+             "openssl pkey -in %s.key -pubout -out %s.pub 2>/dev/null",
+             tmpdir, args, name, name, name);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_jwt_key_files)
+{
+    char rsa[128], ec[128], rsapriv[128], small[128], secret[128], missing[128],
+        want[512];
+
+    tmpdir_setup();
+    genkey("rsa", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048");
+    genkey("small", "-algorithm RSA -pkeyopt rsa_keygen_bits:1024");
+    genkey("ec", "-algorithm EC -pkeyopt ec_paramgen_curve:P-256");
+    snprintf(rsa, sizeof(rsa), "%s/rsa.pub", tmpdir);
+    snprintf(rsapriv, sizeof(rsapriv), "%s/rsa.key", tmpdir);
+    snprintf(small, sizeof(small), "%s/small.pub", tmpdir);
+    snprintf(ec, sizeof(ec), "%s/ec.pub", tmpdir);
+    snprintf(secret, sizeof(secret), "%s/secret", tmpdir);
+    snprintf(missing, sizeof(missing), "%s/missing", tmpdir);
+    write_file(secret, "0123456789abcdef0123456789abcdef\n");
+    ck_assert_int_eq(chmod(secret, 0600), 0);
+
+    ck_assert_ptr_null(load_jwt("RS256", rsa));
+    ck_assert_ptr_null(load_jwt("ES256", ec));
+    ck_assert_ptr_null(load_jwt("HS256", secret));
+
+    snprintf(want, sizeof(want),
+             "t.yaml:2:37: key file %s cannot be opened: No such file or "
+             "directory",
+             missing);
+    ck_assert_str_eq(load_jwt("RS256", missing), want);
+    snprintf(want, sizeof(want),
+             "t.yaml:2:37: key file %s is not an RSA public key, which RS256 "
+             "needs",
+             ec);
+    ck_assert_str_eq(load_jwt("RS256", ec), want);
+    snprintf(want, sizeof(want),
+             "t.yaml:2:37: key file %s is not an EC P-256 public key, which "
+             "ES256 needs",
+             rsa);
+    ck_assert_str_eq(load_jwt("ES256", rsa), want);
+    snprintf(want, sizeof(want),
+             "t.yaml:2:37: key file %s is an RSA key of fewer than 2048 bits",
+             small);
+    ck_assert_str_eq(load_jwt("RS256", small), want);
+    snprintf(want, sizeof(want),
+             "t.yaml:2:37: key file %s is not a PEM public key (-----BEGIN "
+             "PUBLIC KEY-----), which RS256 needs",
+             rsapriv);
+    ck_assert_str_eq(load_jwt("RS256", rsapriv), want);
+    snprintf(want, sizeof(want),
+             "t.yaml:2:37: key file %s is not a PEM public key (-----BEGIN "
+             "PUBLIC KEY-----), which ES256 needs",
+             secret);
+    ck_assert_str_eq(load_jwt("ES256", secret), want);
+    /* HS256: a secret, with the checks of cookie secrets */
+    snprintf(want, sizeof(want),
+             "t.yaml:2:37: secret file %s cannot be opened: No such file or "
+             "directory",
+             missing);
+    ck_assert_str_eq(load_jwt("HS256", missing), want);
+    ck_assert_int_eq(chmod(rsa, 0600), 0);
+    snprintf(want, sizeof(want),
+             "t.yaml:2:37: key file %s is a PEM key, but HS256 needs a "
+             "shared secret (RS256 and ES256 take a public key)",
+             rsa);
+    ck_assert_str_eq(load_jwt("HS256", rsa), want);
+    ck_assert_int_eq(chmod(secret, 0644), 0);
+    snprintf(want, sizeof(want),
+             "t.yaml:2:37: secret file %s is open to group or others (mode "
+             "0644); make it 0600 or 0400",
+             secret);
+    ck_assert_str_eq(load_jwt("HS256", secret), want);
+    tmpdir_teardown();
+}
+END_TEST
+
 /* The shipped reference sets every key to its default: it must parse, and
  * its values must be the defaults of the code. */
 START_TEST(test_reference_file)
@@ -2225,7 +2446,7 @@ START_TEST(test_route_auth_errors)
     ASSERT_ERROR(MOD "security: {cookie_secret_file: /s}\n"
                      "routes:\n  - {path: /a, handler: hello:a, auth: basic}\n",
                  "t.yaml:4:40: unknown routes[0].auth 'basic' (expected "
-                 "login)");
+                 "login or jwt)");
     ASSERT_ERROR(MOD "routes:\n  - {path: /a, handler: hello:a, xsrf: no}\n",
                  "t.yaml:3:40: expected true or false for routes[0].xsrf, "
                  "got 'no'");
@@ -2404,6 +2625,13 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_security_key_versions);
     tcase_add_test(tc, test_security_errors);
     tcase_add_test(tc, test_route_auth_errors);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("jwt");
+    tcase_add_test(tc, test_jwt_section);
+    tcase_add_test(tc, test_jwt_errors);
+    tcase_add_test(tc, test_jwt_require);
+    tcase_add_test(tc, test_jwt_key_files);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("load");
