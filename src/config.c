@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define SUGGEST_MAX 64 /* words longer than this get no suggestion */
@@ -2322,6 +2323,7 @@ void config_free(struct config *cfg)
             OPENSSL_cleanse(jc->key, jc->key_len);
             free(jc->key);
         }
+        EVP_PKEY_free(jc->pkey);
         free(jc);
     }
     free(cfg->log_error);

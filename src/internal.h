@@ -325,8 +325,9 @@ struct jwt_conf {
     char *issuer;              /* the "iss" a token must have, or NULL */
     char *audience;            /* what its "aud" must name, or NULL: no "aud" */
     unsigned leeway_ms;        /* allowed clock skew for exp and nbf (60s) */
-    unsigned char *key;        /* read by security_load: the secret, or PEM */
+    unsigned char *key;        /* read by security_load: the HS256 secret */
     size_t key_len;
+    struct evp_pkey_st *pkey;  /* ... or the RS256/ES256 public key, parsed */
 };
 
 /* A route's `auth:` */
