@@ -523,37 +523,10 @@ int channel_template_check(const char *tmpl, const char *const *names,
 long channel_template_fill(const char *tmpl, const struct route_param *params,
                            size_t nparams, char *out, size_t outlen)
 {
-    const char *p = tmpl, *close, *v;
-    size_t len = 0, n, i;
+    long len = template_fill(tmpl, params, nparams, out, outlen);
 
-    if (outlen == 0)
-        return -1;
-    while (*p != '\0') {
-        if (*p == '{') {
-            close = strchr(p + 1, '}');
-            if (close == NULL)
-                return -1;
-            n = (size_t)(close - p - 1);
-            for (i = 0; i < nparams; i++)
-                if (strlen(params[i].name) == n &&
-                    memcmp(params[i].name, p + 1, n) == 0)
-                    break;
-            if (i == nparams)
-                return -1;
-            v = params[i].value;
-            n = strlen(v);
-            p = close + 1;
-        } else {
-            v = p;
-            n = strcspn(p, "{");
-            p += n;
-        }
-        /* len stays at most HUB_CHANNEL_MAX, and below outlen */
-        if (n > HUB_CHANNEL_MAX - len || n >= outlen - len)
-            return -1;
-        memcpy(out + len, v, n);
-        len += n;
-    }
-    out[len] = '\0';
-    return channel_name_ok(out, len) ? (long)len : -1;
+    return len >= 0 && len <= HUB_CHANNEL_MAX &&
+                   channel_name_ok(out, (size_t)len)
+               ? len
+               : -1;
 }

@@ -582,6 +582,14 @@ void router_free(struct router *rt);
 
 /* util.c ------------------------------------------------------------- */
 
+struct route_param;
+/* A template ("chat.{room}") with each {name} replaced by the value of
+ * the parameter of that name, NUL-terminated in out: its length, or -1
+ * when a parameter is missing, a brace is not closed, or out is too
+ * small. (Channel names and require: claims; each checks the result.) */
+long template_fill(const char *tmpl, const struct route_param *params,
+                   size_t nparams, char *out, size_t outlen);
+
 /* Decodes %XX (and '+' as space when plus) in place; returns the new
  * length, or -1 on a bad escape. */
 long url_decode(char *s, size_t len, int plus);
@@ -1805,10 +1813,6 @@ int jose_header_check(const char *b64, size_t len, const char *alg, char *err,
  * names[0, n): 0, or -1 with why in err. */
 int jwt_template_check(const char *tmpl, const char *const *names, size_t n,
                        char *err, size_t errlen);
-/* The template with the parameters filled in, into out: its length, or -1
- * when a parameter is missing or out is too small. */
-long jwt_template_fill(const char *tmpl, const struct route_param *params,
-                       size_t nparams, char *out, size_t outlen);
 
 /* jwtauth.c --------------------------------------------------------- */
 

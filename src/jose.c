@@ -159,39 +159,3 @@ int jwt_template_check(const char *tmpl, const char *const *names, size_t n,
     }
     return 0;
 }
-
-long jwt_template_fill(const char *tmpl, const struct route_param *params,
-                       size_t nparams, char *out, size_t outlen)
-{
-    const char *p = tmpl, *close, *v;
-    size_t len = 0, n, i;
-
-    if (outlen == 0)
-        return -1;
-    while (*p != '\0') {
-        if (*p == '{') {
-            if ((close = strchr(p + 1, '}')) == NULL)
-                return -1;
-            n = (size_t)(close - p - 1);
-            for (i = 0; i < nparams; i++)
-                if (strlen(params[i].name) == n &&
-                    memcmp(params[i].name, p + 1, n) == 0)
-                    break;
-            if (i == nparams)
-                return -1;
-            v = params[i].value;
-            n = strlen(v);
-            p = close + 1;
-        } else {
-            v = p;
-            n = strcspn(p, "{");
-            p += n;
-        }
-        if (n >= outlen - len)
-            return -1;
-        memcpy(out + len, v, n);
-        len += n;
-    }
-    out[len] = '\0';
-    return (long)len;
-}

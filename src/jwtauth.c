@@ -516,7 +516,7 @@ static int bound(const struct route *rt, sq_req *r, char *why, size_t whylen)
 
     for (size_t i = 0; i < rc->nrequire; i++) {
         const struct jwt_require *q = &rc->require[i];
-        if (jwt_template_fill(q->tmpl, r->match.params, r->match.nparams, want,
+        if (template_fill(q->tmpl, r->match.params, r->match.nparams, want,
                               sizeof(want)) < 0)
             return bad(why, whylen, "require.%s: no value from '%s'", q->claim,
                        q->tmpl);

@@ -69,7 +69,7 @@ static void template(const char *in)
     if (jwt_template_check(in, names, 2, err, sizeof(err)) < 0)
         return;
     /* a checked template fills, unless it does not fit */
-    if (jwt_template_fill(in, params, 2, out, sizeof(out)) >= 0)
+    if (template_fill(in, params, 2, out, sizeof(out)) >= 0)
         CHECK(strlen(out) < sizeof(out));
     else
         CHECK(strlen(in) >= sizeof(out) - 1);

@@ -128,14 +128,14 @@ START_TEST(test_templates)
     ck_assert_int_eq(jwt_template_check("a}", names, 2, err, sizeof(err)), -1);
     ck_assert_int_eq(jwt_template_check("{a{b}}", names, 2, err, sizeof(err)),
                      -1);
-    ck_assert_int_eq(jwt_template_fill("{user}", p, 2, out, sizeof(out)), 5);
+    ck_assert_int_eq(template_fill("{user}", p, 2, out, sizeof(out)), 5);
     ck_assert_str_eq(out, "alice");
     ck_assert_int_eq(
-        jwt_template_fill("x-{room}-{user}", p, 2, out, sizeof(out)), 10);
+        template_fill("x-{room}-{user}", p, 2, out, sizeof(out)), 10);
     ck_assert_str_eq(out, "x-r1-alice");
-    ck_assert_int_eq(jwt_template_fill("{user}", p, 1, out, 5), -1);
-    ck_assert_int_eq(jwt_template_fill("{room}", p, 1, out, sizeof(out)), -1);
-    ck_assert_int_eq(jwt_template_fill("", p, 2, out, sizeof(out)), 0);
+    ck_assert_int_eq(template_fill("{user}", p, 1, out, 5), -1);
+    ck_assert_int_eq(template_fill("{room}", p, 1, out, sizeof(out)), -1);
+    ck_assert_int_eq(template_fill("", p, 2, out, sizeof(out)), 0);
 }
 END_TEST
 
