@@ -298,6 +298,14 @@ static void head_complete(struct http1 *h, sq_req *r)
         conn_close_after_output(h->c, 1);
         return;
     }
+    /* nor does a client that the route's auth refuses: its answer (a 302
+     * to the login page, 401, 403) comes before the body, instead of
+     * 100 Continue, and the body is not read */
+    if (security_auth(r->match.target, r) == ROUTE_ANSWERED) {
+        complete(h, r, 1);
+        conn_close_after_output(h->c, 1);
+        return;
+    }
     /* RFC 9110 10.1.1: the client waits for this before sending the body */
     if (r->expect_continue && r->version == 11 &&
         buf_add(conn_out(h->c), cont, sizeof(cont) - 1) < 0) {

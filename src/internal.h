@@ -705,6 +705,7 @@ struct sq_req {
     int bargs_parsed;
     const char *user;  /* sq_current_user, once known */
     int user_known;
+    int auth_done;     /* the route's auth ran (at the head, or later) */
     char *xsrf;        /* sq_xsrf_token's token, once made */
     struct jwt_claims *jwt; /* auth: jwt's verified claims (jwtauth.c) */
 
@@ -1771,8 +1772,13 @@ struct form_field {
 int security_load(struct config *cfg, char *err, size_t errlen);
 /* The worker's security settings (NULL: none, as config_parse gives). */
 void security_setup(const struct security_conf *sc);
-/* The route's options before its target: auth, then XSRF. 0 to go on, or
- * ROUTE_ANSWERED with r answered (302, 401 or 403). */
+/* The route's auth alone (login, jwt), once per request: http1.c runs it
+ * as soon as the head of a request with a body is in, so that a refused
+ * client never gets to send the body. 0 to go on, or ROUTE_ANSWERED with
+ * r answered (302, 401 or 403). */
+int security_auth(const struct route *rt, sq_req *r);
+/* The route's options before its target: auth (unless it ran already),
+ * then XSRF, which needs the body. As security_auth. */
 int security_route(const struct route *rt, sq_req *r);
 /* The secret file s->file with the checks of cookie secrets (mode, size,
  * length), into s->key and s->len: 0, or -1 with "file:line:col: secret

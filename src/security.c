@@ -664,25 +664,28 @@ static int need_login(sq_req *r)
     return ROUTE_ANSWERED;
 }
 
-int security_route(const struct route *rt, sq_req *r)
+int security_auth(const struct route *rt, sq_req *r)
 {
-    int rc;
-
+    if (r->auth_done)
+        return 0;
+    r->auth_done = 1;
     switch (rt->conf->auth) {
     case AUTH_LOGIN:
         if (S == NULL)
             fatal("route %s: auth: login without security settings",
                   rt->conf->path);
-        if ((rc = need_login(r)) != 0)
-            return rc;
-        break;
+        return need_login(r);
     case AUTH_JWT:
-        if ((rc = jwt_route(rt, r)) != 0)
-            return rc;
-        break;
+        return jwt_route(rt, r);
     default:
-        break;
+        return 0;
     }
+}
+
+int security_route(const struct route *rt, sq_req *r)
+{
+    if (security_auth(rt, r) == ROUTE_ANSWERED)
+        return ROUTE_ANSWERED;
     if (xsrf_applies(rt, r) && check_xsrf(r) < 0) {
         sq_send_error(r, 403);
         return ROUTE_ANSWERED;

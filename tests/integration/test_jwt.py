@@ -313,6 +313,20 @@ class Binding(JwtTestCase):
         resp = self.get(self.srv, "/sub/user/alice?token=" + alice, alice)
         self.assertRefused(resp)
 
+    def test_publish_refused_before_its_body_is_sent(self):
+        """Auth runs as soon as the head is in: a client without a valid
+        token never gets to upload its body (nor a 100 Continue)."""
+        for token in (None, "garbage"):
+            with self.subTest(token=token):
+                auth = ("Authorization: Bearer %s\r\n" % token) if token else ""
+                with self.srv.connect() as c:
+                    c.send(("POST /pub/user/alice HTTP/1.1\r\nHost: t\r\n%s"
+                            "Content-Length: 1000000\r\n"
+                            "Expect: 100-continue\r\n\r\n" % auth).encode())
+                    resp = c.read_response()
+                    self.assertRefused(resp, 401, INVALID if token else MISSING)
+                    c.assert_closed()
+
     def test_sse_with_query_token_and_publish_with_bearer(self):
         alice = self.token()
         c = http.client.HTTPConnection(*self.srv.address, timeout=scaled(10))

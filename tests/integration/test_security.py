@@ -636,6 +636,37 @@ class LoginTest(SecurityBase):
     def test_post_without_user_is_forbidden(self):
         self.assertStatus(self.post("/private/ok", b"x=1"), 403)
 
+    def refused_at_the_head(self, expect_continue):
+        """A POST with a 1 MB body whose head only is sent: the answer
+        comes anyway, and the connection closes without the body."""
+        hdrs = "Content-Type: text/plain\r\nContent-Length: 1000000\r\n"
+        if expect_continue:
+            hdrs += "Expect: 100-continue\r\n"
+        with self.srv.connect() as c:
+            c.send(("POST /private/ok HTTP/1.1\r\nHost: test\r\n%s\r\n"
+                    % hdrs).encode())
+            resp = c.read_response()
+            self.assertStatus(resp, 403)
+            self.assertEqual(resp.header("Connection"), "close")
+            c.assert_closed()
+
+    def test_refused_before_its_body_is_sent(self):
+        self.refused_at_the_head(False)
+
+    def test_refused_instead_of_100_continue(self):
+        self.refused_at_the_head(True)
+
+    def test_logged_in_post_with_expect_gets_100_continue(self):
+        v = self.signed_user("grace")
+        with self.srv.connect() as c:
+            c.send(("POST /private/ok HTTP/1.1\r\nHost: test\r\n"
+                    "Cookie: user=%s\r\nContent-Length: 3\r\n"
+                    "Expect: 100-continue\r\n\r\n" % v).encode())
+            interim = c.read_response()
+            self.assertStatus(interim, 100)
+            c.send(b"abc")
+            self.assertStatus(c.read_response(), 200, b"ok POST")
+
     def test_bad_user_cookie_is_no_user(self):
         v = self.signed_user("mallory", secret=SECRET2)
         self.assertStatus(self.get("/private/ok", {"user": v}), 302)
