@@ -385,42 +385,14 @@ int position_format(uint64_t epoch, uint64_t offset, char *out, size_t len)
     return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1; /* uppercase too: one spelling per position */
-}
-
 int position_parse(const char *s, size_t len, uint64_t *epoch, uint64_t *offset)
 {
-    uint64_t e = 0, o = 0;
-    size_t i;
-    int d;
+    uint64_t e, o;
 
     /* 16 hex digits, ':', 1 to 20 decimal digits */
-    if (len < 18 || len > 37 || s[16] != ':')
+    if (len < 18 || s[16] != ':' || parse_epoch(s, 16, &e) < 0 ||
+        parse_u64(s + 17, len - 17, &o) < 0)
         return -1;
-    for (i = 0; i < 16; i++) {
-        if ((d = hex_digit(s[i])) < 0)
-            return -1;
-        e = e << 4 | (uint64_t)d;
-    }
-    if (e == 0)
-        return -1;
-    /* no leading zero: "0" is the only offset that starts with one */
-    if (s[17] == '0' && len > 18)
-        return -1;
-    for (i = 17; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        d = s[i] - '0';
-        if (o > (UINT64_MAX - (uint64_t)d) / 10)
-            return -1;
-        o = o * 10 + (uint64_t)d;
-    }
     *epoch = e;
     *offset = o;
     return 0;

@@ -574,7 +574,7 @@ static int reply_u64(const redisReply *r, uint64_t *v)
         return 0;
     }
     if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
-        return redis_parse_u64(r->str, (size_t)r->len, v);
+        return parse_u64(r->str, (size_t)r->len, v);
     return -1;
 }
 
@@ -582,7 +582,7 @@ static int reply_epoch(const redisReply *r, uint64_t *v)
 {
     if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)
         return -1;
-    return redis_parse_epoch(r->str, (size_t)r->len, v);
+    return parse_epoch(r->str, (size_t)r->len, v);
 }
 
 static void on_script_reply(redisAsyncContext *ac, void *reply, void *priv);

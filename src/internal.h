@@ -582,6 +582,15 @@ void router_free(struct router *rt);
 
 /* util.c ------------------------------------------------------------- */
 
+/* The value of a hex digit of either case, or -1. */
+int hex_value(int c);
+/* p[0, len) as an unsigned decimal (no sign, no leading zero but "0", at
+ * most UINT64_MAX): 0, or -1. *v is set only on success. */
+int parse_u64(const char *p, size_t len, uint64_t *v);
+/* p[0, len) as a channel epoch: exactly 16 lowercase hex digits, not all
+ * zero (positions, Redis replies): 0, or -1. */
+int parse_epoch(const char *p, size_t len, uint64_t *v);
+
 struct route_param;
 /* A template ("chat.{room}") with each {name} replaced by the value of
  * the parameter of that name, NUL-terminated in out: its length, or -1
@@ -1442,10 +1451,6 @@ int redis_payload_encode(struct buf *out, uint64_t epoch, uint64_t offset,
 int redis_payload_decode(const char *p, size_t len, uint64_t *epoch,
                          uint64_t *offset, const char **data,
                          size_t *datalen);
-/* An unsigned decimal (no sign, no leading zero but "0") or 16 lowercase
- * hex digits, as Redis replies carry them: 0 or -1. */
-int redis_parse_u64(const char *p, size_t len, uint64_t *v);
-int redis_parse_epoch(const char *p, size_t len, uint64_t *v);
 
 /* channel.c ---------------------------------------------------------- */
 

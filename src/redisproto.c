@@ -39,53 +39,16 @@ int redis_url_parse(const char *text, struct redis_url *u)
     memcpy(u->host, host, len);
     u->host[len] = '\0';
     p++;
-    if (redis_parse_u64(p, strcspn(p, "/"), &n) < 0 || n == 0 || n > 65535)
+    if (parse_u64(p, strcspn(p, "/"), &n) < 0 || n == 0 || n > 65535)
         return -1;
     u->port = (int)n;
     p += strcspn(p, "/");
     if (*p == '\0')
         return 0;
     p++;
-    if (redis_parse_u64(p, strlen(p), &n) < 0 || n > 2147483647)
+    if (parse_u64(p, strlen(p), &n) < 0 || n > 2147483647)
         return -1;
     u->db = (long)n;
-    return 0;
-}
-
-int redis_parse_u64(const char *p, size_t len, uint64_t *v)
-{
-    uint64_t n = 0;
-
-    if (len == 0 || len > 20 || (p[0] == '0' && len > 1))
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned d = (unsigned)(p[i] - '0');
-        if (d > 9 || n > (UINT64_MAX - d) / 10)
-            return -1;
-        n = n * 10 + d;
-    }
-    *v = n;
-    return 0;
-}
-
-int redis_parse_epoch(const char *p, size_t len, uint64_t *v)
-{
-    uint64_t e = 0;
-
-    if (len != 16)
-        return -1;
-    for (size_t i = 0; i < 16; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                       : -1;
-        if (d < 0)
-            return -1;
-        e = e << 4 | (uint64_t)d;
-    }
-    if (e == 0)
-        return -1;
-    *v = e;
     return 0;
 }
 
@@ -108,11 +71,10 @@ int redis_payload_decode(const char *p, size_t len, uint64_t *epoch,
     const char *nl;
     uint64_t e, o;
 
-    if (len < 19 || p[16] != ':' || redis_parse_epoch(p, 16, &e) < 0)
-        return -1;
-    nl = memchr(p + 17, '\n', len - 17 < 22 ? len - 17 : 22);
-    if (nl == NULL ||
-        redis_parse_u64(p + 17, (size_t)(nl - (p + 17)), &o) < 0 || o == 0)
+    /* "<position>\n<data>" */
+    nl = memchr(p, '\n', len < POSITION_MAX ? len : POSITION_MAX);
+    if (nl == NULL || position_parse(p, (size_t)(nl - p), &e, &o) < 0 ||
+        o == 0)
         return -1;
     *epoch = e;
     *offset = o;

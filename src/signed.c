@@ -36,17 +36,6 @@ static void hex_encode(const unsigned char *p, size_t n, char *out)
     }
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* binascii.a2b_hex: an even number of hex digits of either case; -1 when
  * not, or when the bytes would not fit in cap. */
 static int hex_decode(const char *s, size_t n, unsigned char *out, size_t cap,
@@ -55,7 +44,7 @@ static int hex_decode(const char *s, size_t n, unsigned char *out, size_t cap,
     if (n % 2 != 0 || n / 2 > cap)
         return -1;
     for (size_t i = 0; i < n; i += 2) {
-        int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
+        int hi = hex_value((unsigned char)s[i]), lo = hex_value((unsigned char)s[i + 1]);
 
         if (hi < 0 || lo < 0)
             return -1;
@@ -86,9 +75,12 @@ static int parse_digits(const char *s, size_t n, int64_t max, int64_t *v)
 /* The same without a leading zero but in "0" itself. */
 static int parse_dec(const char *s, size_t n, int64_t max, int64_t *v)
 {
-    if (n > 1 && s[0] == '0')
+    uint64_t u;
+
+    if (parse_u64(s, n, &u) < 0 || u > (uint64_t)max)
         return -1;
-    return parse_digits(s, n, max, v);
+    *v = (int64_t)u;
+    return 0;
 }
 
 static int b64val(unsigned char c)

@@ -11,7 +11,7 @@
 
 #include <unistd.h>
 
-static int hexval(int c)
+int hex_value(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -30,8 +30,8 @@ long url_decoded_len(const char *s, size_t len)
         if (s[i] != '%')
             continue;
         /* RFC 3986 2.1: a '%' always starts a two-hex-digit triplet */
-        if (len - i < 3 || hexval((unsigned char)s[i + 1]) < 0 ||
-            hexval((unsigned char)s[i + 2]) < 0)
+        if (len - i < 3 || hex_value((unsigned char)s[i + 1]) < 0 ||
+            hex_value((unsigned char)s[i + 2]) < 0)
             return -1;
         i += 2;
     }
@@ -53,8 +53,8 @@ long url_decode(char *s, size_t len, int plus)
         char c = s[r];
 
         if (c == '%') {
-            c = (char)(hexval((unsigned char)s[r + 1]) << 4 |
-                       hexval((unsigned char)s[r + 2]));
+            c = (char)(hex_value((unsigned char)s[r + 1]) << 4 |
+                       hex_value((unsigned char)s[r + 2]));
             r += 2;
         } else if (plus && c == '+') {
             c = ' ';
@@ -191,4 +191,39 @@ long template_fill(const char *tmpl, const struct route_param *params,
     }
     out[len] = '\0';
     return (long)len;
+}
+
+int parse_u64(const char *p, size_t len, uint64_t *v)
+{
+    uint64_t n = 0;
+
+    if (len == 0 || len > 20 || (p[0] == '0' && len > 1))
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned d = (unsigned)(p[i] - '0');
+        if (d > 9 || n > (UINT64_MAX - d) / 10)
+            return -1;
+        n = n * 10 + d;
+    }
+    *v = n;
+    return 0;
+}
+
+int parse_epoch(const char *p, size_t len, uint64_t *v)
+{
+    uint64_t e = 0;
+
+    if (len != 16)
+        return -1;
+    for (size_t i = 0; i < 16; i++) {
+        /* lowercase only: one spelling per epoch */
+        int d = p[i] >= 'A' && p[i] <= 'F' ? -1 : hex_value(p[i]);
+        if (d < 0)
+            return -1;
+        e = e << 4 | (uint64_t)d;
+    }
+    if (e == 0)
+        return -1;
+    *v = e;
+    return 0;
 }
