@@ -37,6 +37,15 @@ enum ws_state {
     WS_CLOSED,  /* no frame goes in or out any more */
 };
 
+/* The user and JWT claims of the handshake, for sq_ws_current_user and
+ * sq_ws_jwt_claim(s): one block (the user's name after it), and only for
+ * a connection that has either, so that an anonymous WebSocket pays one
+ * pointer. */
+struct ws_auth {
+    struct jwt_claims *jwt; /* auth: jwt's claims, or NULL */
+    char user[];            /* "" when nobody */
+};
+
 struct sq_ws {
     struct conn *c;
     const struct route *rt;
@@ -47,8 +56,7 @@ struct sq_ws {
     struct event *close_ev; /* the close_timeout, while closing */
     struct buf msg;         /* fragments of a message; output during open */
     struct sq_sub *subs;    /* its pub/sub subscriptions */
-    struct jwt_claims *jwt; /* auth: jwt's claims, one malloc'd block */
-    char *user;             /* the handshake's current user, or NULL */
+    struct ws_auth *auth; /* who opened it (a module's route only), or NULL */
     uint16_t code;          /* of the close we sent, or 1006 */
     uint8_t state;
     uint8_t told : 1;     /* the module's close has run */
@@ -121,8 +129,10 @@ static void free_ws(sq_ws *ws)
     }
     if (ws->protocol_owned)
         free((char *)ws->protocol);
-    free(ws->jwt);
-    free(ws->user);
+    if (ws->auth != NULL) {
+        free(ws->auth->jwt);
+        free(ws->auth);
+    }
     buf_release(&ws->msg);
     free(ws);
 }
@@ -559,6 +569,24 @@ static int queue_switch(sq_ws *ws, const struct handshake *hs)
     return 0;
 }
 
+/* Copies the handshake's user and claims into ws->auth (none: NULL): 0,
+ * or -1 when out of memory. */
+static int keep_auth(sq_ws *ws, const sq_req *r)
+{
+    const char *user = r->user_known && r->user != NULL ? r->user : "";
+    size_t n = strlen(user);
+
+    if (r->jwt == NULL && n == 0)
+        return 0;
+    if ((ws->auth = malloc(sizeof(*ws->auth) + n + 1)) == NULL)
+        return -1;
+    memcpy(ws->auth->user, user, n + 1);
+    ws->auth->jwt = NULL;
+    if (r->jwt != NULL && (ws->auth->jwt = jwt_claims_copy(r->jwt)) == NULL)
+        return -1;
+    return 0;
+}
+
 static sq_ws *new_ws(struct conn *c, const struct route *rt, sq_req *r,
                      const struct handshake *hs)
 {
@@ -579,10 +607,7 @@ static sq_ws *new_ws(struct conn *c, const struct route *rt, sq_req *r,
         wsdeflate_init(ws->z, &hs->params);
     }
     /* a module's handler may ask later; pub/sub's own endpoint never */
-    if (rt->kind == ROUTE_WEBSOCKET &&
-        ((r->jwt != NULL && (ws->jwt = jwt_claims_copy(r->jwt)) == NULL) ||
-         (r->user_known && r->user != NULL &&
-          (ws->user = strdup(r->user)) == NULL))) {
+    if (rt->kind == ROUTE_WEBSOCKET && keep_auth(ws, r) < 0) {
         free_ws(ws);
         return NULL;
     }
@@ -697,15 +722,17 @@ const char *sq_ws_protocol(const sq_ws *ws)
 
 const char *sq_ws_jwt_claim(const sq_ws *ws, const char *name)
 {
-    return jwt_claims_get(ws->jwt, name);
+    return jwt_claims_get(ws->auth != NULL ? ws->auth->jwt : NULL, name);
 }
 
 const char *sq_ws_jwt_claims(const sq_ws *ws)
 {
-    return ws->jwt != NULL ? ws->jwt->json : NULL;
+    return ws->auth != NULL && ws->auth->jwt != NULL ? ws->auth->jwt->json
+                                                     : NULL;
 }
 
 const char *sq_ws_current_user(const sq_ws *ws)
 {
-    return ws->user;
+    return ws->auth != NULL && ws->auth->user[0] != '\0' ? ws->auth->user
+                                                          : NULL;
 }
