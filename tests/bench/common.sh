@@ -55,6 +55,26 @@ tree_pids() { # pid
 	proc_tree "$1" | awk '{ print $1 }'
 }
 
+# Stops PID (a child of this shell) with SIGTERM, as a service manager
+# would, and sets stop_status to its exit status; after SECONDS (default
+# 15) it and its descendants are killed (stop_status 137). The servers
+# stop cleanly on SIGTERM, so a non-zero status is worth reporting.
+# shellcheck disable=SC2034 # stop_status is for the caller
+stop_pid() { # pid, [seconds]
+	local pid=$1 kids i
+	stop_status=0
+	[[ -n $pid ]] || return 0
+	kids=$(tree_pids "$pid" | tr '\n' ' ')
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < ${2:-15} * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	# shellcheck disable=SC2086 # a list of pids
+	kill -KILL "$pid" $kids 2>/dev/null || true
+	wait "$pid" 2>/dev/null || stop_status=$?
+}
+
 # "user system" ticks of PID's whole process tree (squalld's master,
 # workers and hub); "0 0" once it is gone. A process that exits during a
 # run takes its time with it.

@@ -166,22 +166,11 @@ stop_clients() {
 	client_pids=()
 }
 
-# Stops the server with SIGTERM and sets stop_status to its exit status;
-# after 15 s it and its children are killed (stop_status 137).
+# Stops the server (stop_pid) and forgets it.
 stop_server() {
-	local pid=$server_pid kids i
+	local pid=$server_pid
 	server_pid=
-	stop_status=0
-	[[ -n $pid ]] || return 0
-	kids=$(tree_pids "$pid" | tr '\n' ' ')
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	# shellcheck disable=SC2086 # a list of pids
-	kill -KILL "$pid" $kids 2>/dev/null || true
-	wait "$pid" 2>/dev/null || stop_status=$?
+	stop_pid "$pid"
 }
 
 # shellcheck disable=SC2317 # called by the EXIT trap

@@ -1,46 +1,9 @@
 # shellcheck shell=bash disable=SC2034,SC2154
 # tests/bench/pubsub_common.sh - what the pub/sub benchmarks
 # (longpoll_fanout.sh, ws_broadcast.sh, pubsub_memory.sh) share; sourced
-# after common.sh, not run. The process-tree helpers are defined only when
-# common.sh does not already have them.
+# after common.sh (whose process-tree helpers it uses), not run.
 
 PY=/usr/bin/python3
-
-if ! declare -F proc_tree >/dev/null; then
-	# "pid user system" of PID and each of its descendants, one line each
-	# (fields 14 and 15 of /proc/PID/stat, clock ticks), from one pass
-	# over /proc.
-	proc_tree() { # pid
-		{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
-		{
-			pid = $1
-			sub(/^.*\) /, "") # comm may hold spaces and ")"
-			parent[pid] = $2
-			user[pid] = $12
-			sys[pid] = $13
-		}
-		END {
-			if (!(root in parent)) exit
-			tree[root] = 1
-			do {
-				grew = 0
-				for (p in parent)
-					if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grew = 1 }
-			} while (grew)
-			for (p in tree) print p, user[p], sys[p]
-		}'
-	}
-fi
-if ! declare -F tree_pids >/dev/null; then
-	tree_pids() { # pid
-		proc_tree "$1" | awk '{ print $1 }'
-	}
-fi
-if ! declare -F server_ticks >/dev/null; then
-	server_ticks() { # pid: "user system" ticks of its whole tree
-		proc_tree "$1" | awk '{ u += $2; s += $3 } END { print u + 0, s + 0 }'
-	}
-fi
 
 # Sets rss_kb to the summed VmRSS of PID's tree in kB, nproc_tree to the
 # number of its processes.
@@ -122,23 +85,6 @@ wait_publish() { # pid, port, dir
 	done
 	note "no answer to a publish on 127.0.0.1:$2 within 15 s: $(tail -n 5 "$3"/*.log 2>/dev/null)"
 	return 1
-}
-
-# Stops PID with SIGTERM and sets stop_status to its exit status; after
-# 15 s it and its descendants are killed (stop_status 137).
-stop_pid() { # pid
-	local pid=$1 kids i
-	stop_status=0
-	[[ -n $pid ]] || return 0
-	kids=$(tree_pids "$pid" | tr '\n' ' ')
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	# shellcheck disable=SC2086 # a list of pids
-	kill -KILL "$pid" $kids 2>/dev/null || true
-	wait "$pid" 2>/dev/null || stop_status=$?
 }
 
 next_port=${base_port:-18500}

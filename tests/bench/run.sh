@@ -170,24 +170,11 @@ server_pid=       # the server being started, until it is in pid_of
 declare -A pid_of # running servers by name
 declare -A url_of
 
-# Stops server NAME with SIGTERM, as a service manager would, and sets
-# stop_status to its exit status; after 10 s it and its children are
-# killed (stop_status 137). The servers stop cleanly on SIGTERM, so a
-# non-zero status is worth reporting.
+# Stops server NAME (stop_pid, 10 s) and forgets it.
 stop_server() { # name
-	local pid=${pid_of[$1]:-} kids i
+	local pid=${pid_of[$1]:-}
 	unset "pid_of[$1]"
-	stop_status=0
-	[[ -n $pid ]] || return 0
-	kids=$(pgrep -P "$pid" 2>/dev/null | tr '\n' ' ') || true
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	# shellcheck disable=SC2086 # a list of pids
-	kill -KILL "$pid" $kids 2>/dev/null || true
-	wait "$pid" 2>/dev/null || stop_status=$?
+	stop_pid "$pid" 10
 }
 
 # shellcheck disable=SC2317 # called by the EXIT trap
