@@ -430,22 +430,18 @@ int channel_name_ok(const char *name, size_t len)
 int channel_template_check(const char *tmpl, const char *const *names,
                            size_t nnames, char *err, size_t errlen)
 {
-    const char *p = tmpl, *open, *close;
-    size_t literal = 0, i, n;
+    const char *p = tmpl;
+    size_t literal = 0, n;
 
     if (*tmpl == '\0') {
         errf(err, errlen, "empty channel name");
         return -1;
     }
+    if (template_check(tmpl, "channel ", names, nnames, err, errlen) < 0)
+        return -1;
+    /* the literal parts, between the {name}s that template_check paired */
     for (;;) {
-        open = strchr(p, '{');
-        close = strchr(p, '}');
-        n = open != NULL ? (size_t)(open - p) : strlen(p);
-        if (close != NULL && (open == NULL || close < open)) {
-            errf(err, errlen, "unbalanced '}' at offset %zu of '%s'",
-                 (size_t)(close - tmpl), tmpl);
-            return -1;
-        }
+        n = strcspn(p, "{");
         if (!name_bytes_ok(p, n)) {
             errf(err, errlen,
                  "bad character in channel '%s' (a name is printable "
@@ -454,35 +450,9 @@ int channel_template_check(const char *tmpl, const char *const *names,
             return -1;
         }
         literal += n;
-        if (open == NULL)
+        if (p[n] == '\0')
             break;
-        close = strpbrk(open + 1, "{}");
-        if (close == NULL || *close == '{') {
-            errf(err, errlen, "unbalanced '{' at offset %zu of '%s'",
-                 (size_t)(open - tmpl), tmpl);
-            return -1;
-        }
-        n = (size_t)(close - open - 1);
-        for (i = 0; i < nnames; i++)
-            if (strlen(names[i]) == n && memcmp(names[i], open + 1, n) == 0)
-                break;
-        if (i == nnames) {
-            char list[256];
-            size_t at = 0;
-
-            list[0] = '\0';
-            for (i = 0; i < nnames && at < sizeof(list); i++) {
-                int w = snprintf(list + at, sizeof(list) - at, "%s%s",
-                                 i > 0 ? ", " : "", names[i]);
-                at += w > 0 ? (size_t)w : 0;
-            }
-            errf(err, errlen,
-                 "unknown parameter '{%.*s}' in channel '%s' (the path has "
-                 "%s%s)",
-                 (int)n, open + 1, tmpl, nnames == 0 ? "none" : "", list);
-            return -1;
-        }
-        p = close + 1;
+        p = strchr(p + n, '}') + 1;
     }
     if (literal > HUB_CHANNEL_MAX) {
         errf(err, errlen, "channel '%s' is longer than %d bytes", tmpl,

@@ -1491,31 +1491,42 @@ static int check_route_kind(struct ctx *c, const struct ynode *v,
 
 /* A subscribe or publish route's channel may use its path's parameters,
  * and only those. */
+/* The names of the parameters of a route's path, into names (pointing
+ * into *buf, which the caller frees): their count, or -1 (failed). */
+static int path_names(struct ctx *c, const struct ynode *v,
+                      const struct route_conf *rc,
+                      const char *names[ROUTE_MAX_PARAMS], char **buf)
+{
+    char msg[512];
+    int n;
+
+    if ((*buf = malloc(strlen(rc->path) + 1)) == NULL)
+        return fail(c, v->mark, "out of memory");
+    n = router_param_names(rc->path, *buf, names, msg, sizeof(msg));
+    if (n < 0)
+        return fail(c, map_get(v, "path")->mark, "%s", msg);
+    return n;
+}
+
 static int check_channel(struct ctx *c, const struct ynode *v,
                          struct route_conf *rc, const char *rwhere)
 {
     const char *names[ROUTE_MAX_PARAMS];
-    char cwhere[CONF_WHERE_MAX + 32], msg[512], *buf;
+    char cwhere[CONF_WHERE_MAX + 32], msg[512], *buf = NULL;
     int n;
 
     if (!rc->subscribe && !rc->publish)
         return 0;
-    buf = malloc(strlen(rc->path) + 1);
-    if (buf == NULL)
-        return fail(c, v->mark, "out of memory");
-    n = router_param_names(rc->path, buf, names, msg, sizeof(msg));
-    if (n < 0) {
-        free(buf);
-        return fail(c, map_get(v, "path")->mark, "%s", msg);
-    }
-    if (channel_template_check(rc->channel, names, (size_t)n, msg,
-                               sizeof(msg)) < 0) {
-        free(buf);
+    n = path_names(c, v, rc, names, &buf);
+    if (n >= 0 && channel_template_check(rc->channel, names, (size_t)n, msg,
+                                         sizeof(msg)) < 0) {
         snprintf(cwhere, sizeof(cwhere), "%s.%s.channel", rwhere,
                  rc->subscribe ? "subscribe" : "publish");
-        return fail(c, c->channel->mark, "%s for %s", msg, cwhere);
+        n = fail(c, c->channel->mark, "%s for %s", msg, cwhere);
     }
     free(buf);
+    if (n < 0)
+        return -1;
     /* a publish is a POST, a subscription a GET (and HEAD), unless the
      * route says otherwise */
     if (rc->methods == 0)
@@ -1530,7 +1541,7 @@ static int check_require(struct ctx *c, const struct ynode *v,
 {
     const char *names[ROUTE_MAX_PARAMS];
     const struct ynode *req = map_get(v, "require");
-    char msg[512], *buf;
+    char msg[512], *buf = NULL;
     int n;
 
     if (rc->nrequire == 0)
@@ -1540,22 +1551,14 @@ static int check_require(struct ctx *c, const struct ynode *v,
                     "'require' in %s binds the claims of a bearer token, "
                     "so it needs auth: jwt",
                     rwhere);
-    if ((buf = malloc(strlen(rc->path) + 1)) == NULL)
-        return fail(c, v->mark, "out of memory");
-    if ((n = router_param_names(rc->path, buf, names, msg, sizeof(msg))) < 0) {
-        free(buf);
-        return fail(c, map_get(v, "path")->mark, "%s", msg);
-    }
-    for (size_t i = 0; i < rc->nrequire; i++) {
-        if (jwt_template_check(rc->require[i].tmpl, names, (size_t)n, msg,
-                               sizeof(msg)) < 0) {
-            free(buf);
-            return fail(c, YMAP_VALUE(req, i)->mark, "%s for %s.require.%s",
-                        msg, rwhere, rc->require[i].claim);
-        }
-    }
+    n = path_names(c, v, rc, names, &buf);
+    for (size_t i = 0; n >= 0 && i < rc->nrequire; i++)
+        if (template_check(rc->require[i].tmpl, "", names, (size_t)n, msg,
+                           sizeof(msg)) < 0)
+            n = fail(c, YMAP_VALUE(req, i)->mark, "%s for %s.require.%s", msg,
+                     rwhere, rc->require[i].claim);
     free(buf);
-    return 0;
+    return n < 0 ? -1 : 0;
 }
 
 static int add_route(struct ctx *c, const struct ynode *v, size_t i,

@@ -598,6 +598,12 @@ struct route_param;
  * small. (Channel names and require: claims; each checks the result.) */
 long template_fill(const char *tmpl, const struct route_param *params,
                    size_t nparams, char *out, size_t outlen);
+/* Whether tmpl's braces pair up and every {name} is one of names[0, n):
+ * 0, or -1 with a message ("unknown parameter '{x}' in <what>'<tmpl>'
+ * (the path has a, b)"; what is "channel " or ""). */
+int template_check(const char *tmpl, const char *what,
+                   const char *const *names, size_t nnames, char *err,
+                   size_t errlen);
 
 /* Decodes %XX (and '+' as space when plus) in place; returns the new
  * length, or -1 on a bad escape. */
@@ -1820,10 +1826,6 @@ long jose_b64url_decode(const char *in, size_t len, unsigned char *out,
  * know): 0, or -1 with why in err. */
 int jose_header_check(const char *b64, size_t len, const char *alg, char *err,
                       size_t errlen);
-/* A `require:` template: literal text and {name}s, every name one of
- * names[0, n): 0, or -1 with why in err. */
-int jwt_template_check(const char *tmpl, const char *const *names, size_t n,
-                       char *err, size_t errlen);
 
 /* jwtauth.c --------------------------------------------------------- */
 

@@ -128,34 +128,3 @@ int jose_header_check(const char *b64, size_t len, const char *alg, char *err,
 
 /* --- require: templates ------------------------------------------------ */
 
-int jwt_template_check(const char *tmpl, const char *const *names, size_t n,
-                       char *err, size_t errlen)
-{
-    const char *p = tmpl, *open, *close;
-    size_t i, len;
-
-    while ((open = strpbrk(p, "{}")) != NULL) {
-        if (*open == '}') {
-            errf(err, errlen, "unbalanced '}' in '%s'", tmpl);
-            return -1;
-        }
-        close = strpbrk(open + 1, "{}");
-        if (close == NULL || *close == '{' || close == open + 1) {
-            errf(err, errlen, "unbalanced '{' in '%s'", tmpl);
-            return -1;
-        }
-        len = (size_t)(close - open - 1);
-        for (i = 0; i < n; i++)
-            if (strlen(names[i]) == len && memcmp(names[i], open + 1, len) == 0)
-                break;
-        if (i == n) {
-            errf(err, errlen,
-                 "unknown parameter '{%.*s}' in '%s' (a template may name "
-                 "the route path's parameters only)",
-                 (int)len, open + 1, tmpl);
-            return -1;
-        }
-        p = close + 1;
-    }
-    return 0;
-}

@@ -227,3 +227,47 @@ int parse_epoch(const char *p, size_t len, uint64_t *v)
     *v = e;
     return 0;
 }
+
+int template_check(const char *tmpl, const char *what,
+                   const char *const *names, size_t nnames, char *err,
+                   size_t errlen)
+{
+    const char *p = tmpl, *open, *close;
+    size_t i, n;
+
+    while ((open = strpbrk(p, "{}")) != NULL) {
+        if (*open == '}') {
+            errf(err, errlen, "unbalanced '}' at offset %zu of '%s'",
+                 (size_t)(open - tmpl), tmpl);
+            return -1;
+        }
+        close = strpbrk(open + 1, "{}");
+        if (close == NULL || *close == '{') {
+            errf(err, errlen, "unbalanced '{' at offset %zu of '%s'",
+                 (size_t)(open - tmpl), tmpl);
+            return -1;
+        }
+        n = (size_t)(close - open - 1);
+        for (i = 0; i < nnames; i++)
+            if (strlen(names[i]) == n && memcmp(names[i], open + 1, n) == 0)
+                break;
+        if (i == nnames) {
+            char list[256];
+            size_t at = 0;
+
+            list[0] = '\0';
+            for (i = 0; i < nnames && at < sizeof(list); i++) {
+                int w = snprintf(list + at, sizeof(list) - at, "%s%s",
+                                 i > 0 ? ", " : "", names[i]);
+                at += w > 0 ? (size_t)w : 0;
+            }
+            errf(err, errlen,
+                 "unknown parameter '{%.*s}' in %s'%s' (the path has %s%s)",
+                 (int)n, open + 1, what, tmpl, nnames == 0 ? "none" : "",
+                 list);
+            return -1;
+        }
+        p = close + 1;
+    }
+    return 0;
+}

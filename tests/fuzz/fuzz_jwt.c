@@ -66,7 +66,7 @@ static void template(const char *in)
                                                 {"room", "r1"}};
     char out[64], err[256];
 
-    if (jwt_template_check(in, names, 2, err, sizeof(err)) < 0)
+    if (template_check(in, "", names, 2, err, sizeof(err)) < 0)
         return;
     /* a checked template fills, unless it does not fit */
     if (template_fill(in, params, 2, out, sizeof(out)) >= 0)

@@ -2044,12 +2044,11 @@ START_TEST(test_jwt_require)
     ASSERT_ERROR(MOD JWT_SEC "routes:\n  - {path: \"/u/{user}\", handler: "
                              "hello:hello, auth: jwt, require: {sub: "
                              "\"{name}\"}}\n",
-                 "t.yaml:5:73: unknown parameter '{name}' in '{name}' (a "
-                 "template may name the route path's parameters only) for "
-                 "routes[0].require.sub");
+                 "t.yaml:5:73: unknown parameter '{name}' in '{name}' (the "
+                 "path has user) for routes[0].require.sub");
     ASSERT_ERROR(MOD JWT_SEC "routes:\n  - {path: /u, handler: hello:hello, "
                              "auth: jwt, require: {sub: \"u{\"}}\n",
-                 "t.yaml:5:64: unbalanced '{' in 'u{' for "
+                 "t.yaml:5:64: unbalanced '{' at offset 1 of 'u{' for "
                  "routes[0].require.sub");
     ASSERT_ERROR(MOD JWT_SEC "routes:\n  - {path: /u, handler: hello:hello, "
                              "auth: jwt, require: sub}\n",

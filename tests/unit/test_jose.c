@@ -116,17 +116,17 @@ START_TEST(test_templates)
     static const struct route_param p[] = {{"user", "alice"}, {"room", "r1"}};
     char out[16];
 
-    ck_assert_int_eq(jwt_template_check("{user}", names, 2, err, sizeof(err)),
+    ck_assert_int_eq(template_check("{user}", "", names, 2, err, sizeof(err)),
                      0);
     ck_assert_int_eq(
-        jwt_template_check("x-{room}-{user}", names, 2, err, sizeof(err)), 0);
-    ck_assert_int_eq(jwt_template_check("admin", names, 0, err, sizeof(err)),
+        template_check("x-{room}-{user}", "", names, 2, err, sizeof(err)), 0);
+    ck_assert_int_eq(template_check("admin", "", names, 0, err, sizeof(err)),
                      0);
-    ck_assert_int_eq(jwt_template_check("{who}", names, 2, err, sizeof(err)),
+    ck_assert_int_eq(template_check("{who}", "", names, 2, err, sizeof(err)),
                      -1);
-    ck_assert_int_eq(jwt_template_check("{}", names, 2, err, sizeof(err)), -1);
-    ck_assert_int_eq(jwt_template_check("a}", names, 2, err, sizeof(err)), -1);
-    ck_assert_int_eq(jwt_template_check("{a{b}}", names, 2, err, sizeof(err)),
+    ck_assert_int_eq(template_check("{}", "", names, 2, err, sizeof(err)), -1);
+    ck_assert_int_eq(template_check("a}", "", names, 2, err, sizeof(err)), -1);
+    ck_assert_int_eq(template_check("{a{b}}", "", names, 2, err, sizeof(err)),
                      -1);
     ck_assert_int_eq(template_fill("{user}", p, 2, out, sizeof(out)), 5);
     ck_assert_str_eq(out, "alice");
